@@ -1,0 +1,214 @@
+//! `check`: verifies the invariants `docs/format.md` states between the
+//! catalog, the in-memory index and the bytes on disk, reads every record, and
+//! with `repair` fixes what is safe to fix (catalog copies, footers, orphan
+//! segments, dangling locks, usage counters). It never deletes valid data of a
+//! known stream.
+
+use crate::engine::Inner;
+use crate::error::Result;
+use crate::format::catalog::{Catalog, CATALOG_FILE};
+use crate::format::segment::{encode_footer, SegmentHeader, SegmentUse, SEGMENT_HEADER_LEN};
+use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
+use crate::io::{read_whole, write_atomic};
+use crate::read::{read_record, segment_records, SegView};
+use crate::recovery::{read_footer, scan_segment};
+use crate::store::Slot;
+use crate::types::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The space concerned, if any.
+    pub space: Option<SpaceId>,
+    /// The segment concerned, if any.
+    pub segment: Option<u32>,
+    /// What is wrong.
+    pub what: String,
+    /// Whether `repair` fixed it.
+    pub repaired: bool,
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Segments examined.
+    pub segments: u64,
+    /// Records read and verified.
+    pub records: u64,
+    /// Problems, fixed or not.
+    pub problems: Vec<Problem>,
+}
+
+impl CheckReport {
+    /// True when nothing unfixed is wrong.
+    pub fn is_clean(&self) -> bool {
+        self.problems.iter().all(|p| p.repaired)
+    }
+
+    fn add(&mut self, space: Option<SpaceId>, segment: Option<u32>, what: String, repaired: bool) {
+        self.problems.push(Problem { space, segment, what, repaired });
+    }
+}
+
+pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
+    inner.check_open()?;
+    // Everything written is on disk before we compare.
+    let _ = inner.sync_all();
+    let all: Vec<_> = inner.state.lock().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
+    for s in all {
+        let _ = s.barrier();
+    }
+    let mut report = CheckReport::default();
+    let now = inner.clock.now();
+    let (catalog, spaces) = {
+        let st = inner.state.lock();
+        let spaces: Vec<_> =
+            st.spaces.values().map(|rt| (Arc::clone(&rt.space), rt.gens.clone(), rt.slots.clone())).collect();
+        (st.catalog.clone(), spaces)
+    };
+    let known_pools: HashMap<PoolId, &PoolConfig> = catalog.pools.iter().map(|p| (p.id, p)).collect();
+    let known_streams: HashMap<StreamId, &StreamConfig> = catalog.streams.iter().map(|s| (s.id, s)).collect();
+    let mut orphans = Vec::new();
+    let mut counted: HashMap<(PoolId, SpaceId), u32> = HashMap::new();
+    for (space, gens, slots) in &spaces {
+        let sid = space.id;
+        if space.check_readable().is_err() {
+            report.add(Some(sid), None, format!("space is {:?}; not checked", space.status()), false);
+            continue;
+        }
+        match read_whole(inner.storage.as_ref(), &space.path.join(SUPERBLOCK_FILE))
+            .ok()
+            .and_then(|b| SuperBlock::decode(&b).ok())
+        {
+            Some(sb) if sb.space_uuid == space.sb.space_uuid => {}
+            _ => report.add(Some(sid), None, "superblock missing or does not match".into(), false),
+        }
+        let copy = read_whole(inner.storage.as_ref(), &space.path.join(CATALOG_FILE))
+            .ok()
+            .and_then(|b| Catalog::decode(&b).ok());
+        if copy.as_ref() != Some(&catalog) {
+            let fixed = repair
+                && write_atomic(inner.storage.as_ref(), &space.path.join(CATALOG_FILE), &catalog.encode()).is_ok();
+            report.add(Some(sid), None, "catalog copy missing or stale".into(), fixed);
+        }
+        for (i, slot) in slots.iter().enumerate() {
+            let idx = i as u32;
+            report.segments += 1;
+            let mut hb = [0u8; SEGMENT_HEADER_LEN];
+            if let Err(e) = space.read(idx, 0, &mut hb) {
+                report.add(Some(sid), Some(idx), format!("header unreadable: {e}"), false);
+                continue;
+            }
+            let header = SegmentHeader::decode(&hb);
+            let gen = gens[i];
+            let span = slot.span();
+            match (&header, &span) {
+                (Ok(h), None) if h.usage == SegmentUse::Free || hb.iter().all(|&b| b == 0) => {}
+                (Err(_), None) if hb.iter().all(|&b| b == 0) => {}
+                (Ok(h), Some(sp))
+                    if h.usage == SegmentUse::Video
+                        && h.generation == gen
+                        && h.stream == sp.stream
+                        && h.pool == sp.pool => {}
+                (h, _) => {
+                    // Headers of just-freed segments are written asynchronously.
+                    let what = format!(
+                        "header {:?} does not match the index (generation {gen}, {:?})",
+                        h.as_ref().map(|h| (h.usage, h.generation)),
+                        span.map(|s| s.stream)
+                    );
+                    report.add(Some(sid), Some(idx), what, false);
+                    continue;
+                }
+            }
+            let Some(sp) = span else { continue };
+            *counted.entry((sp.pool, sid)).or_insert(0) += 1;
+            if !known_pools.contains_key(&sp.pool) || !known_streams.contains_key(&sp.stream) {
+                report.add(
+                    Some(sid),
+                    Some(idx),
+                    format!("orphan segment of unknown pool {} / stream {}", sp.pool, sp.stream),
+                    repair,
+                );
+                orphans.push((sid, idx));
+                continue;
+            }
+            if let Slot::Sealed(_) = slot {
+                if read_footer(space, idx, gen)?.is_none() {
+                    let scanned = scan_segment(space, idx, gen, sp.stream, Vec::new())?;
+                    let fixed = repair && !scanned.records.is_empty() && {
+                        let footer = encode_footer(gen, &scanned.records);
+                        space
+                            .write_direct(idx, space.sb.segment_size - footer.len() as u64, &footer)
+                            .and_then(|_| space.sync_all_direct())
+                            .is_ok()
+                    };
+                    report.add(Some(sid), Some(idx), "sealed segment has no valid footer".into(), fixed);
+                }
+            }
+            let view = SegView { space: Arc::clone(space), index: idx, gen, slot: slot.clone() };
+            let records = match segment_records(inner, &view) {
+                Ok(r) => r,
+                Err(e) => {
+                    report.add(Some(sid), Some(idx), format!("record list unreadable: {e}"), false);
+                    continue;
+                }
+            };
+            let mut prev = Timestamp::MIN;
+            for e in records.iter() {
+                report.records += 1;
+                if e.first_ts <= prev {
+                    report.add(Some(sid), Some(idx), format!("record at {} out of time order", e.offset), false);
+                }
+                prev = e.last_ts;
+                if let Err(err) = read_record(inner, space, idx, gen, sp.stream, e) {
+                    report.add(Some(sid), Some(idx), format!("record at offset {}: {err}", e.offset), false);
+                }
+            }
+        }
+    }
+    {
+        let st = inner.state.lock();
+        for (k, n) in &counted {
+            if st.used.get(k).copied().unwrap_or(0) != *n {
+                report.add(
+                    Some(k.1),
+                    None,
+                    format!("pool {} usage counter {} != {n} segments", k.0, st.used.get(k).copied().unwrap_or(0)),
+                    false,
+                );
+            }
+        }
+        for p in &catalog.pools {
+            for &(sid, quota) in &p.quotas {
+                let used = counted.get(&(p.id, sid)).copied().unwrap_or(0);
+                if used > quota {
+                    report.add(Some(sid), None, format!("pool {} uses {used} segments, quota {quota}", p.id), false);
+                }
+            }
+        }
+    }
+    let dangling: Vec<LockId> =
+        catalog.locks.iter().filter(|l| !known_streams.contains_key(&l.stream)).map(|l| l.id).collect();
+    for l in &dangling {
+        report.add(None, None, format!("lock {l} refers to an unknown stream"), repair);
+    }
+    if repair {
+        {
+            let mut st = inner.state.lock();
+            for (sid, idx) in orphans {
+                st.free_segment(sid, idx, now, &inner.events, false);
+            }
+        }
+        if !dangling.is_empty() {
+            inner.change_catalog(|st| {
+                st.catalog.locks.retain(|l| !dangling.contains(&l.id));
+                Ok(())
+            })?;
+        }
+        inner.sync_all()?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,247 @@
+//! The engine's errors: one enum, each variant says what was wrong in words an
+//! operator can act on. Bindings map variants to numbered codes / exceptions.
+
+use crate::types::*;
+use std::path::PathBuf;
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a pool refuses a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullReason {
+    /// Strategy "stop when full" and no free capacity left.
+    StopWhenFull,
+    /// Strategy "overwrite", but everything left is locked or still being written.
+    OnlyLockedData,
+    /// None of the pool's spaces is usable (lost or failed).
+    NoUsableSpace,
+}
+
+impl std::fmt::Display for FullReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FullReason::StopWhenFull => "its strategy is stop-when-full and it has no free capacity",
+            FullReason::OnlyLockedData => "only locked or open data is left to overwrite",
+            FullReason::NoUsableSpace => "none of its storage spaces is usable",
+        })
+    }
+}
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O call failed.
+    #[error("I/O error while {context}: {source}")]
+    Io {
+        /// What the engine was doing.
+        context: String,
+        /// The system error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bytes on disk are not what they should be (checksum, magic, bounds).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// The data asked for was recycled (overwritten) while being read.
+    #[error("stream {stream}: the data at {ts} was overwritten while it was being read")]
+    Overwritten {
+        /// The stream.
+        stream: StreamId,
+        /// Start of the record that was recycled.
+        ts: Timestamp,
+    },
+    /// A path given as a storage space does not exist.
+    #[error("path does not exist: {0}")]
+    PathNotFound(PathBuf),
+    /// A path given as a storage space is not a directory.
+    #[error("not a directory: {0}")]
+    NotADirectory(PathBuf),
+    /// The folder is already a storage space.
+    #[error("{0} is already a storage space (restore it, or re-initialize it to wipe it)")]
+    AlreadyInitialized(PathBuf),
+    /// The folder holds no storage space (no valid superblock).
+    #[error("{path} is not a storage space: {reason}")]
+    NotASpace {
+        /// The folder.
+        path: PathBuf,
+        /// What was missing or wrong.
+        reason: String,
+    },
+    /// The requested capacity is below the minimum.
+    #[error("capacity {requested} bytes is below the minimum of {minimum} bytes")]
+    CapacityTooSmall {
+        /// Requested bytes.
+        requested: u64,
+        /// Minimum bytes.
+        minimum: u64,
+    },
+    /// The volume lacks the free space the request needs.
+    #[error("the volume has {available} bytes available, {requested} bytes are needed")]
+    InsufficientVolumeSpace {
+        /// Bytes needed (including the volume free-space threshold).
+        requested: u64,
+        /// Bytes available.
+        available: u64,
+    },
+    /// The segment size is unusable.
+    #[error("bad segment size {size}: {reason}")]
+    BadSegmentSize {
+        /// The size given.
+        size: u64,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// Initialization was cancelled.
+    #[error("initialization of {0} was cancelled")]
+    Cancelled(PathBuf),
+    /// No space with that id.
+    #[error("storage space {0} not found")]
+    SpaceNotFound(SpaceId),
+    /// The space was already known to this engine.
+    #[error("storage space {0} is already attached to this engine")]
+    SpaceAlreadyKnown(SpaceId),
+    /// The space's folder vanished or became unreadable.
+    #[error("storage space {0} is lost (its folder vanished or is unreadable)")]
+    SpaceLost(SpaceId),
+    /// The space had a failed fsync or other fatal I/O error.
+    #[error("storage space {0} has failed (an earlier I/O error); check the volume, then reopen")]
+    SpaceFailed(SpaceId),
+    /// The operation needs a space in another status.
+    #[error("storage space {space} is {status:?}; {needed}")]
+    SpaceStatus {
+        /// The space.
+        space: SpaceId,
+        /// Its current status.
+        status: crate::SpaceStatus,
+        /// What the operation needs.
+        needed: &'static str,
+    },
+    /// A destructive operation was asked without its confirmation.
+    #[error("refused: {0}")]
+    ConfirmationRequired(&'static str),
+    /// 20 pools exist already.
+    #[error("at most {max} resource pools may exist")]
+    TooManyPools {
+        /// The limit.
+        max: usize,
+    },
+    /// Another pool has this name.
+    #[error("a resource pool named {0:?} exists already")]
+    DuplicatePoolName(String),
+    /// No pool with that id.
+    #[error("resource pool {0} not found")]
+    PoolNotFound(PoolId),
+    /// More capacity asked than the spaces have unreserved.
+    #[error("requested {requested} bytes but the storage spaces have {available} bytes unreserved")]
+    CapacityExceedsFree {
+        /// Bytes requested.
+        requested: u64,
+        /// Bytes available.
+        available: u64,
+    },
+    /// A pool may not shrink below what it uses.
+    #[error("cannot shrink pool {pool} to {requested} bytes: {used} bytes are in use")]
+    ShrinkBelowUsed {
+        /// The pool.
+        pool: PoolId,
+        /// New capacity asked.
+        requested: u64,
+        /// Bytes in use.
+        used: u64,
+    },
+    /// The pool holds locked data; unlock it first.
+    #[error("resource pool {0} holds locked data; unlock it first")]
+    PoolHasLocks(PoolId),
+    /// The pool cannot take the write.
+    #[error("resource pool {pool} is full: {reason}")]
+    PoolFull {
+        /// The pool.
+        pool: PoolId,
+        /// Why.
+        reason: FullReason,
+    },
+    /// The pool's kind does not take this data.
+    #[error("resource pool {pool} is a {kind:?} pool")]
+    WrongPoolKind {
+        /// The pool.
+        pool: PoolId,
+        /// Its kind.
+        kind: PoolKind,
+    },
+    /// An argument was invalid.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// No stream with that id.
+    #[error("stream {0} not found")]
+    StreamNotFound(StreamId),
+    /// A stream with the same camera, channel and kind exists.
+    #[error("camera {camera_id} channel {channel} {kind:?} is already registered as stream {existing}")]
+    StreamExists {
+        /// Camera id.
+        camera_id: String,
+        /// Channel.
+        channel: u32,
+        /// Main or sub.
+        kind: StreamKind,
+        /// The existing stream.
+        existing: StreamId,
+    },
+    /// A frame's timestamp is not after the previous one.
+    #[error("stream {stream}: frame at {got} is not after the previous frame at {last}")]
+    OutOfOrder {
+        /// The stream.
+        stream: StreamId,
+        /// Previous timestamp.
+        last: Timestamp,
+        /// Offered timestamp.
+        got: Timestamp,
+    },
+    /// A frame with the same timestamp was already appended.
+    #[error("stream {stream}: duplicate frame timestamp {ts}")]
+    DuplicateTimestamp {
+        /// The stream.
+        stream: StreamId,
+        /// The timestamp.
+        ts: Timestamp,
+    },
+    /// A frame is too large (or empty).
+    #[error("frame of {len} bytes refused (allowed 1..={max})")]
+    FrameSize {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// No lock with that id.
+    #[error("lock {0} not found")]
+    LockNotFound(LockId),
+    /// Locking would exceed the pool's max-lock percentage.
+    #[error("lock refused: pool {pool} may lock {limit} bytes, {locked} are locked and this needs {requested} more ({} left)", limit.saturating_sub(*locked))]
+    LockQuotaExceeded {
+        /// The pool.
+        pool: PoolId,
+        /// Bytes the new lock would add.
+        requested: u64,
+        /// Bytes already locked.
+        locked: u64,
+        /// The pool's lock limit in bytes.
+        limit: u64,
+    },
+    /// The engine was closed.
+    #[error("the engine is closed")]
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+impl From<crate::format::DecodeError> for Error {
+    fn from(e: crate::format::DecodeError) -> Self {
+        Error::Corrupt(e.0)
+    }
+}

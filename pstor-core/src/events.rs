@@ -1,0 +1,157 @@
+//! The event feed: alarms, status changes and recording errors, kept in a
+//! bounded ring for polling and fanned out to subscribers, so the server can
+//! log them and push them to clients.
+
+use crate::types::*;
+use crate::{PoolStatus, SpaceStatus};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// A storage space changed status.
+    SpaceStatus {
+        /// The space.
+        space: SpaceId,
+        /// The new status.
+        status: SpaceStatus,
+        /// Why, in words.
+        detail: String,
+    },
+    /// A pool changed status.
+    PoolStatus {
+        /// The pool.
+        pool: PoolId,
+        /// The new status.
+        status: PoolStatus,
+    },
+    /// A pool's free space fell below the alarm threshold.
+    LowSpace {
+        /// The pool.
+        pool: PoolId,
+        /// Free percentage.
+        free_pct: u8,
+    },
+    /// A volume's free space fell below the volume threshold.
+    LowVolumeSpace {
+        /// The space on that volume.
+        space: SpaceId,
+        /// Free percentage of the volume.
+        free_pct: u8,
+    },
+    /// A pool refused writes because it is full.
+    PoolFull {
+        /// The pool.
+        pool: PoolId,
+        /// Why.
+        reason: crate::FullReason,
+    },
+    /// Writing a stream failed.
+    RecordingError {
+        /// The stream.
+        stream: StreamId,
+        /// The error, in words.
+        message: String,
+    },
+    /// A segment's data was recycled.
+    Recycled {
+        /// The pool.
+        pool: PoolId,
+        /// The stream whose data went.
+        stream: StreamId,
+        /// Newest timestamp that went.
+        until: Timestamp,
+        /// Overwrite (capacity) or retention (cycle).
+        retention: bool,
+    },
+    /// A lock reached its expiry and was removed.
+    LockExpired {
+        /// The lock.
+        lock: LockId,
+    },
+    /// Recovery truncated a corrupt or torn tail.
+    TailTruncated {
+        /// The space.
+        space: SpaceId,
+        /// The segment.
+        segment: u32,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// One event with its sequence number and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Increases by one per event, from 1.
+    pub seq: u64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// How many events the ring keeps for polling.
+pub const EVENT_RING: usize = 4096;
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_seq: u64,
+    ring: VecDeque<Event>,
+    subscribers: Vec<Sender<Event>>,
+}
+
+/// The feed.
+#[derive(Debug, Default)]
+pub struct EventFeed {
+    inner: Mutex<Inner>,
+}
+
+impl EventFeed {
+    pub(crate) fn emit(&self, at: Timestamp, kind: EventKind) {
+        let mut g = self.inner.lock();
+        g.next_seq += 1;
+        let ev = Event { seq: g.next_seq, at, kind };
+        if g.ring.len() == EVENT_RING {
+            g.ring.pop_front();
+        }
+        g.ring.push_back(ev.clone());
+        // A subscriber that does not keep up loses events rather than growing
+        // memory or blocking the engine; one that hung up is dropped.
+        g.subscribers.retain(|s| !matches!(s.try_send(ev.clone()), Err(TrySendError::Disconnected(_))));
+    }
+
+    /// Events with `seq > after`, oldest first (at most [`EVENT_RING`] kept).
+    pub fn poll(&self, after: u64) -> Vec<Event> {
+        self.inner.lock().ring.iter().filter(|e| e.seq > after).cloned().collect()
+    }
+
+    /// A channel receiving every later event (bounded; a slow reader misses events).
+    pub fn subscribe(&self) -> Receiver<Event> {
+        let (tx, rx) = crossbeam_channel::bounded(EVENT_RING);
+        self.inner.lock().subscribers.push(tx);
+        rx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_and_subscribe() {
+        let f = EventFeed::default();
+        let rx = f.subscribe();
+        f.emit(1, EventKind::LockExpired { lock: LockId(1) });
+        f.emit(2, EventKind::LockExpired { lock: LockId(2) });
+        assert_eq!(f.poll(0).len(), 2);
+        assert_eq!(f.poll(1)[0].seq, 2);
+        assert_eq!(rx.try_recv().expect("event").seq, 1);
+        for i in 0..(EVENT_RING as u64 + 10) {
+            f.emit(3, EventKind::LockExpired { lock: LockId(i) });
+        }
+        assert_eq!(f.poll(0).len(), EVENT_RING);
+    }
+}

@@ -1,0 +1,213 @@
+//! Video inspection (manual 3.6.3): which hours of which day a stream was
+//! recorded, and the gaps. Computed from the record index (footers and open
+//! segments' lists), never by reading video.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::types::*;
+
+const US_PER_HOUR: i64 = 3600 * US_PER_SEC;
+const US_PER_DAY: i64 = 24 * US_PER_HOUR;
+
+/// A calendar date (local time per `EngineOptions::utc_offset_minutes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    /// Year, e.g. 2026.
+    pub year: i32,
+    /// Month 1..=12.
+    pub month: u32,
+    /// Day 1..=31.
+    pub day: u32,
+}
+
+impl Date {
+    /// Days since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
+    pub fn days_since_epoch(self) -> i64 {
+        let y = self.year as i64 - if self.month <= 2 { 1 } else { 0 };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = self.month as i64;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + self.day as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146097 + doe - 719468
+    }
+
+    /// The date of a day number since the epoch.
+    pub fn from_days(z: i64) -> Date {
+        let z = z + 719468;
+        let era = z.div_euclid(146097);
+        let doe = z - era * 146097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + if month <= 2 { 1 } else { 0 }) as i32;
+        Date { year, month, day }
+    }
+
+    /// Days in the date's month.
+    pub fn days_in_month(year: i32, month: u32) -> u32 {
+        let next = if month == 12 {
+            Date { year: year + 1, month: 1, day: 1 }
+        } else {
+            Date { year, month: month + 1, day: 1 }
+        };
+        (next.days_since_epoch() - Date { year, month, day: 1 }.days_since_epoch()) as u32
+    }
+
+    fn validate(self) -> Result<()> {
+        if !(1..=12).contains(&self.month) || self.day == 0 || self.day > Date::days_in_month(self.year, self.month) {
+            return Err(Error::InvalidArgument(format!(
+                "no such date {}-{:02}-{:02}",
+                self.year, self.month, self.day
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One hour of one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourInspection {
+    /// Hour of the day, 0..=23 (local).
+    pub hour: u32,
+    /// Seconds recorded in this hour.
+    pub recorded_secs: u32,
+    /// Gaps longer than the tolerance, clipped to the hour (start, end in µs).
+    pub gaps: Vec<(Timestamp, Timestamp)>,
+    /// An exception hour: it has gaps (or no recording at all).
+    pub exception: bool,
+    /// The hour has not fully happened yet (today); counted up to now.
+    pub partial: bool,
+}
+
+/// One day of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayInspection {
+    /// The stream.
+    pub stream: StreamId,
+    /// The day.
+    pub date: Date,
+    /// 24 hours (hours still in the future are left out of today).
+    pub hours: Vec<HourInspection>,
+}
+
+impl DayInspection {
+    /// Hours with gaps.
+    pub fn exception_hours(&self) -> usize {
+        self.hours.iter().filter(|h| h.exception).count()
+    }
+    /// Seconds recorded in the day.
+    pub fn recorded_secs(&self) -> u64 {
+        self.hours.iter().map(|h| h.recorded_secs as u64).sum()
+    }
+}
+
+/// Summary of one day in a month view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySummary {
+    /// The day.
+    pub date: Date,
+    /// Seconds recorded.
+    pub recorded_secs: u64,
+    /// Hours with gaps.
+    pub exception_hours: u32,
+}
+
+impl Engine {
+    fn local_day_start(&self, date: Date) -> Timestamp {
+        date.days_since_epoch() * US_PER_DAY - self.options().utc_offset_minutes as i64 * 60 * US_PER_SEC
+    }
+
+    /// Today's local date.
+    pub fn today(&self) -> Date {
+        let now = self.inner.clock.now() + self.options().utc_offset_minutes as i64 * 60 * US_PER_SEC;
+        Date::from_days(now.div_euclid(US_PER_DAY))
+    }
+
+    /// Per hour of `date`: recorded seconds and gaps (manual "check videos by day").
+    pub fn inspect_day(&self, stream: StreamId, date: Date) -> Result<DayInspection> {
+        date.validate()?;
+        let day0 = self.local_day_start(date);
+        let now = self.inner.clock.now();
+        let tol = self.options().gap_tolerance_us;
+        let ranges = self.recorded_ranges(stream, day0 - tol, day0 + US_PER_DAY + tol, tol)?;
+        let mut hours = Vec::with_capacity(24);
+        for h in 0..24u32 {
+            let h0 = day0 + h as i64 * US_PER_HOUR;
+            if h0 >= now {
+                break;
+            }
+            let h1 = (h0 + US_PER_HOUR).min(now);
+            let mut covered = 0i64;
+            let mut gaps = Vec::new();
+            let mut cursor = h0;
+            for &(a, b) in &ranges {
+                let (a, b) = (a.max(h0), b.min(h1));
+                if a > b {
+                    continue;
+                }
+                if a - cursor > tol {
+                    gaps.push((cursor, a));
+                }
+                covered += b - a;
+                cursor = cursor.max(b);
+            }
+            if h1 - cursor > tol {
+                gaps.push((cursor, h1));
+            }
+            hours.push(HourInspection {
+                hour: h,
+                recorded_secs: (covered / US_PER_SEC) as u32,
+                exception: !gaps.is_empty(),
+                gaps,
+                partial: h1 < h0 + US_PER_HOUR,
+            });
+        }
+        Ok(DayInspection { stream, date, hours })
+    }
+
+    /// Today so far (manual "check today's video").
+    pub fn inspect_today(&self, stream: StreamId) -> Result<DayInspection> {
+        self.inspect_day(stream, self.today())
+    }
+
+    /// Per day of a month: recorded seconds and exception hours (manual
+    /// "check videos by month"). Days after today are left out.
+    pub fn inspect_month(&self, stream: StreamId, year: i32, month: u32) -> Result<Vec<DaySummary>> {
+        Date { year, month, day: 1 }.validate()?;
+        let today = self.today();
+        let mut out = Vec::new();
+        for day in 1..=Date::days_in_month(year, month) {
+            let date = Date { year, month, day };
+            if date > today {
+                break;
+            }
+            let d = self.inspect_day(stream, date)?;
+            out.push(DaySummary {
+                date,
+                recorded_secs: d.recorded_secs(),
+                exception_hours: d.exception_hours() as u32,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_round_trip() {
+        assert_eq!(Date { year: 1970, month: 1, day: 1 }.days_since_epoch(), 0);
+        assert_eq!(Date { year: 2026, month: 11, day: 23 }.days_since_epoch(), 20780);
+        for z in [-1000, 0, 59, 60, 11016, 20780, 40000] {
+            assert_eq!(Date::from_days(z).days_since_epoch(), z);
+        }
+        assert_eq!(Date::days_in_month(2024, 2), 29);
+        assert_eq!(Date::days_in_month(2026, 2), 28);
+        assert!(Date { year: 2026, month: 2, day: 29 }.validate().is_err());
+    }
+}

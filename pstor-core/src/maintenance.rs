@@ -1,0 +1,219 @@
+//! Background upkeep, one round at a time: space health, lock expiry,
+//! retention (cycle days), proactive recycling under the overwrite threshold,
+//! low-space alarms, flushing of idle chunks, and periodic checkpoints.
+
+use crate::engine::Inner;
+use crate::error::Result;
+use crate::events::EventKind;
+use crate::format::catalog::CATALOG_FILE;
+use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
+use crate::io::read_whole;
+use crate::space::SpaceStatus;
+use crate::store::Slot;
+use crate::types::*;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+const US_PER_DAY: i64 = 86_400 * US_PER_SEC;
+
+/// One round. `forced` (an explicit call) checkpoints regardless of the interval.
+pub(crate) fn run(inner: &Inner, forced: bool) -> Result<()> {
+    inner.check_open()?;
+    let now = inner.clock.now();
+    health(inner, now);
+    expire_locks(inner, now)?;
+    flush_idle_chunks(inner);
+    retention(inner, now);
+    overwrite_ahead(inner, now);
+    alarms(inner, now);
+    let due = inner.last_checkpoint.lock().elapsed() >= inner.opts.checkpoint_interval;
+    if forced || due {
+        // A failed sync is reported to the streams' own sync calls; the
+        // checkpoint then covers what is durable.
+        let _ = inner.sync_all();
+        inner.checkpoint(false)?;
+    }
+    Ok(())
+}
+
+/// A space whose superblock cannot be read any more, or now belongs to
+/// another space, is Lost.
+fn health(inner: &Inner, now: Timestamp) {
+    let spaces: Vec<_> = inner.state.lock().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
+    let thresholds = inner.catalog_thresholds();
+    for space in spaces {
+        if space.status() != SpaceStatus::Normal {
+            continue;
+        }
+        let problem = match read_whole(inner.storage.as_ref(), &space.path.join(SUPERBLOCK_FILE)) {
+            Err(e) => Some(format!("cannot read its superblock: {e}")),
+            Ok(b) => match SuperBlock::decode(&b) {
+                Ok(sb) if sb.space_uuid == space.sb.space_uuid => None,
+                Ok(_) => Some("its folder now holds another storage space".to_string()),
+                Err(e) => Some(format!("its superblock is unreadable: {e}")),
+            },
+        };
+        if let Some(detail) = problem {
+            space.set_status(SpaceStatus::Lost);
+            inner.events.emit(now, EventKind::SpaceStatus { space: space.id, status: SpaceStatus::Lost, detail });
+            let pools: Vec<PoolId> = {
+                let st = inner.state.lock();
+                st.catalog.pools.iter().filter(|p| p.quotas.iter().any(|q| q.0 == space.id)).map(|p| p.id).collect()
+            };
+            let engine = crate::Engine { inner: inner.weak().upgrade().expect("inner is alive while running") };
+            for p in pools {
+                if let Ok(info) = engine.pool(p) {
+                    inner.events.emit(now, EventKind::PoolStatus { pool: p, status: info.status });
+                }
+            }
+            continue;
+        }
+        if thresholds.volume_free_pct > 0 {
+            if let Ok(v) = inner.storage.volume_space(&space.path) {
+                let pct = (v.available.saturating_mul(100) / v.total.max(1)) as u8;
+                let mut st = inner.state.lock();
+                if pct < thresholds.volume_free_pct {
+                    if st.volume_alarmed.insert(space.id) {
+                        inner.events.emit(now, EventKind::LowVolumeSpace { space: space.id, free_pct: pct });
+                    }
+                } else {
+                    st.volume_alarmed.remove(&space.id);
+                }
+            }
+        }
+        // Keep the catalog copy present (it may have been missed while the
+        // space was busy).
+        if !inner.storage.exists(&space.path.join(CATALOG_FILE)) {
+            let st = inner.state.lock();
+            let _ = inner.persist_catalog(&st);
+        }
+    }
+}
+
+fn expire_locks(inner: &Inner, now: Timestamp) -> Result<()> {
+    let expired: Vec<LockId> = {
+        let st = inner.state.lock();
+        st.catalog.locks.iter().filter(|l| !l.in_force(now)).map(|l| l.id).collect()
+    };
+    if expired.is_empty() {
+        return Ok(());
+    }
+    inner.change_catalog(|st| {
+        st.catalog.locks.retain(|l| l.in_force(now));
+        Ok(())
+    })?;
+    for lock in expired {
+        inner.events.emit(now, EventKind::LockExpired { lock });
+    }
+    Ok(())
+}
+
+fn flush_idle_chunks(inner: &Inner) {
+    let handles: Vec<_> = inner.streams.read().values().cloned().collect();
+    for h in handles {
+        let mut w = h.writer.lock();
+        if w.chunk_since.is_some_and(|t| t.elapsed() >= inner.opts.chunk_max_age) {
+            if let Err(e) = h.emit_chunk(inner, &mut w) {
+                inner
+                    .events
+                    .emit(inner.clock.now(), EventKind::RecordingError { stream: h.id, message: e.to_string() });
+            }
+        }
+    }
+}
+
+/// Frees segments whose newest data is older than the pool's cycle. An idle
+/// stream's open segment past the cycle is sealed first (freed next round).
+fn retention(inner: &Inner, now: Timestamp) {
+    let mut to_close: HashSet<StreamId> = HashSet::new();
+    {
+        let mut st = inner.state.lock();
+        let pools: Vec<(PoolId, u32)> =
+            st.catalog.pools.iter().filter(|p| p.cycle_days > 0).map(|p| (p.id, p.cycle_days)).collect();
+        for (pool, days) in pools {
+            let cutoff = now - days as i64 * US_PER_DAY;
+            while let Some((sid, idx)) = st.oldest_recyclable(pool, now, Some(cutoff)) {
+                st.free_segment(sid, idx, now, &inner.events, true);
+            }
+            for rt in st.spaces.values() {
+                for slot in &rt.slots {
+                    if let (Slot::Open(o), Some(sp)) = (slot, slot.span()) {
+                        if o.pool == pool
+                            && sp.first_ts <= sp.last_ts
+                            && sp.last_ts < cutoff
+                            && !st.is_locked(sp.stream, sp.first_ts, sp.last_ts, now)
+                        {
+                            to_close.insert(o.stream);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for s in to_close {
+        if let Ok(h) = inner.handle(s) {
+            let _ = h.close_segment(inner);
+        }
+        // A recovered segment nobody resumed is sealed directly.
+        let resumable = inner.state.lock().resumable.remove(&s);
+        if let Some((sid, idx)) = resumable {
+            let st = inner.state.lock();
+            if let (Some(rt), Some(Slot::Open(o))) = (st.spaces.get(&sid), st.slot(sid, idx)) {
+                let slot = crate::stream::WriteSlot {
+                    space: Arc::clone(&rt.space),
+                    open: Arc::clone(o),
+                    next: 0,
+                    count: 0,
+                    prev_crc: 0,
+                    last_ts: Timestamp::MIN,
+                };
+                drop(st);
+                crate::stream::seal_slot(inner, slot);
+            }
+        }
+    }
+}
+
+fn free_pct(cap: u64, used: u64) -> u64 {
+    if cap == 0 {
+        return 100;
+    }
+    cap.saturating_sub(used) * 100 / cap
+}
+
+/// Keeps pools with strategy overwrite above the overwrite threshold.
+fn overwrite_ahead(inner: &Inner, now: Timestamp) {
+    let mut st = inner.state.lock();
+    let threshold = st.catalog.thresholds.overwrite_pct as u64;
+    let pools: Vec<PoolConfig> =
+        st.catalog.pools.iter().filter(|p| p.strategy == OverwriteStrategy::OverwriteOldest).cloned().collect();
+    for p in pools {
+        loop {
+            let (cap, used, _) = st.pool_bytes(&p, now);
+            if free_pct(cap, used) >= threshold {
+                break;
+            }
+            match st.oldest_recyclable(p.id, now, None) {
+                Some((sid, idx)) => st.free_segment(sid, idx, now, &inner.events, false),
+                None => break,
+            }
+        }
+    }
+}
+
+fn alarms(inner: &Inner, now: Timestamp) {
+    let mut st = inner.state.lock();
+    let threshold = st.catalog.thresholds.alarm_pct as u64;
+    let pools = st.catalog.pools.clone();
+    for p in pools {
+        let (cap, used, _) = st.pool_bytes(&p, now);
+        let pct = free_pct(cap, used);
+        if pct < threshold {
+            if st.alarmed.insert(p.id) {
+                inner.events.emit(now, EventKind::LowSpace { pool: p.id, free_pct: pct as u8 });
+            }
+        } else {
+            st.alarmed.remove(&p.id);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Rebuilding a space's segment table from disk: headers and trailers of every
+//! segment, footers on demand, and a record-by-record scan only of the tails
+//! of open segments written since the last checkpoint.
+
+use crate::error::{Error, Result};
+use crate::format::checkpoint::Checkpoint;
+use crate::format::record::{decode_frames, verify_crc, RecordHeader, RECORD_HEADER_LEN};
+use crate::format::segment::{
+    decode_footer, RecordEntry, SegmentHeader, SegmentUse, Trailer, DATA_START, NO_KEY, SEGMENT_HEADER_LEN, TRAILER_LEN,
+};
+use crate::space::{JobControl, Space};
+use crate::types::*;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// How much corruption opening tolerates (after raft-engine's recovery modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Any invalid record, header or footer fails the open with [`Error::Corrupt`].
+    AbsoluteConsistency,
+    /// Torn or corrupt tails of open segments are truncated at the first
+    /// invalid record (an event says so); corrupt footers are rebuilt by
+    /// scanning; a corrupt segment header fails the open. The default.
+    #[default]
+    TolerateCorruptTail,
+    /// Like the default, and a segment with a corrupt header is treated as
+    /// free (its data is given up) instead of failing the open.
+    TolerateAnyCorruption,
+}
+
+/// Why a scan stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScanEnd {
+    /// Clean end: unused bytes, or records of an older generation.
+    Clean,
+    /// A record of this generation that is torn or corrupt.
+    Torn(String),
+}
+
+/// The result of scanning a segment's records.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    pub records: Vec<RecordEntry>,
+    pub end: ScanEnd,
+}
+
+/// Scans records of segment `index` (generation `gen`, stream `stream`) from
+/// the end of `known` (records already trusted) onwards.
+pub(crate) fn scan_segment(
+    space: &Space,
+    index: u32,
+    gen: u32,
+    stream: StreamId,
+    mut known: Vec<RecordEntry>,
+) -> Result<Scan> {
+    let seg_size = space.sb.segment_size;
+    let mut offset = known.last().map_or(DATA_START, |r| r.end());
+    let mut prev_crc = known.last().map_or(0, |r| r.crc);
+    let mut prev_ts = known.last().map_or(Timestamp::MIN, |r| r.last_ts);
+    let mut header = [0u8; RECORD_HEADER_LEN];
+    loop {
+        if offset + RECORD_HEADER_LEN as u64 > seg_size {
+            return Ok(Scan { records: known, end: ScanEnd::Clean });
+        }
+        space.read(index, offset, &mut header)?;
+        let h = match RecordHeader::parse(&header) {
+            Ok(h) if h.generation == gen => h,
+            // Never written, or left from an older generation: the end.
+            _ => return Ok(Scan { records: known, end: ScanEnd::Clean }),
+        };
+        if h.stream != stream || h.prev_crc != prev_crc || h.first_ts <= prev_ts || offset + h.total_len() > seg_size {
+            let why = format!("at offset {offset}: record does not follow its predecessor");
+            return Ok(Scan { records: known, end: ScanEnd::Torn(why) });
+        }
+        let mut buf = vec![0u8; h.total_len() as usize];
+        space.read(index, offset, &mut buf)?;
+        let checked = verify_crc(&buf, &h).and_then(|_| decode_frames(&Bytes::from(buf), &h));
+        let frames = match checked {
+            Ok(f) => f,
+            Err(e) => return Ok(Scan { records: known, end: ScanEnd::Torn(format!("at offset {offset}: {e}")) }),
+        };
+        let entry = RecordEntry {
+            offset: offset as u32,
+            len: h.total_len() as u32,
+            first_ts: h.first_ts,
+            last_ts: h.last_ts,
+            first_key_ts: frames.iter().find(|f| f.key).map_or(NO_KEY, |f| f.ts),
+            frames: h.frames,
+            crc: h.crc,
+        };
+        offset = entry.end();
+        prev_crc = entry.crc;
+        prev_ts = entry.last_ts;
+        known.push(entry);
+    }
+}
+
+/// Reads a sealed segment's footer; `None` if the trailer is missing, stale or
+/// corrupt (then the caller scans).
+pub(crate) fn read_footer(space: &Space, index: u32, gen: u32) -> Result<Option<Vec<RecordEntry>>> {
+    let seg = space.sb.segment_size;
+    let mut tb = [0u8; TRAILER_LEN];
+    space.read(index, seg - TRAILER_LEN as u64, &mut tb)?;
+    let Ok(t) = Trailer::decode(&tb, seg) else { return Ok(None) };
+    if t.generation != gen {
+        return Ok(None);
+    }
+    let Some(fo) = t.footer_offset(seg) else { return Ok(None) };
+    let mut body = vec![0u8; (seg - TRAILER_LEN as u64 - fo) as usize];
+    space.read(index, fo, &mut body)?;
+    Ok(decode_footer(&body, &t).ok())
+}
+
+/// What a segment was found to be at open.
+#[derive(Debug)]
+pub(crate) enum Found {
+    Free { gen: u32 },
+    Sealed { gen: u32, pool: PoolId, stream: StreamId, trailer: Trailer },
+    Open { gen: u32, pool: PoolId, stream: StreamId, records: Vec<RecordEntry>, torn: Option<String> },
+}
+
+/// Reads every segment's header and trailer, scanning open segments' tails
+/// past the checkpoint (none at all after a clean shutdown).
+pub(crate) fn load_segments(
+    space: &Space,
+    ckpt: Option<&Checkpoint>,
+    mode: RecoveryMode,
+    job: Option<&JobControl>,
+) -> Result<Vec<Found>> {
+    let sb = &space.sb;
+    let n = sb.segment_count;
+    let mut out = Vec::with_capacity(n as usize);
+    let mut hb = [0u8; SEGMENT_HEADER_LEN];
+    let mut tb = [0u8; TRAILER_LEN];
+    for idx in 0..n {
+        if let Some(j) = job {
+            j.progress.store(((idx as u64 * 100) / n as u64) as u8, Ordering::Relaxed);
+        }
+        space.set_progress(((idx as u64 * 100) / n as u64) as u8);
+        space.read(idx, 0, &mut hb)?;
+        let header = match SegmentHeader::decode(&hb) {
+            Ok(h) if h.space_uuid == sb.space_uuid && h.index == idx => h,
+            Ok(_) | Err(_) if hb.iter().all(|&b| b == 0) => {
+                out.push(Found::Free { gen: 0 });
+                continue;
+            }
+            other => {
+                let why = match other {
+                    Ok(_) => "header belongs to another space or segment".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                if mode == RecoveryMode::TolerateAnyCorruption {
+                    // Start a fresh generation no old record can match.
+                    out.push(Found::Free { gen: rand::random() });
+                    continue;
+                }
+                return Err(Error::Corrupt(format!("space {} segment {idx}: {why}", space.id)));
+            }
+        };
+        if header.usage == SegmentUse::Free {
+            out.push(Found::Free { gen: header.generation });
+            continue;
+        }
+        space.read(idx, sb.segment_size - TRAILER_LEN as u64, &mut tb)?;
+        if let Ok(t) = Trailer::decode(&tb, sb.segment_size) {
+            if t.generation == header.generation {
+                out.push(Found::Sealed {
+                    gen: header.generation,
+                    pool: header.pool,
+                    stream: header.stream,
+                    trailer: t,
+                });
+                continue;
+            }
+        }
+        let from_ckpt =
+            ckpt.and_then(|c| c.segments.iter().find(|s| s.index == idx && s.generation == header.generation));
+        let (records, torn) = match (ckpt, from_ckpt) {
+            (Some(c), Some(s)) if c.clean => (s.records.clone(), None),
+            (_, s) => {
+                let known = s.map(|s| s.records.clone()).unwrap_or_default();
+                let scan = scan_segment(space, idx, header.generation, header.stream, known)?;
+                match scan.end {
+                    ScanEnd::Torn(why) if mode == RecoveryMode::AbsoluteConsistency => {
+                        return Err(Error::Corrupt(format!("space {} segment {idx}: {why}", space.id)));
+                    }
+                    ScanEnd::Torn(why) => (scan.records, Some(why)),
+                    ScanEnd::Clean => (scan.records, None),
+                }
+            }
+        };
+        out.push(Found::Open { gen: header.generation, pool: header.pool, stream: header.stream, records, torn });
+    }
+    space.set_progress(100);
+    Ok(out)
+}

@@ -1,0 +1,450 @@
+//! A storage space at run time: its data files, its status, and its one I/O
+//! thread. All writes to a space go through that thread's FIFO queue, so the
+//! order of header, record and footer writes is the order they were queued,
+//! and one `fdatasync` per dirty data file serves every writer that asked for a
+//! sync while it was queued (group commit). Reads do not queue: readers call
+//! `pread` directly and run concurrently with the writer.
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::events::{EventFeed, EventKind};
+use crate::format::segment::{encode_footer, RecordEntry, SegmentHeader, SegmentUse, DATA_START};
+use crate::format::superblock::SuperBlock;
+use crate::io::{read_exact_at, OpenMode, Storage, StorageFile};
+use crate::types::*;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Status of a storage space (manual 3.5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpaceStatus {
+    /// Known, but not (yet) initialized.
+    Uninitialized,
+    /// Being initialized (see progress).
+    Initializing,
+    /// In service.
+    Normal,
+    /// Its segments are being scanned (see progress).
+    Scanning,
+    /// Being restored from disk into this engine (see progress).
+    Restoring,
+    /// Its folder vanished or became unreadable.
+    Lost,
+    /// A fatal I/O error (failed fsync or write); no more writes go to it.
+    Error,
+}
+
+impl SpaceStatus {
+    fn code(self) -> u8 {
+        self as u8
+    }
+    fn from_code(c: u8) -> Self {
+        match c {
+            0 => SpaceStatus::Uninitialized,
+            1 => SpaceStatus::Initializing,
+            2 => SpaceStatus::Normal,
+            3 => SpaceStatus::Scanning,
+            4 => SpaceStatus::Restoring,
+            5 => SpaceStatus::Lost,
+            _ => SpaceStatus::Error,
+        }
+    }
+}
+
+/// Name of the `n`th data file of a space.
+pub(crate) fn data_file_name(n: u32) -> String {
+    format!("seg-{n:05}.dat")
+}
+
+/// An unsealed segment: records are appended by one stream; the I/O thread
+/// lists each record here once it is written, so readers see it.
+#[derive(Debug)]
+pub(crate) struct OpenSeg {
+    pub index: u32,
+    pub generation: u32,
+    pub pool: PoolId,
+    pub stream: StreamId,
+    pub inner: Mutex<OpenInner>,
+    /// Its seal is queued: it takes no more records and becomes sealed soon.
+    pub sealing: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct OpenInner {
+    /// Records written to the file, in order.
+    pub records: Vec<RecordEntry>,
+    /// How many of them are durable (covered by a completed fdatasync).
+    pub durable: usize,
+}
+
+impl OpenSeg {
+    pub fn new(index: u32, generation: u32, pool: PoolId, stream: StreamId, records: Vec<RecordEntry>) -> Self {
+        let durable = records.len();
+        OpenSeg {
+            index,
+            generation,
+            pool,
+            stream,
+            inner: Mutex::new(OpenInner { records, durable }),
+            sealing: AtomicBool::new(false),
+        }
+    }
+    pub fn records(&self) -> Vec<RecordEntry> {
+        self.inner.lock().records.clone()
+    }
+}
+
+/// Called by the I/O thread when a seal finished (or failed).
+pub(crate) type SealDone = Box<dyn FnOnce(Result<Vec<RecordEntry>>) + Send>;
+
+/// Work for a space's I/O thread.
+pub(crate) enum IoCmd {
+    /// Write a record and list it in its open segment.
+    Record { offset: u64, data: Vec<u8>, entry: RecordEntry, open: Arc<OpenSeg> },
+    /// Write a segment header.
+    Header { index: u32, data: Vec<u8> },
+    /// Make the open segment's records durable, then write its footer.
+    Seal { open: Arc<OpenSeg>, done: SealDone },
+    /// Make everything queued so far durable.
+    Sync { done: Sender<Result<()>> },
+    /// Answer once everything queued so far is written (not synced).
+    Barrier { done: Sender<()> },
+}
+
+/// A storage space.
+#[derive(Debug)]
+pub(crate) struct Space {
+    pub id: SpaceId,
+    pub path: PathBuf,
+    pub sb: SuperBlock,
+    files: Vec<Arc<dyn StorageFile>>,
+    status: AtomicU8,
+    progress: AtomicU8,
+    tx: Mutex<Option<Sender<IoCmd>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Space {
+    /// Opens the data files of an initialized space (does not start I/O).
+    pub fn open(storage: &dyn Storage, path: &Path, sb: SuperBlock) -> Result<Self> {
+        let nfiles = sb.segment_count.div_ceil(sb.segments_per_file);
+        let mut files = Vec::with_capacity(nfiles as usize);
+        for n in 0..nfiles {
+            let p = path.join(data_file_name(n));
+            let f =
+                storage.open(&p, OpenMode::ReadWrite).map_err(|e| Error::io(format!("opening {}", p.display()), e))?;
+            let want = sb.segments_in_file(n) as u64 * sb.segment_size;
+            let have = f.len().map_err(|e| Error::io(format!("sizing {}", p.display()), e))?;
+            if have < want {
+                return Err(Error::Corrupt(format!(
+                    "{} is {have} bytes, expected {want} (truncated data file)",
+                    p.display()
+                )));
+            }
+            files.push(f);
+        }
+        Ok(Space {
+            id: sb.space_id,
+            path: path.to_path_buf(),
+            sb,
+            files,
+            status: AtomicU8::new(SpaceStatus::Scanning.code()),
+            progress: AtomicU8::new(0),
+            tx: Mutex::new(None),
+            thread: Mutex::new(None),
+        })
+    }
+
+    pub fn status(&self) -> SpaceStatus {
+        SpaceStatus::from_code(self.status.load(Ordering::SeqCst))
+    }
+
+    /// Sets the status; returns the previous one.
+    pub fn set_status(&self, s: SpaceStatus) -> SpaceStatus {
+        SpaceStatus::from_code(self.status.swap(s.code(), Ordering::SeqCst))
+    }
+
+    pub fn progress(&self) -> u8 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    pub fn set_progress(&self, p: u8) {
+        self.progress.store(p.min(100), Ordering::Relaxed);
+    }
+
+    /// Whether new data may be written here.
+    pub fn writable(&self) -> bool {
+        self.status() == SpaceStatus::Normal
+    }
+
+    /// Fails unless the space can serve reads.
+    pub fn check_readable(&self) -> Result<()> {
+        match self.status() {
+            SpaceStatus::Lost => Err(Error::SpaceLost(self.id)),
+            _ => Ok(()),
+        }
+    }
+
+    fn locate(&self, index: u32, offset: u64) -> Result<(&Arc<dyn StorageFile>, u64)> {
+        let spf = self.sb.segments_per_file;
+        let file = self
+            .files
+            .get((index / spf) as usize)
+            .ok_or_else(|| Error::Corrupt(format!("segment {index} beyond the space")))?;
+        Ok((file, (index % spf) as u64 * self.sb.segment_size + offset))
+    }
+
+    /// Reads bytes of a segment.
+    pub fn read(&self, index: u32, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.check_readable()?;
+        if offset + buf.len() as u64 > self.sb.segment_size {
+            return Err(Error::Corrupt(format!("read beyond the end of segment {index}")));
+        }
+        let (file, off) = self.locate(index, offset)?;
+        read_exact_at(file.as_ref(), buf, off)
+            .map_err(|e| Error::io(format!("reading segment {index} of space {}", self.id), e))
+    }
+
+    /// Writes bytes of a segment directly (initialization and repair only;
+    /// in service every write goes through the I/O thread).
+    pub fn write_direct(&self, index: u32, offset: u64, data: &[u8]) -> Result<()> {
+        let (file, off) = self.locate(index, offset)?;
+        file.write_all_at(data, off).map_err(|e| Error::io(format!("writing segment {index} of space {}", self.id), e))
+    }
+
+    /// fdatasync of every data file (initialization and repair only).
+    pub fn sync_all_direct(&self) -> Result<()> {
+        for f in &self.files {
+            f.sync_data().map_err(|e| Error::io(format!("syncing space {}", self.id), e))?;
+        }
+        Ok(())
+    }
+
+    /// Starts the I/O thread.
+    pub fn start_io(self: &Arc<Self>, depth: usize, events: Arc<EventFeed>, clock: Arc<dyn Clock>) {
+        let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
+        let me = Arc::clone(self);
+        let (ev, ck) = (Arc::clone(&events), Arc::clone(&clock));
+        let handle = std::thread::Builder::new().name(format!("pstor-io-{}", self.id)).spawn(move || {
+            IoThread { space: me, events: ev, clock: ck, dirty: BTreeSet::new(), touched: Vec::new() }.run(rx)
+        });
+        match handle {
+            Ok(h) => {
+                *self.tx.lock() = Some(tx);
+                *self.thread.lock() = Some(h);
+            }
+            Err(e) => {
+                self.set_status(SpaceStatus::Error);
+                events.emit(
+                    clock.now(),
+                    EventKind::SpaceStatus { space: self.id, status: SpaceStatus::Error, detail: e.to_string() },
+                );
+            }
+        }
+    }
+
+    /// Queues work for the I/O thread (blocks while the queue is full: backpressure).
+    pub fn submit(&self, cmd: IoCmd) -> Result<()> {
+        let tx = self.tx.lock().clone();
+        match tx {
+            Some(tx) => tx.send(cmd).map_err(|_| Error::SpaceFailed(self.id)),
+            None => Err(Error::SpaceFailed(self.id)),
+        }
+    }
+
+    /// Queues a sync and returns the receiver of its result.
+    pub fn sync_async(&self) -> Result<crossbeam_channel::Receiver<Result<()>>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.submit(IoCmd::Sync { done: tx })?;
+        Ok(rx)
+    }
+
+    /// Waits until everything queued so far has been written.
+    pub fn barrier(&self) -> Result<()> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.submit(IoCmd::Barrier { done: tx })?;
+        rx.recv().map_err(|_| Error::SpaceFailed(self.id))
+    }
+
+    /// Stops the I/O thread after it has done everything queued.
+    pub fn stop_io(&self) {
+        self.tx.lock().take();
+        if let Some(h) = self.thread.lock().take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Header bytes for segment `index` in a new state.
+    pub fn header_bytes(
+        &self,
+        index: u32,
+        generation: u32,
+        usage: SegmentUse,
+        pool: PoolId,
+        stream: StreamId,
+        now: Timestamp,
+    ) -> Vec<u8> {
+        SegmentHeader { space_uuid: self.sb.space_uuid, index, generation, usage, pool, stream, stamped_at: now }
+            .encode()
+    }
+}
+
+impl SuperBlock {
+    /// Segments held by data file `n` (the last file may hold fewer).
+    pub(crate) fn segments_in_file(&self, n: u32) -> u32 {
+        let start = n * self.segments_per_file;
+        self.segment_count.saturating_sub(start).min(self.segments_per_file)
+    }
+}
+
+struct IoThread {
+    space: Arc<Space>,
+    events: Arc<EventFeed>,
+    clock: Arc<dyn Clock>,
+    /// Data files written since the last fdatasync.
+    dirty: BTreeSet<usize>,
+    /// Open segments written since the last fdatasync.
+    touched: Vec<Arc<OpenSeg>>,
+}
+
+/// How many queued commands a sync may absorb before it runs, so a steady
+/// stream of writes cannot postpone it forever.
+const GROUP_COMMIT_MAX: usize = 4096;
+
+impl IoThread {
+    fn run(mut self, rx: Receiver<IoCmd>) {
+        while let Ok(cmd) = rx.recv() {
+            let mut syncs = Vec::new();
+            self.handle(cmd, &mut syncs);
+            if !syncs.is_empty() {
+                // Group commit: absorb whatever else is already queued.
+                for _ in 0..GROUP_COMMIT_MAX {
+                    match rx.try_recv() {
+                        Ok(c) => self.handle(c, &mut syncs),
+                        Err(_) => break,
+                    }
+                }
+                let result = self.sync();
+                for s in syncs {
+                    let _ = s.send(match &result {
+                        Ok(()) => Ok(()),
+                        Err(Error::SpaceLost(id)) => Err(Error::SpaceLost(*id)),
+                        Err(_) => Err(Error::SpaceFailed(self.space.id)),
+                    });
+                }
+            }
+        }
+        // Queue closed: make everything durable before the thread ends.
+        let _ = self.sync();
+    }
+
+    fn handle(&mut self, cmd: IoCmd, syncs: &mut Vec<Sender<Result<()>>>) {
+        match cmd {
+            IoCmd::Record { offset, data, entry, open } => {
+                if self.write(open.index, offset, &data) {
+                    open.inner.lock().records.push(entry);
+                    if !self.touched.iter().any(|t| Arc::ptr_eq(t, &open)) {
+                        self.touched.push(open);
+                    }
+                }
+            }
+            IoCmd::Header { index, data } => {
+                self.write(index, 0, &data);
+            }
+            IoCmd::Seal { open, done } => done(self.seal(&open)),
+            IoCmd::Sync { done } => syncs.push(done),
+            IoCmd::Barrier { done } => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Writes unless the space is failed; a failure poisons the space.
+    fn write(&mut self, index: u32, offset: u64, data: &[u8]) -> bool {
+        if self.space.status() != SpaceStatus::Normal {
+            return false;
+        }
+        let spf = self.space.sb.segments_per_file;
+        match self.space.write_direct(index, offset, data) {
+            Ok(()) => {
+                self.dirty.insert((index / spf) as usize);
+                true
+            }
+            Err(e) => {
+                self.fail(&e.to_string());
+                false
+            }
+        }
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        // Writes to a lost or failed space were dropped: never confirm them.
+        match self.space.status() {
+            SpaceStatus::Error => return Err(Error::SpaceFailed(self.space.id)),
+            SpaceStatus::Lost => return Err(Error::SpaceLost(self.space.id)),
+            _ => {}
+        }
+        // Snapshot what is written now: that is what this fdatasync covers.
+        let marks: Vec<(Arc<OpenSeg>, usize)> = self
+            .touched
+            .drain(..)
+            .map(|o| {
+                let n = o.inner.lock().records.len();
+                (o, n)
+            })
+            .collect();
+        for &i in &self.dirty {
+            if let Some(f) = self.space.files.get(i) {
+                if let Err(e) = f.sync_data() {
+                    // No retry: after a failed fsync the kernel may have
+                    // dropped the dirty pages, so a later success would lie.
+                    self.fail(&format!("fdatasync failed: {e}"));
+                    return Err(Error::SpaceFailed(self.space.id));
+                }
+            }
+        }
+        self.dirty.clear();
+        for (o, n) in marks {
+            let mut g = o.inner.lock();
+            g.durable = g.durable.max(n);
+        }
+        Ok(())
+    }
+
+    fn seal(&mut self, open: &Arc<OpenSeg>) -> Result<Vec<RecordEntry>> {
+        // Records first, durably; only then the footer that vouches for them.
+        self.sync()?;
+        let records = open.records();
+        let footer = encode_footer(open.generation, &records);
+        let offset = self.space.sb.segment_size - footer.len() as u64;
+        if records.last().is_some_and(|r| r.end() > offset) || offset < DATA_START {
+            return Err(Error::Corrupt(format!("segment {}: footer does not fit", open.index)));
+        }
+        if !self.write(open.index, offset, &footer) {
+            return Err(Error::SpaceFailed(self.space.id));
+        }
+        Ok(records)
+    }
+
+    fn fail(&self, detail: &str) {
+        let prev = self.space.set_status(SpaceStatus::Error);
+        if prev != SpaceStatus::Error {
+            self.events.emit(
+                self.clock.now(),
+                EventKind::SpaceStatus { space: self.space.id, status: SpaceStatus::Error, detail: detail.to_string() },
+            );
+        }
+    }
+}
+
+/// Progress and cancellation of a long space job (initialize, restore).
+#[derive(Debug, Default)]
+pub(crate) struct JobControl {
+    pub progress: AtomicU8,
+    pub cancel: AtomicBool,
+}

@@ -1,0 +1,243 @@
+//! A stream's write side: frames are buffered into a chunk (bounded by bytes
+//! and by time span), and a full chunk becomes one record queued to its
+//! segment's space I/O thread. Appends take only the stream's own lock; the
+//! engine lock is taken once per segment (allocation, seal).
+
+use crate::engine::Inner;
+use crate::error::{Error, Result};
+use crate::events::EventKind;
+use crate::format::record::ChunkBuilder;
+use crate::format::segment::{footer_len, DATA_START};
+use crate::space::{IoCmd, OpenSeg, Space};
+use crate::types::*;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The segment a stream is appending to.
+#[derive(Debug)]
+pub(crate) struct WriteSlot {
+    pub space: Arc<Space>,
+    pub open: Arc<OpenSeg>,
+    /// Offset of the next record.
+    pub next: u64,
+    /// Records queued to this segment.
+    pub count: usize,
+    /// CRC of the last record queued.
+    pub prev_crc: u32,
+    /// Newest frame queued to this segment.
+    pub last_ts: Timestamp,
+}
+
+/// A stream's mutable write state.
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    pub last_ts: Option<Timestamp>,
+    pub chunk: ChunkBuilder,
+    /// When the first frame of the current chunk arrived (wall clock).
+    pub chunk_since: Option<Instant>,
+    pub slot: Option<WriteSlot>,
+    /// Spaces written since the last sync.
+    pub dirty: Vec<Arc<Space>>,
+    /// A write error not yet reported by a sync.
+    pub pending_error: Option<String>,
+    /// The stream was deleted with its pool.
+    pub deleted: bool,
+}
+
+/// A registered stream at run time.
+#[derive(Debug)]
+pub(crate) struct StreamHandle {
+    pub id: StreamId,
+    pub pool: PoolId,
+    pub writer: Mutex<Writer>,
+}
+
+impl StreamHandle {
+    pub fn new(id: StreamId, pool: PoolId) -> Self {
+        StreamHandle { id, pool, writer: Mutex::new(Writer::default()) }
+    }
+
+    /// Appends one frame.
+    pub fn append(&self, inner: &Inner, ts: Timestamp, key: bool, data: Bytes) -> Result<()> {
+        let max = inner.opts.max_frame_bytes;
+        if data.is_empty() || data.len() > max {
+            return Err(Error::FrameSize { len: data.len(), max });
+        }
+        let mut w = self.writer.lock();
+        if w.deleted {
+            return Err(Error::StreamNotFound(self.id));
+        }
+        if let Some(last) = w.last_ts {
+            if ts == last {
+                return Err(Error::DuplicateTimestamp { stream: self.id, ts });
+            }
+            if ts < last {
+                return Err(Error::OutOfOrder { stream: self.id, last, got: ts });
+            }
+        }
+        // Emit the buffered chunk first if this frame would overflow it, so
+        // an error (pool full) refuses this frame and keeps earlier ones.
+        if let Some(first) = w.chunk.first_ts() {
+            if ts - first > inner.opts.chunk_max_span_us
+                || w.chunk.encoded_len_with(data.len()) > inner.opts.chunk_max_bytes
+            {
+                self.emit_chunk(inner, &mut w)?;
+            }
+        }
+        if w.chunk.is_empty() {
+            w.chunk_since = Some(Instant::now());
+        }
+        w.chunk.push(ts, key, data);
+        w.last_ts = Some(ts);
+        Ok(())
+    }
+
+    /// Turns the buffered chunk (if any) into a record queued for writing.
+    pub fn emit_chunk(&self, inner: &Inner, w: &mut Writer) -> Result<()> {
+        if w.chunk.is_empty() {
+            return Ok(());
+        }
+        let len = w.chunk.encoded_len() as u64;
+        loop {
+            if w.slot.as_ref().is_some_and(|s| !s.space.writable()) {
+                // Its space was lost or failed: continue on another one.
+                w.slot = None;
+            }
+            if w.slot.is_none() {
+                w.slot = Some(self.take_slot(inner)?);
+            }
+            let Some(slot) = w.slot.as_mut() else { continue };
+            let seg_size = slot.space.sb.segment_size;
+            let first_ts = w.chunk.first_ts().unwrap_or(Timestamp::MIN);
+            // After a long silence, start a new segment so retention is not
+            // held back by old frames sharing a segment with new ones.
+            let long_gap = slot.count > 0 && first_ts - slot.last_ts > inner.opts.segment_split_gap_us;
+            if long_gap || slot.next + len + footer_len(slot.count + 1) > seg_size {
+                if long_gap {
+                    if let Some(old) = w.slot.take() {
+                        seal_slot(inner, old);
+                    }
+                    continue;
+                }
+                if slot.count == 0 {
+                    let max = (seg_size - DATA_START - footer_len(1)) as usize;
+                    return Err(Error::FrameSize { len: len as usize, max });
+                }
+                if let Some(full) = w.slot.take() {
+                    seal_slot(inner, full);
+                }
+                continue;
+            }
+            let (buf, entry) = w.chunk.take_record(self.id, slot.open.generation, slot.next as u32, slot.prev_crc);
+            let cmd = IoCmd::Record { offset: slot.next, data: buf, entry, open: Arc::clone(&slot.open) };
+            slot.next += len;
+            slot.count += 1;
+            slot.prev_crc = entry.crc;
+            slot.last_ts = entry.last_ts;
+            let space = Arc::clone(&slot.space);
+            w.chunk_since = None;
+            if let Err(e) = space.submit(cmd) {
+                // The record is gone with its space; the next sync reports it.
+                w.pending_error = Some(e.to_string());
+                inner
+                    .events
+                    .emit(inner.clock.now(), EventKind::RecordingError { stream: self.id, message: e.to_string() });
+            }
+            if !w.dirty.iter().any(|d| Arc::ptr_eq(d, &space)) {
+                w.dirty.push(space);
+            }
+            return Ok(());
+        }
+    }
+
+    /// Continues the segment recovered at open, or allocates a new one.
+    fn take_slot(&self, inner: &Inner) -> Result<WriteSlot> {
+        let mut st = inner.state.lock();
+        if let Some((sid, idx)) = st.resumable.remove(&self.id) {
+            if let Some(rt) = st.spaces.get(&sid).filter(|rt| rt.space.writable()) {
+                if let Some(crate::store::Slot::Open(open)) = rt.slots.get(idx as usize) {
+                    let g = open.inner.lock();
+                    let slot = WriteSlot {
+                        space: Arc::clone(&rt.space),
+                        open: Arc::clone(open),
+                        next: g.records.last().map_or(DATA_START, |r| r.end()),
+                        count: g.records.len(),
+                        prev_crc: g.records.last().map_or(0, |r| r.crc),
+                        last_ts: g.records.last().map_or(Timestamp::MIN, |r| r.last_ts),
+                    };
+                    return Ok(slot);
+                }
+            }
+        }
+        let now = inner.clock.now();
+        let mut res = st.allocate(self.pool, self.id, now, &inner.events);
+        if let Err(Error::PoolFull { reason: crate::FullReason::OnlyLockedData, .. }) = &res {
+            // Segments whose seal is queued become recyclable once their
+            // footer is written: wait for that, then try once more.
+            let busy = st.seals_in_flight(self.pool);
+            if !busy.is_empty() {
+                drop(st);
+                for s in busy {
+                    s.barrier()?;
+                }
+                st = inner.state.lock();
+                res = st.allocate(self.pool, self.id, inner.clock.now(), &inner.events);
+            }
+        }
+        match res {
+            Ok((space, open)) => {
+                Ok(WriteSlot { space, open, next: DATA_START, count: 0, prev_crc: 0, last_ts: Timestamp::MIN })
+            }
+            Err(e) => {
+                if let Error::PoolFull { pool, reason } = &e {
+                    inner.events.emit(now, EventKind::PoolFull { pool: *pool, reason: *reason });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Queues the buffered chunk and returns the spaces to sync.
+    pub fn prepare_sync(&self, inner: &Inner) -> Result<Vec<Arc<Space>>> {
+        let mut w = self.writer.lock();
+        self.emit_chunk(inner, &mut w)?;
+        if let Some(e) = w.pending_error.take() {
+            w.dirty.clear();
+            return Err(Error::Io { context: "writing buffered frames".into(), source: std::io::Error::other(e) });
+        }
+        Ok(std::mem::take(&mut w.dirty))
+    }
+
+    /// Seals the open segment (retention of an idle stream, shutdown of a pool).
+    pub fn close_segment(&self, inner: &Inner) -> Result<()> {
+        let mut w = self.writer.lock();
+        self.emit_chunk(inner, &mut w)?;
+        if let Some(slot) = w.slot.take() {
+            seal_slot(inner, slot);
+        }
+        Ok(())
+    }
+}
+
+/// Queues the footer write of a full or closed segment; the engine marks it
+/// sealed when the I/O thread has written it.
+pub(crate) fn seal_slot(inner: &Inner, slot: WriteSlot) {
+    let weak = inner.weak();
+    let sid = slot.space.id;
+    let (idx, gen) = (slot.open.index, slot.open.generation);
+    let done = Box::new(move |res: Result<Vec<crate::format::segment::RecordEntry>>| {
+        if let Some(inner) = weak.upgrade() {
+            inner.on_sealed(sid, idx, gen, res);
+        }
+    });
+    let open = Arc::clone(&slot.open);
+    open.sealing.store(true, std::sync::atomic::Ordering::SeqCst);
+    if slot.space.submit(IoCmd::Seal { open, done }).is_err() {
+        // The space is gone; what was written stays readable until restart,
+        // when the segment is scanned.
+        let records = slot.open.records();
+        inner.on_sealed(sid, idx, gen, Ok(records));
+    }
+}

@@ -1,0 +1,42 @@
+//! End-to-end behaviour of spaces, pools, streams and reads on real files.
+
+mod common;
+use common::*;
+use pstor_core::*;
+
+#[test]
+fn record_sync_read_back_and_reopen() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, _space, pool) = rig(tmp.path(), 16, 8, OverwriteStrategy::OverwriteOldest);
+    let a = camera(&rig.engine, pool, 1);
+    let b = camera(&rig.engine, pool, 2);
+    let fa = record(&rig.engine, a, 1, T0, 500);
+    let fb = record(&rig.engine, b, 2, T0 + 5, 300);
+    rig.engine.sync_all().expect("sync");
+    let got = read_all(&rig.engine, a, T0, T0 + 1_000 * US_PER_SEC);
+    assert_eq!(got.len(), fa.len());
+    for (g, w) in got.iter().zip(&fa) {
+        assert_eq!((g.ts, g.key, &g.data), (w.0, w.1, &w.2));
+    }
+    // A range starting mid-GOP starts at the key frame before it.
+    let mid = T0 + 30 * 40_000;
+    let got = read_all(&rig.engine, b, mid, mid + 40_000 * 10);
+    assert_eq!(got[0].ts, T0 + 5 + 25 * 40_000);
+    assert!(got[0].key);
+    rig.engine.close().expect("close");
+    drop(rig.engine);
+    let e = open(tmp.path(), rig.storage.clone(), rig.clock.clone());
+    let got = read_all(&e, a, T0, T0 + 1_000 * US_PER_SEC);
+    assert_eq!(got.len(), fa.len());
+    let got = read_all(&e, b, T0, T0 + 1_000 * US_PER_SEC);
+    assert_eq!(got.len(), fb.len());
+    // Appending continues after the last frame.
+    let more = record(&e, a, 1, T0 + 500 * 40_000, 100);
+    e.sync(a).expect("sync");
+    let got = read_all(&e, a, T0, T0 + 1_000 * US_PER_SEC);
+    assert_eq!(got.len(), fa.len() + more.len());
+    let report = e.check(false).expect("check");
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert!(report.records > 0);
+    e.close().expect("close");
+}
