@@ -332,6 +332,20 @@ impl Engine {
                 streams.insert(s.id, Arc::new(StreamHandle::new(s.id, s.pool)));
             }
         }
+        // A crash between writing the engine copy of the catalog and the
+        // spaces' copies leaves those stale (missing the last change, which
+        // `restore_space` would then not adopt): bring them up to date.
+        {
+            let st = inner.state.lock();
+            let bytes = st.catalog.encode();
+            for rt in st.spaces.values().filter(|rt| rt.space.writable()) {
+                let path = rt.space.path.join(CATALOG_FILE);
+                if read_whole(inner.storage.as_ref(), &path).ok().as_deref() != Some(bytes.as_slice()) {
+                    // As in `persist_catalog`: a copy that cannot be written is reported by `check`.
+                    let _ = write_atomic(inner.storage.as_ref(), &path, &bytes);
+                }
+            }
+        }
         // Not clean any more: a crash from here on must scan.
         inner.checkpoint(false)?;
         if inner.opts.background {
@@ -818,6 +832,7 @@ impl Engine {
 
     /// Writes a checkpoint now (bounds the scan after a crash).
     pub fn checkpoint(&self) -> Result<()> {
+        self.inner.check_open()?;
         self.inner.sync_all()?;
         self.inner.checkpoint(false)
     }
@@ -1046,7 +1061,7 @@ impl Inner {
         if !records.is_empty() {
             self.footers.insert((sid, idx, gen), Arc::new(records.clone()));
         }
-        st.mark_sealed(sid, idx, gen, &records);
+        st.mark_sealed(sid, idx, gen, &records, self.clock.now(), &self.events);
     }
 
     /// Attaches a space listed in the catalog at open.
@@ -1071,7 +1086,16 @@ impl Inner {
                 return Ok(());
             }
         };
-        let sb = SuperBlock::decode(&bytes)?;
+        let sb = match SuperBlock::decode(&bytes) {
+            Ok(sb) => sb,
+            Err(e) => {
+                let mut st = self.state.lock();
+                let reason = format!("superblock unreadable: {e}");
+                st.detached
+                    .insert(r.id, Detached { path: r.path.clone(), status: SpaceStatus::Error, reason, job: None });
+                return Ok(());
+            }
+        };
         if sb.space_uuid != r.uuid {
             lost(format!("{} now holds a different storage space", path.display()));
             return Ok(());
@@ -1197,11 +1221,10 @@ impl Inner {
     /// Writes every space's checkpoint (durable extents of open segments).
     pub fn checkpoint(&self, clean: bool) -> Result<()> {
         let now = self.clock.now();
-        let seq = {
-            let mut s = self.checkpoint_seq.lock();
-            *s += 1;
-            *s
-        };
+        // Held throughout: checkpoints never interleave (one temp file name).
+        let mut seq_guard = self.checkpoint_seq.lock();
+        *seq_guard += 1;
+        let seq = *seq_guard;
         let spaces: Vec<(Arc<Space>, Vec<OpenSegment>)> = {
             let st = self.state.lock();
             st.spaces

@@ -294,6 +294,9 @@ fn restore_run(
         }
     }
     inner.load_space(space, Some(ctl))?;
+    // Its old checkpoint may be marked clean: replace it before anything is
+    // appended, or a crash would skip scanning the new tails.
+    inner.checkpoint(false)?;
     // The space belongs to this engine now.
     let engine_uuid = inner.state.lock().catalog.engine_uuid;
     if sb.engine_uuid != engine_uuid {

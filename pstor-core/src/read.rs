@@ -20,10 +20,13 @@ pub const FOOTER_CACHE_ENTRIES: usize = 1024;
 
 type FooterKey = (SpaceId, u32, u32);
 
+/// Cached record lists and their insertion order (oldest evicted first).
+type FooterMap = (HashMap<FooterKey, Arc<Vec<RecordEntry>>>, VecDeque<FooterKey>);
+
 /// A bounded cache of sealed segments' record lists (from their footers).
 #[derive(Debug, Default)]
 pub(crate) struct FooterCache {
-    inner: Mutex<(HashMap<FooterKey, Arc<Vec<RecordEntry>>>, VecDeque<FooterKey>)>,
+    inner: Mutex<FooterMap>,
 }
 
 impl FooterCache {

@@ -14,17 +14,24 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 /// How much corruption opening tolerates (after raft-engine's recovery modes).
+///
+/// In every mode footers are verified when first read, and a segment whose
+/// footer does not verify is read by scanning its records instead (`check`
+/// with repair rewrites the footer); every record is verified on every read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RecoveryMode {
-    /// Any invalid record, header or footer fails the open with [`Error::Corrupt`].
+    /// A torn or corrupt record in an open segment's tail (even the torn last
+    /// write of a power cut) or a corrupt segment header fails the open with
+    /// [`Error::Corrupt`].
     AbsoluteConsistency,
     /// Torn or corrupt tails of open segments are truncated at the first
-    /// invalid record (an event says so); corrupt footers are rebuilt by
-    /// scanning; a corrupt segment header fails the open. The default.
+    /// invalid record (a `TailTruncated` event says so); a corrupt segment
+    /// header fails the open. The default.
     #[default]
     TolerateCorruptTail,
     /// Like the default, and a segment with a corrupt header is treated as
-    /// free (its data is given up) instead of failing the open.
+    /// free (its data is given up, with a fresh random generation so none of
+    /// its old records can ever match) instead of failing the open.
     TolerateAnyCorruption,
 }
 
@@ -63,10 +70,13 @@ pub(crate) fn scan_segment(
             return Ok(Scan { records: known, end: ScanEnd::Clean });
         }
         space.read(index, offset, &mut header)?;
-        let h = match RecordHeader::parse(&header) {
-            Ok(h) if h.generation == gen => h,
+        if !is_record_of(&header, gen) {
             // Never written, or left from an older generation: the end.
-            _ => return Ok(Scan { records: known, end: ScanEnd::Clean }),
+            return Ok(Scan { records: known, end: ScanEnd::Clean });
+        }
+        let h = match RecordHeader::parse(&header) {
+            Ok(h) => h,
+            Err(e) => return Ok(Scan { records: known, end: ScanEnd::Torn(format!("at offset {offset}: {e}")) }),
         };
         if h.stream != stream || h.prev_crc != prev_crc || h.first_ts <= prev_ts || offset + h.total_len() > seg_size {
             let why = format!("at offset {offset}: record does not follow its predecessor");
@@ -93,6 +103,13 @@ pub(crate) fn scan_segment(
         prev_ts = entry.last_ts;
         known.push(entry);
     }
+}
+
+/// Whether header bytes claim to be a record of generation `gen` (magic and
+/// generation fields), before any other check.
+fn is_record_of(b: &[u8], gen: u32) -> bool {
+    let field = |at: usize| b.get(at..at + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+    field(0) == Some(crate::format::record::RECORD_MAGIC) && field(8) == Some(gen)
 }
 
 /// Reads a sealed segment's footer; `None` if the trailer is missing, stale or
@@ -140,10 +157,6 @@ pub(crate) fn load_segments(
         space.read(idx, 0, &mut hb)?;
         let header = match SegmentHeader::decode(&hb) {
             Ok(h) if h.space_uuid == sb.space_uuid && h.index == idx => h,
-            Ok(_) | Err(_) if hb.iter().all(|&b| b == 0) => {
-                out.push(Found::Free { gen: 0 });
-                continue;
-            }
             other => {
                 let why = match other {
                     Ok(_) => "header belongs to another space or segment".to_string(),

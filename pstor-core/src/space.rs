@@ -106,8 +106,10 @@ pub(crate) type SealDone = Box<dyn FnOnce(Result<Vec<RecordEntry>>) + Send>;
 pub(crate) enum IoCmd {
     /// Write a record and list it in its open segment.
     Record { offset: u64, data: Vec<u8>, entry: RecordEntry, open: Arc<OpenSeg> },
-    /// Write a segment header.
-    Header { index: u32, data: Vec<u8> },
+    /// Write a segment header; `durable` = fdatasync it before anything
+    /// queued after it (an allocation must be on disk before records
+    /// overwrite the segment's previous life).
+    Header { index: u32, data: Vec<u8>, durable: bool },
     /// Make the open segment's records durable, then write its footer.
     Seal { open: Arc<OpenSeg>, done: SealDone },
     /// Make everything queued so far durable.
@@ -353,8 +355,10 @@ impl IoThread {
                     }
                 }
             }
-            IoCmd::Header { index, data } => {
-                self.write(index, 0, &data);
+            IoCmd::Header { index, data, durable } => {
+                if self.write(index, 0, &data) && durable {
+                    let _ = self.sync();
+                }
             }
             IoCmd::Seal { open, done } => done(self.seal(&open)),
             IoCmd::Sync { done } => syncs.push(done),
@@ -420,6 +424,10 @@ impl IoThread {
         // Records first, durably; only then the footer that vouches for them.
         self.sync()?;
         let records = open.records();
+        if records.is_empty() {
+            // Nothing to vouch for: the engine frees the segment instead.
+            return Ok(records);
+        }
         let footer = encode_footer(open.generation, &records);
         let offset = self.space.sb.segment_size - footer.len() as u64;
         if records.last().is_some_and(|r| r.end() > offset) || offset < DATA_START {

@@ -40,23 +40,20 @@ pub(crate) struct Span {
     pub stream: StreamId,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
-    pub used: u64,
 }
 
 impl Slot {
     pub fn span(&self) -> Option<Span> {
         match self {
             Slot::Free => None,
-            Slot::Sealed(s) => {
-                Some(Span { pool: s.pool, stream: s.stream, first_ts: s.first_ts, last_ts: s.last_ts, used: s.used })
-            }
+            Slot::Sealed(s) => Some(Span { pool: s.pool, stream: s.stream, first_ts: s.first_ts, last_ts: s.last_ts }),
             Slot::Open(o) => {
                 let g = o.inner.lock();
-                let (first_ts, last_ts, used) = match (g.records.first(), g.records.last()) {
-                    (Some(f), Some(l)) => (f.first_ts, l.last_ts, l.end()),
-                    _ => (Timestamp::MAX, Timestamp::MIN, crate::format::segment::DATA_START),
+                let (first_ts, last_ts) = match (g.records.first(), g.records.last()) {
+                    (Some(f), Some(l)) => (f.first_ts, l.last_ts),
+                    _ => (Timestamp::MAX, Timestamp::MIN),
                 };
-                Some(Span { pool: o.pool, stream: o.stream, first_ts, last_ts, used })
+                Some(Span { pool: o.pool, stream: o.stream, first_ts, last_ts })
             }
         }
     }
@@ -228,7 +225,7 @@ impl State {
         let header = rt.space.header_bytes(idx, gen, SegmentUse::Free, PoolId(0), StreamId(0), now);
         // Best effort: if the space failed, the stale header makes the data
         // reappear after a restart, which loses nothing.
-        let _ = rt.space.submit(crate::space::IoCmd::Header { index: idx, data: header });
+        let _ = rt.space.submit(crate::space::IoCmd::Header { index: idx, data: header, durable: false });
         if let Some(u) = self.used.get_mut(&(span.pool, sid)) {
             *u = u.saturating_sub(1);
         }
@@ -309,7 +306,7 @@ impl State {
         rt.slots[idx as usize] = Slot::Open(Arc::clone(&open));
         let space = Arc::clone(&rt.space);
         let header = space.header_bytes(idx, gen, SegmentUse::Video, pool_id, stream, now);
-        if let Err(e) = space.submit(crate::space::IoCmd::Header { index: idx, data: header }) {
+        if let Err(e) = space.submit(crate::space::IoCmd::Header { index: idx, data: header, durable: true }) {
             rt.slots[idx as usize] = Slot::Free;
             rt.free.insert(idx);
             return Err(e);
@@ -320,7 +317,15 @@ impl State {
     }
 
     /// Marks an open segment sealed once its footer is written.
-    pub fn mark_sealed(&mut self, sid: SpaceId, idx: u32, gen: u32, records: &[RecordEntry]) {
+    pub fn mark_sealed(
+        &mut self,
+        sid: SpaceId,
+        idx: u32,
+        gen: u32,
+        records: &[RecordEntry],
+        now: Timestamp,
+        events: &EventFeed,
+    ) {
         let Some(rt) = self.spaces.get_mut(&sid) else { return };
         if rt.gens.get(idx as usize) != Some(&gen) {
             return;
@@ -333,10 +338,7 @@ impl State {
                 *slot = Slot::Sealed(Sealed { pool, stream, first_ts: f.first_ts, last_ts: l.last_ts, used: l.end() });
             }
             // An empty segment is not worth keeping: give it back.
-            _ => {
-                let events = EventFeed::default();
-                self.free_segment(sid, idx, 0, &events, false);
-            }
+            _ => self.free_segment(sid, idx, now, events, false),
         }
     }
 

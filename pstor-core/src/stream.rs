@@ -80,7 +80,7 @@ impl StreamHandle {
         // Emit the buffered chunk first if this frame would overflow it, so
         // an error (pool full) refuses this frame and keeps earlier ones.
         if let Some(first) = w.chunk.first_ts() {
-            if ts - first > inner.opts.chunk_max_span_us
+            if ts.saturating_sub(first) > inner.opts.chunk_max_span_us
                 || w.chunk.encoded_len_with(data.len()) > inner.opts.chunk_max_bytes
             {
                 self.emit_chunk(inner, &mut w)?;
@@ -113,7 +113,7 @@ impl StreamHandle {
             let first_ts = w.chunk.first_ts().unwrap_or(Timestamp::MIN);
             // After a long silence, start a new segment so retention is not
             // held back by old frames sharing a segment with new ones.
-            let long_gap = slot.count > 0 && first_ts - slot.last_ts > inner.opts.segment_split_gap_us;
+            let long_gap = slot.count > 0 && first_ts.saturating_sub(slot.last_ts) > inner.opts.segment_split_gap_us;
             if long_gap || slot.next + len + footer_len(slot.count + 1) > seg_size {
                 if long_gap {
                     if let Some(old) = w.slot.take() {

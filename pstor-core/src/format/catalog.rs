@@ -29,7 +29,7 @@ pub struct SpaceRef {
 pub struct Catalog {
     /// The engine's identity.
     pub engine_uuid: u128,
-    /// Bumped on every change; the highest copy wins.
+    /// Bumped on every change, so copies can be told apart by age.
     pub seq: u64,
     /// Storage thresholds.
     pub thresholds: Thresholds,

@@ -156,7 +156,8 @@ impl RecordEntry {
             frames: r.u32()?,
             crc: r.u32()?,
         };
-        if e.first_ts > e.last_ts || e.frames == 0 || (e.offset as u64) < DATA_START {
+        let min_len = super::record::RECORD_HEADER_LEN as u32;
+        if e.first_ts > e.last_ts || e.frames == 0 || (e.offset as u64) < DATA_START || e.len < min_len {
             return Err(bad("record entry: inconsistent fields"));
         }
         Ok(e)
@@ -320,12 +321,12 @@ mod tests {
 
     #[test]
     fn footer_round_trip() {
-        let entries = vec![entry(4096, 100, 1), entry(4196, 50, 20)];
+        let entries = vec![entry(4096, 100, 1), entry(4196, 60, 20)];
         let bytes = encode_footer(3, &entries);
         let (body, tr) = bytes.split_at(bytes.len() - TRAILER_LEN);
         let t = Trailer::decode(tr, 1 << 20).expect("trailer");
         assert_eq!(t.generation, 3);
-        assert_eq!(t.used, 4246);
+        assert_eq!(t.used, 4256);
         assert_eq!(decode_footer(body, &t).expect("footer"), entries);
         let mut bad_body = body.to_vec();
         bad_body[5] ^= 1;

@@ -67,6 +67,7 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 }
 
 /// An open file.
+#[allow(clippy::len_without_is_empty)] // a file's length, not a collection
 pub trait StorageFile: Send + Sync + std::fmt::Debug {
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of pstor on a fresh machine: formatting, lints, the Rust
+# unit/integration/doc tests (crash, kill -9 and model tests included), and a
+# run of the quickstart example. Installs what it needs by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+rustup component list --installed 2>/dev/null | grep -E '^(clippy|rustfmt)' || true
+for c in clippy rustfmt; do
+  rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+done
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "rust tests"
+cargo test --workspace --locked
+
+step "quickstart example"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" --bin quickstart -- --cameras 4 --seconds 20 --capacity-mib 512)
+# A second run reopens the same data folder and continues.
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" --bin quickstart -- --cameras 4 --seconds 20 --capacity-mib 512)
+
+step "all tests passed"
