@@ -83,11 +83,16 @@ pub(crate) fn segment_records(inner: &Inner, v: &SegView) -> Result<Arc<Vec<Reco
             if let Some(r) = inner.footers.get(&key) {
                 return Ok(r);
             }
-            let records = match read_footer(&v.space, v.index, v.gen)? {
-                Some(r) => r,
-                None => scan_segment(&v.space, v.index, v.gen, s.stream, Vec::new())?.records,
+            let (records, heal) = match read_footer(&v.space, v.index, v.gen)? {
+                Some(r) => (Arc::new(r), false),
+                None => (Arc::new(scan_segment(&v.space, v.index, v.gen, s.stream, Vec::new())?.records), true),
             };
-            let records = Arc::new(records);
+            if heal {
+                // A crash tore the footer: write it again (best effort).
+                let cmd =
+                    crate::space::IoCmd::Footer { index: v.index, generation: v.gen, records: Arc::clone(&records) };
+                let _ = v.space.submit(cmd);
+            }
             inner.footers.insert(key, Arc::clone(&records));
             Ok(records)
         }

@@ -112,6 +112,9 @@ pub(crate) enum IoCmd {
     Header { index: u32, data: Vec<u8>, durable: bool },
     /// Make the open segment's records durable, then write its footer.
     Seal { open: Arc<OpenSeg>, done: SealDone },
+    /// Rewrite the footer of a sealed segment whose footer was found invalid
+    /// (a crash tore it), if the segment still has that generation.
+    Footer { index: u32, generation: u32, records: Arc<Vec<RecordEntry>> },
     /// Make everything queued so far durable.
     Sync { done: Sender<Result<()>> },
     /// Answer once everything queued so far is written (not synced).
@@ -361,6 +364,7 @@ impl IoThread {
                 }
             }
             IoCmd::Seal { open, done } => done(self.seal(&open)),
+            IoCmd::Footer { index, generation, records } => self.rewrite_footer(index, generation, &records),
             IoCmd::Sync { done } => syncs.push(done),
             IoCmd::Barrier { done } => {
                 let _ = done.send(());
@@ -437,6 +441,22 @@ impl IoThread {
             return Err(Error::SpaceFailed(self.space.id));
         }
         Ok(records)
+    }
+
+    fn rewrite_footer(&mut self, index: u32, generation: u32, records: &[RecordEntry]) {
+        // This thread is the only writer: if the header on disk still shows
+        // that generation, no record of a newer life exists to overwrite.
+        let mut hb = [0u8; crate::format::segment::SEGMENT_HEADER_LEN];
+        let current = self.space.read(index, 0, &mut hb).ok().and_then(|_| SegmentHeader::decode(&hb).ok());
+        if !current.is_some_and(|h| h.generation == generation && h.usage == SegmentUse::Video) || records.is_empty() {
+            return;
+        }
+        let footer = encode_footer(generation, records);
+        let offset = self.space.sb.segment_size - footer.len() as u64;
+        if records.last().is_some_and(|r| r.end() > offset) || self.sync().is_err() {
+            return;
+        }
+        self.write(index, offset, &footer);
     }
 
     fn fail(&self, detail: &str) {

@@ -6,7 +6,7 @@
 mod mem;
 mod os;
 
-pub use mem::{FaultPlan, MemStorage};
+pub use mem::{FaultPlan, MemStats, MemStorage};
 pub use os::OsStorage;
 
 use std::io;
