@@ -56,14 +56,14 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
     inner.check_open()?;
     // Everything written is on disk before we compare.
     let _ = inner.sync_all();
-    let all: Vec<_> = inner.state.lock().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
+    let all: Vec<_> = inner.lock_state().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
     for s in all {
         let _ = s.barrier();
     }
     let mut report = CheckReport::default();
     let now = inner.clock.now();
     let (catalog, spaces) = {
-        let st = inner.state.lock();
+        let st = inner.lock_state();
         let spaces: Vec<_> =
             st.spaces.values().map(|rt| (Arc::clone(&rt.space), rt.gens.clone(), rt.slots.clone())).collect();
         (st.catalog.clone(), spaces)
@@ -170,7 +170,7 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
         }
     }
     {
-        let st = inner.state.lock();
+        let st = inner.lock_state();
         for (k, n) in &counted {
             if st.used.get(k).copied().unwrap_or(0) != *n {
                 report.add(
@@ -197,7 +197,7 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
     }
     if repair {
         {
-            let mut st = inner.state.lock();
+            let mut st = inner.lock_state();
             for (sid, idx) in orphans {
                 st.free_segment(sid, idx, now, &inner.events, false);
             }

@@ -263,6 +263,10 @@ impl SpaceJob {
     }
 }
 
+/// A completed seal: space, segment, generation, records (`None` if the
+/// footer could not be written).
+type SealedEntry = (SpaceId, u32, u32, Option<Vec<RecordEntry>>);
+
 /// Shared engine internals.
 #[derive(Debug)]
 pub(crate) struct Inner {
@@ -270,9 +274,11 @@ pub(crate) struct Inner {
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
     pub events: Arc<EventFeed>,
-    pub state: Mutex<State>,
+    state: Mutex<State>,
     pub streams: RwLock<HashMap<StreamId, Arc<StreamHandle>>>,
     pub footers: crate::read::FooterCache,
+    /// Seals completed by I/O threads, not yet applied to `state`.
+    sealed: Mutex<Vec<SealedEntry>>,
     pub closed: AtomicBool,
     pub last_checkpoint: Mutex<Instant>,
     pub checkpoint_seq: Mutex<u64>,
@@ -315,18 +321,19 @@ impl Engine {
             state: Mutex::new(State { catalog, ..State::default() }),
             streams: RwLock::new(HashMap::new()),
             footers: crate::read::FooterCache::default(),
+            sealed: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             last_checkpoint: Mutex::new(Instant::now()),
             checkpoint_seq: Mutex::new(0),
             self_weak: w.clone(),
             maintenance: Mutex::new(None),
         });
-        let refs = inner.state.lock().catalog.spaces.clone();
+        let refs = inner.lock_state().catalog.spaces.clone();
         for r in refs {
             inner.attach_known(&r)?;
         }
         {
-            let st = inner.state.lock();
+            let st = inner.lock_state();
             let mut streams = inner.streams.write();
             for s in &st.catalog.streams {
                 streams.insert(s.id, Arc::new(StreamHandle::new(s.id, s.pool)));
@@ -336,7 +343,7 @@ impl Engine {
         // spaces' copies leaves those stale (missing the last change, which
         // `restore_space` would then not adopt): bring them up to date.
         {
-            let st = inner.state.lock();
+            let st = inner.lock_state();
             let bytes = st.catalog.encode();
             for rt in st.spaces.values().filter(|rt| rt.space.writable()) {
                 let path = rt.space.path.join(CATALOG_FILE);
@@ -366,7 +373,7 @@ impl Engine {
 
     /// Current thresholds.
     pub fn thresholds(&self) -> Thresholds {
-        self.inner.state.lock().catalog.thresholds
+        self.inner.lock_state().catalog.thresholds
     }
 
     /// Sets the storage thresholds (manual 3.8.2).
@@ -399,7 +406,7 @@ impl Engine {
 
     /// Lists the storage spaces.
     pub fn spaces(&self) -> Vec<SpaceInfo> {
-        let st = self.inner.state.lock();
+        let st = self.inner.lock_state();
         let mut out: Vec<SpaceInfo> = st.spaces.values().map(|rt| space_info(&st, rt)).collect();
         for (id, d) in &st.detached {
             out.push(SpaceInfo {
@@ -472,7 +479,7 @@ impl Engine {
             }
         }
         let now = self.inner.clock.now();
-        let mut st = self.inner.state.lock();
+        let mut st = self.inner.lock_state();
         let rt = st.spaces.get(&id).ok_or(Error::SpaceNotFound(id))?;
         if !rt.space.writable() {
             let status = rt.space.status();
@@ -548,7 +555,7 @@ impl Engine {
             validate_pool_fields(&new.name, new.max_lock_pct)?;
             if let Some(cap) = edit.capacity {
                 let spaces: Vec<SpaceId> = cur.quotas.iter().map(|q| q.0).collect();
-                let (_, used, _) = st.pool_bytes(&cur, now);
+                let (_, used) = st.pool_usage(&cur);
                 if cap < used {
                     return Err(Error::ShrinkBelowUsed { pool: id, requested: cap, used });
                 }
@@ -560,6 +567,13 @@ impl Engine {
                         return Err(Error::ShrinkBelowUsed { pool: id, requested: cap, used });
                     }
                 }
+            }
+            // Locks already granted must still fit the new limit.
+            let (cap, _) = st.pool_usage(&new);
+            let limit = cap * new.max_lock_pct as u64 / 100;
+            let locked = st.locked_bytes(id, now, None);
+            if locked > limit {
+                return Err(Error::LockQuotaExceeded { pool: id, requested: 0, locked, limit });
             }
             if let Some(p) = st.catalog.pools.iter_mut().find(|p| p.id == id) {
                 *p = new;
@@ -574,7 +588,7 @@ impl Engine {
         self.inner.check_open()?;
         let now = self.inner.clock.now();
         {
-            let st = self.inner.state.lock();
+            let st = self.inner.lock_state();
             st.pool(id)?;
             if st.locked_bytes(id, now, None) > 0 {
                 return Err(Error::PoolHasLocks(id));
@@ -624,14 +638,14 @@ impl Engine {
     /// Lists the pools.
     pub fn pools(&self) -> Vec<PoolInfo> {
         let now = self.inner.clock.now();
-        let st = self.inner.state.lock();
+        let st = self.inner.lock_state();
         st.catalog.pools.iter().map(|p| pool_info(&st, p, now)).collect()
     }
 
     /// One pool.
     pub fn pool(&self, id: PoolId) -> Result<PoolInfo> {
         let now = self.inner.clock.now();
-        let st = self.inner.state.lock();
+        let st = self.inner.lock_state();
         Ok(pool_info(&st, st.pool(id)?, now))
     }
 
@@ -685,7 +699,7 @@ impl Engine {
 
     /// Finds a stream by camera, channel and kind.
     pub fn find_stream(&self, camera_id: &str, channel: u32, kind: StreamKind) -> Option<StreamId> {
-        let st = self.inner.state.lock();
+        let st = self.inner.lock_state();
         st.catalog
             .streams
             .iter()
@@ -695,13 +709,13 @@ impl Engine {
 
     /// Lists the streams.
     pub fn streams(&self) -> Vec<StreamInfo> {
-        let st = self.inner.state.lock();
+        let st = self.inner.lock_state();
         st.catalog.streams.iter().map(|s| stream_info(&st, s)).collect()
     }
 
     /// One stream.
     pub fn stream(&self, id: StreamId) -> Result<StreamInfo> {
-        let st = self.inner.state.lock();
+        let st = self.inner.lock_state();
         Ok(stream_info(&st, st.stream(id)?))
     }
 
@@ -793,7 +807,7 @@ impl Engine {
     /// Lists the locks in force.
     pub fn locks(&self) -> Vec<LockConfig> {
         let now = self.inner.clock.now();
-        self.inner.state.lock().catalog.locks.iter().filter(|l| l.in_force(now)).cloned().collect()
+        self.inner.lock_state().catalog.locks.iter().filter(|l| l.in_force(now)).cloned().collect()
     }
 
     /// Changes a lock's expiry (`None` = until unlocked).
@@ -918,7 +932,7 @@ fn carve(st: &State, spaces: &[SpaceId], capacity: u64, current: &[(SpaceId, u32
 }
 
 fn check_lock_quota(st: &State, pool: &PoolConfig, lock: &LockConfig, now: Timestamp) -> Result<()> {
-    let (cap, _, _) = st.pool_bytes(pool, now);
+    let (cap, _) = st.pool_usage(pool);
     let limit = cap * pool.max_lock_pct as u64 / 100;
     let locked = st.locked_bytes(pool.id, now, None);
     let with = st.locked_bytes(pool.id, now, Some(lock));
@@ -947,7 +961,8 @@ fn space_info(st: &State, rt: &SpaceRt) -> SpaceInfo {
 }
 
 fn pool_info(st: &State, p: &PoolConfig, now: Timestamp) -> PoolInfo {
-    let (capacity, used, locked) = st.pool_bytes(p, now);
+    let (capacity, used) = st.pool_usage(p);
+    let locked = st.locked_bytes(p.id, now, None);
     let usable = p.quotas.iter().filter(|(sid, _)| st.spaces.get(sid).is_some_and(|s| s.space.writable())).count();
     let status = if usable == p.quotas.len() && usable > 0 {
         PoolStatus::Normal
@@ -976,7 +991,7 @@ fn stream_info(st: &State, s: &StreamConfig) -> StreamInfo {
 
 impl Inner {
     pub fn catalog_thresholds(&self) -> Thresholds {
-        self.state.lock().catalog.thresholds
+        self.lock_state().catalog.thresholds
     }
 
     pub fn weak(&self) -> Weak<Inner> {
@@ -997,7 +1012,7 @@ impl Inner {
     /// Applies a catalog change and persists it (engine copy, then every
     /// space's copy) before returning.
     pub fn change_catalog<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        let mut st = self.state.lock();
+        let mut st = self.lock_state();
         let before = st.catalog.clone();
         let out = f(&mut st)?;
         if st.catalog != before {
@@ -1048,20 +1063,39 @@ impl Inner {
         }
     }
 
-    /// Called (on an I/O thread) when a seal is done.
+    /// Called on an I/O thread when a seal is done. It must not take the
+    /// engine lock: a thread holding that lock may be waiting for room in this
+    /// very I/O queue. The result is applied by the next `lock_state`.
     pub fn on_sealed(&self, sid: SpaceId, idx: u32, gen: u32, res: Result<Vec<RecordEntry>>) {
-        let mut st = self.state.lock();
-        let records = match res {
-            Ok(r) => r,
-            Err(_) => match st.slot(sid, idx) {
-                Some(Slot::Open(o)) => o.records(),
-                _ => return,
-            },
-        };
-        if !records.is_empty() {
-            self.footers.insert((sid, idx, gen), Arc::new(records.clone()));
+        let records = res.ok();
+        if let Some(r) = records.as_ref().filter(|r| !r.is_empty()) {
+            self.footers.insert((sid, idx, gen), Arc::new(r.clone()));
         }
-        st.mark_sealed(sid, idx, gen, &records, self.clock.now(), &self.events);
+        self.sealed.lock().push((sid, idx, gen, records));
+    }
+
+    /// Takes the engine lock, first applying seals completed since.
+    pub fn lock_state(&self) -> parking_lot::MutexGuard<'_, State> {
+        let mut st = self.state.lock();
+        let done = std::mem::take(&mut *self.sealed.lock());
+        for (sid, idx, gen, records) in done {
+            let records = match records {
+                Some(r) => r,
+                // The footer was not written: keep serving the records in memory.
+                None => match st.slot(sid, idx) {
+                    Some(Slot::Open(o)) => {
+                        let r = o.records();
+                        if !r.is_empty() {
+                            self.footers.insert((sid, idx, gen), Arc::new(r.clone()));
+                        }
+                        r
+                    }
+                    _ => continue,
+                },
+            };
+            st.mark_sealed(sid, idx, gen, &records, self.clock.now(), &self.events);
+        }
+        st
     }
 
     /// Attaches a space listed in the catalog at open.
@@ -1069,7 +1103,7 @@ impl Inner {
         let path = PathBuf::from(&r.path);
         let sb_path = path.join(SUPERBLOCK_FILE);
         let lost = |reason: String| {
-            let mut st = self.state.lock();
+            let mut st = self.lock_state();
             st.detached.insert(
                 r.id,
                 Detached { path: r.path.clone(), status: SpaceStatus::Lost, reason: reason.clone(), job: None },
@@ -1089,7 +1123,7 @@ impl Inner {
         let sb = match SuperBlock::decode(&bytes) {
             Ok(sb) => sb,
             Err(e) => {
-                let mut st = self.state.lock();
+                let mut st = self.lock_state();
                 let reason = format!("superblock unreadable: {e}");
                 st.detached
                     .insert(r.id, Detached { path: r.path.clone(), status: SpaceStatus::Error, reason, job: None });
@@ -1129,7 +1163,7 @@ impl Inner {
             free: BTreeSet::new(),
         };
         let mut to_seal = Vec::new();
-        let mut st = self.state.lock();
+        let mut st = self.lock_state();
         for (i, f) in found.into_iter().enumerate() {
             let idx = i as u32;
             match f {
@@ -1226,7 +1260,7 @@ impl Inner {
         *seq_guard += 1;
         let seq = *seq_guard;
         let spaces: Vec<(Arc<Space>, Vec<OpenSegment>)> = {
-            let st = self.state.lock();
+            let st = self.lock_state();
             st.spaces
                 .values()
                 .filter(|rt| rt.space.writable())
@@ -1291,7 +1325,7 @@ impl Inner {
             let _ = h.join();
         }
         let synced = self.sync_all();
-        let spaces: Vec<Arc<Space>> = self.state.lock().spaces.values().map(|r| Arc::clone(&r.space)).collect();
+        let spaces: Vec<Arc<Space>> = self.lock_state().spaces.values().map(|r| Arc::clone(&r.space)).collect();
         for s in &spaces {
             s.stop_io();
         }

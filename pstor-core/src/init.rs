@@ -56,7 +56,7 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
     }
     let control = Arc::new(JobControl::default());
     let id = {
-        let mut st = inner.state.lock();
+        let mut st = inner.lock_state();
         let path_str = path.to_string_lossy().into_owned();
         let known =
             st.catalog.spaces.iter().any(|s| s.path == path_str) || st.detached.values().any(|d| d.path == path_str);
@@ -81,7 +81,7 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
     let sb = SuperBlock {
         space_id: id,
         space_uuid: rand::random(),
-        engine_uuid: inner.state.lock().catalog.engine_uuid,
+        engine_uuid: inner.lock_state().catalog.engine_uuid,
         segment_size: seg,
         segment_count: count as u32,
         segments_per_file: inner.opts.segments_per_file.max(1),
@@ -95,7 +95,7 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
             let inner = weak.upgrade().ok_or(Error::Closed)?;
             let res = initialize(&inner, &path, &sb, &ctl);
             if res.is_err() {
-                inner.state.lock().detached.remove(&id);
+                inner.lock_state().detached.remove(&id);
                 remove_data_files(&inner, &path, &sb);
             }
             res.map(|_| id)
@@ -187,7 +187,7 @@ pub(crate) fn restore(inner: &Inner, path: &Path) -> Result<SpaceJob> {
     let copy = read_whole(storage, &path.join(CATALOG_FILE)).ok().and_then(|b| Catalog::decode(&b).ok());
     let control = Arc::new(JobControl::default());
     {
-        let mut st = inner.state.lock();
+        let mut st = inner.lock_state();
         if st.spaces.contains_key(&sb.space_id) {
             return Err(Error::SpaceAlreadyKnown(sb.space_id));
         }
@@ -217,7 +217,7 @@ pub(crate) fn restore(inner: &Inner, path: &Path) -> Result<SpaceJob> {
             let inner = weak.upgrade().ok_or(Error::Closed)?;
             let res = restore_run(&inner, &path, sb, copy, &ctl);
             if let Err(e) = &res {
-                let mut st = inner.state.lock();
+                let mut st = inner.lock_state();
                 if let Some(d) = st.detached.get_mut(&id) {
                     d.status = SpaceStatus::Error;
                     d.reason = e.to_string();
@@ -288,7 +288,7 @@ fn restore_run(
     let space = Arc::new(Space::open(storage, path, sb.clone())?);
     space.set_status(SpaceStatus::Scanning);
     {
-        let mut st = inner.state.lock();
+        let mut st = inner.lock_state();
         if let Some(d) = st.detached.get_mut(&sb.space_id) {
             d.status = SpaceStatus::Scanning;
         }
@@ -298,7 +298,7 @@ fn restore_run(
     // appended, or a crash would skip scanning the new tails.
     inner.checkpoint(false)?;
     // The space belongs to this engine now.
-    let engine_uuid = inner.state.lock().catalog.engine_uuid;
+    let engine_uuid = inner.lock_state().catalog.engine_uuid;
     if sb.engine_uuid != engine_uuid {
         sb.engine_uuid = engine_uuid;
         write_atomic(storage, &path.join(SUPERBLOCK_FILE), &sb.encode())

@@ -39,7 +39,7 @@ pub(crate) fn run(inner: &Inner, forced: bool) -> Result<()> {
 /// A space whose superblock cannot be read any more, or now belongs to
 /// another space, is Lost.
 fn health(inner: &Inner, now: Timestamp) {
-    let spaces: Vec<_> = inner.state.lock().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
+    let spaces: Vec<_> = inner.lock_state().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
     let thresholds = inner.catalog_thresholds();
     for space in spaces {
         if space.status() != SpaceStatus::Normal {
@@ -57,7 +57,7 @@ fn health(inner: &Inner, now: Timestamp) {
             space.set_status(SpaceStatus::Lost);
             inner.events.emit(now, EventKind::SpaceStatus { space: space.id, status: SpaceStatus::Lost, detail });
             let pools: Vec<PoolId> = {
-                let st = inner.state.lock();
+                let st = inner.lock_state();
                 st.catalog.pools.iter().filter(|p| p.quotas.iter().any(|q| q.0 == space.id)).map(|p| p.id).collect()
             };
             let engine = crate::Engine { inner: inner.weak().upgrade().expect("inner is alive while running") };
@@ -71,7 +71,7 @@ fn health(inner: &Inner, now: Timestamp) {
         if thresholds.volume_free_pct > 0 {
             if let Ok(v) = inner.storage.volume_space(&space.path) {
                 let pct = (v.available.saturating_mul(100) / v.total.max(1)) as u8;
-                let mut st = inner.state.lock();
+                let mut st = inner.lock_state();
                 if pct < thresholds.volume_free_pct {
                     if st.volume_alarmed.insert(space.id) {
                         inner.events.emit(now, EventKind::LowVolumeSpace { space: space.id, free_pct: pct });
@@ -84,7 +84,7 @@ fn health(inner: &Inner, now: Timestamp) {
         // Keep the catalog copy present (it may have been missed while the
         // space was busy).
         if !inner.storage.exists(&space.path.join(CATALOG_FILE)) {
-            let st = inner.state.lock();
+            let st = inner.lock_state();
             let _ = inner.persist_catalog(&st);
         }
     }
@@ -92,7 +92,7 @@ fn health(inner: &Inner, now: Timestamp) {
 
 fn expire_locks(inner: &Inner, now: Timestamp) -> Result<()> {
     let expired: Vec<LockId> = {
-        let st = inner.state.lock();
+        let st = inner.lock_state();
         st.catalog.locks.iter().filter(|l| !l.in_force(now)).map(|l| l.id).collect()
     };
     if expired.is_empty() {
@@ -127,7 +127,7 @@ fn flush_idle_chunks(inner: &Inner) {
 fn retention(inner: &Inner, now: Timestamp) {
     let mut to_close: HashSet<StreamId> = HashSet::new();
     {
-        let mut st = inner.state.lock();
+        let mut st = inner.lock_state();
         let pools: Vec<(PoolId, u32)> =
             st.catalog.pools.iter().filter(|p| p.cycle_days > 0).map(|p| (p.id, p.cycle_days)).collect();
         for (pool, days) in pools {
@@ -155,9 +155,9 @@ fn retention(inner: &Inner, now: Timestamp) {
             let _ = h.close_segment(inner);
         }
         // A recovered segment nobody resumed is sealed directly.
-        let resumable = inner.state.lock().resumable.remove(&s);
+        let resumable = inner.lock_state().resumable.remove(&s);
         if let Some((sid, idx)) = resumable {
-            let st = inner.state.lock();
+            let st = inner.lock_state();
             if let (Some(rt), Some(Slot::Open(o))) = (st.spaces.get(&sid), st.slot(sid, idx)) {
                 let slot = crate::stream::WriteSlot {
                     space: Arc::clone(&rt.space),
@@ -183,13 +183,13 @@ fn free_pct(cap: u64, used: u64) -> u64 {
 
 /// Keeps pools with strategy overwrite above the overwrite threshold.
 fn overwrite_ahead(inner: &Inner, now: Timestamp) {
-    let mut st = inner.state.lock();
+    let mut st = inner.lock_state();
     let threshold = st.catalog.thresholds.overwrite_pct as u64;
     let pools: Vec<PoolConfig> =
         st.catalog.pools.iter().filter(|p| p.strategy == OverwriteStrategy::OverwriteOldest).cloned().collect();
     for p in pools {
         loop {
-            let (cap, used, _) = st.pool_bytes(&p, now);
+            let (cap, used) = st.pool_usage(&p);
             if free_pct(cap, used) >= threshold {
                 break;
             }
@@ -202,11 +202,11 @@ fn overwrite_ahead(inner: &Inner, now: Timestamp) {
 }
 
 fn alarms(inner: &Inner, now: Timestamp) {
-    let mut st = inner.state.lock();
+    let mut st = inner.lock_state();
     let threshold = st.catalog.thresholds.alarm_pct as u64;
     let pools = st.catalog.pools.clone();
     for p in pools {
-        let (cap, used, _) = st.pool_bytes(&p, now);
+        let (cap, used) = st.pool_usage(&p);
         let pct = free_pct(cap, used);
         if pct < threshold {
             if st.alarmed.insert(p.id) {

@@ -57,7 +57,7 @@ pub(crate) struct SegView {
 
 /// The stream's segments (time order) whose data may fall in `[from, to]`.
 pub(crate) fn segment_views(inner: &Inner, stream: StreamId, from: Timestamp, to: Timestamp) -> Result<Vec<SegView>> {
-    let st = inner.state.lock();
+    let st = inner.lock_state();
     st.stream(stream)?;
     let mut out = Vec::new();
     for &(sid, idx) in st.by_stream.get(&stream).map(|v| v.as_slice()).unwrap_or(&[]) {
@@ -111,7 +111,7 @@ pub(crate) fn read_record(
     let mut buf = vec![0u8; e.len as usize];
     space.read(index, e.offset as u64, &mut buf)?;
     let recycled = || {
-        let st = inner.state.lock();
+        let st = inner.lock_state();
         st.spaces.get(&space.id).and_then(|rt| rt.gens.get(index as usize)).is_some_and(|&g| g != gen)
     };
     let checked = RecordHeader::parse(&buf).and_then(|h| {

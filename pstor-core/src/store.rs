@@ -125,8 +125,9 @@ impl State {
         self.catalog.locks.iter().any(|l| l.stream == stream && l.in_force(now) && l.start <= last && l.end >= first)
     }
 
-    /// (capacity, used, locked) of a pool in bytes, over all its spaces.
-    pub fn pool_bytes(&self, pool: &PoolConfig, now: Timestamp) -> (u64, u64, u64) {
+    /// (capacity, used) of a pool in bytes, over all its spaces. Cheap: the
+    /// usage counters are kept up to date.
+    pub fn pool_usage(&self, pool: &PoolConfig) -> (u64, u64) {
         let mut cap = 0;
         let mut used = 0;
         for &(sid, quota) in &pool.quotas {
@@ -134,7 +135,7 @@ impl State {
             cap += quota as u64 * size;
             used += *self.used.get(&(pool.id, sid)).unwrap_or(&0) as u64 * size;
         }
-        (cap, used, self.locked_bytes(pool.id, now, None))
+        (cap, used)
     }
 
     /// Bytes of a pool's segments protected by locks (optionally with one

@@ -7,11 +7,13 @@ use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::format::record::ChunkBuilder;
+use crate::format::record::{FRAME_ENTRY_LEN, RECORD_HEADER_LEN};
 use crate::format::segment::{footer_len, DATA_START};
 use crate::space::{IoCmd, OpenSeg, Space};
 use crate::types::*;
 use bytes::Bytes;
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -52,16 +54,36 @@ pub(crate) struct StreamHandle {
     pub id: StreamId,
     pub pool: PoolId,
     pub writer: Mutex<Writer>,
+    /// Largest frame that fits an empty segment of the pool (0 = not known yet).
+    fit: AtomicU64,
 }
 
 impl StreamHandle {
     pub fn new(id: StreamId, pool: PoolId) -> Self {
-        StreamHandle { id, pool, writer: Mutex::new(Writer::default()) }
+        StreamHandle { id, pool, writer: Mutex::new(Writer::default()), fit: AtomicU64::new(0) }
+    }
+
+    /// The largest frame accepted: the engine limit, or less if the pool's
+    /// smallest segment cannot hold it as a record of its own.
+    fn max_frame(&self, inner: &Inner) -> usize {
+        let mut fit = self.fit.load(Ordering::Relaxed);
+        if fit == 0 {
+            let st = inner.lock_state();
+            let smallest = st
+                .pool(self.pool)
+                .ok()
+                .and_then(|p| p.quotas.iter().map(|q| st.segment_size(q.0)).filter(|&s| s > 0).min());
+            fit = smallest.map_or(u64::MAX, |seg| {
+                seg.saturating_sub(DATA_START + footer_len(1) + (RECORD_HEADER_LEN + FRAME_ENTRY_LEN) as u64)
+            });
+            self.fit.store(fit, Ordering::Relaxed);
+        }
+        inner.opts.max_frame_bytes.min(usize::try_from(fit).unwrap_or(usize::MAX))
     }
 
     /// Appends one frame.
     pub fn append(&self, inner: &Inner, ts: Timestamp, key: bool, data: Bytes) -> Result<()> {
-        let max = inner.opts.max_frame_bytes;
+        let max = self.max_frame(inner);
         if data.is_empty() || data.len() > max {
             return Err(Error::FrameSize { len: data.len(), max });
         }
@@ -154,7 +176,7 @@ impl StreamHandle {
 
     /// Continues the segment recovered at open, or allocates a new one.
     fn take_slot(&self, inner: &Inner) -> Result<WriteSlot> {
-        let mut st = inner.state.lock();
+        let mut st = inner.lock_state();
         if let Some((sid, idx)) = st.resumable.remove(&self.id) {
             if let Some(rt) = st.spaces.get(&sid).filter(|rt| rt.space.writable()) {
                 if let Some(crate::store::Slot::Open(open)) = rt.slots.get(idx as usize) {
@@ -182,7 +204,7 @@ impl StreamHandle {
                 for s in busy {
                     s.barrier()?;
                 }
-                st = inner.state.lock();
+                st = inner.lock_state();
                 res = st.allocate(self.pool, self.id, inner.clock.now(), &inner.events);
             }
         }

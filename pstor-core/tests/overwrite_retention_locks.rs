@@ -62,14 +62,13 @@ fn overwrite_recycles_the_oldest_and_readers_see_overwritten_not_wrong_bytes() {
     e.sync(s).expect("sync");
     let info = e.pool(pool).expect("pool");
     assert!(info.used <= info.capacity);
+    // The reader's first record was recycled and rewritten under it.
     match reader.next() {
         Some(Err(Error::Overwritten { stream, .. })) => assert_eq!(stream, s),
-        Some(Ok(f)) => {
-            // If the recycled segment was not rewritten yet, bytes must be the originals.
-            assert_eq!(f.data, first[0].2);
-        }
-        other => panic!("unexpected {other:?}"),
+        other => panic!("expected Overwritten, got {other:?}"),
     }
+    assert!(reader.next().is_none(), "an iterator stops after an error");
+    assert_eq!(first.len(), 400);
     // The oldest data is gone; the newest is intact.
     assert!(read_all(e, s, T0, T0 + 1000 * US_PER_SEC).is_empty());
     let tail = read_all(e, s, last[5000].0, later + 10_000 * US_PER_SEC);
@@ -150,6 +149,9 @@ fn locks_protect_data_within_the_quota_and_survive_restart() {
     let evidence = (T0 + 2 * US_PER_SEC, T0 + 6 * US_PER_SEC);
     let lock = e.lock(s, evidence.0, evidence.1, Some(T0 + 10 * DAY)).expect("lock");
     assert_eq!(e.pool(pool).expect("pool").locked, SEG);
+    // The limit cannot be lowered under what is locked.
+    let lower = e.edit_pool(pool, PoolEdit { max_lock_pct: Some(5), ..Default::default() });
+    assert!(matches!(lower, Err(Error::LockQuotaExceeded { .. })), "{lower:?}");
     let expect_evidence = |e: &Engine| {
         let got = read_all(e, s, evidence.0, evidence.1);
         assert!(!got.is_empty());
