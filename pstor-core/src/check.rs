@@ -136,8 +136,21 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
                 continue;
             }
             if let Slot::Sealed(_) = slot {
-                if read_footer(space, idx, gen)?.is_none() {
-                    let scanned = scan_segment(space, idx, gen, sp.stream, Vec::new())?;
+                let footer = match read_footer(space, idx, gen) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        report.add(Some(sid), Some(idx), format!("footer unreadable: {e}"), false);
+                        continue;
+                    }
+                };
+                if footer.is_none() {
+                    let scanned = match scan_segment(space, idx, gen, sp.stream, Vec::new()) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            report.add(Some(sid), Some(idx), format!("segment unreadable: {e}"), false);
+                            continue;
+                        }
+                    };
                     let fixed = repair && !scanned.records.is_empty() && {
                         let footer = encode_footer(gen, &scanned.records);
                         space
