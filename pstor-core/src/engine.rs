@@ -283,6 +283,8 @@ pub(crate) struct Inner {
     pub last_checkpoint: Mutex<Instant>,
     pub checkpoint_seq: Mutex<u64>,
     self_weak: Weak<Inner>,
+    /// Keeps other engines out of the data directory until closed.
+    lock: Mutex<Option<crate::io::DirLock>>,
     maintenance: Mutex<Option<(std::thread::JoinHandle<()>, crossbeam_channel::Sender<()>)>>,
 }
 
@@ -304,6 +306,7 @@ impl Engine {
         storage
             .create_dir_all(&opts.data_dir)
             .map_err(|e| Error::io(format!("creating {}", opts.data_dir.display()), e))?;
+        let lock = crate::space::lock_dir(storage.as_ref(), &opts.data_dir)?;
         let cat_path = opts.data_dir.join(CATALOG_FILE);
         let catalog = if storage.exists(&cat_path) {
             let bytes = read_whole(storage.as_ref(), &cat_path).map_err(|e| Error::io("reading the catalog", e))?;
@@ -326,6 +329,7 @@ impl Engine {
             last_checkpoint: Mutex::new(Instant::now()),
             checkpoint_seq: Mutex::new(0),
             self_weak: w.clone(),
+            lock: Mutex::new(Some(lock)),
             maintenance: Mutex::new(None),
         });
         let refs = inner.lock_state().catalog.spaces.clone();
@@ -459,6 +463,7 @@ impl Engine {
         })?;
         if let Some(rt) = removed {
             rt.space.stop_io();
+            rt.space.release_lock();
         }
         Ok(())
     }
@@ -1140,6 +1145,14 @@ impl Inner {
                 lost(e.to_string());
                 return Ok(());
             }
+            Err(e @ Error::InUse(_)) => {
+                let mut st = self.lock_state();
+                st.detached.insert(
+                    r.id,
+                    Detached { path: r.path.clone(), status: SpaceStatus::Error, reason: e.to_string(), job: None },
+                );
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         self.load_space(Arc::new(space), None)
@@ -1332,6 +1345,10 @@ impl Inner {
         // What is durable is described by the clean checkpoint even when some
         // buffered frames could not be stored (they were never acknowledged).
         let marked = self.checkpoint(true);
+        for s in &spaces {
+            s.release_lock();
+        }
+        self.lock.lock().take();
         synced.and(marked)
     }
 }

@@ -229,6 +229,9 @@ pub enum Error {
         /// The pool's lock limit in bytes.
         limit: u64,
     },
+    /// Another process (or engine) has this folder open.
+    #[error("{0} is in use by another pstor engine (lock held on its pstor.lock)")]
+    InUse(PathBuf),
     /// The engine was closed.
     #[error("the engine is closed")]
     Closed,

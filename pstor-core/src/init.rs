@@ -54,6 +54,9 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
     if count > u32::MAX as u64 {
         return Err(Error::BadSegmentSize { size: seg, reason: "too small for this capacity (too many segments)" });
     }
+    // Held while the files are allocated, so two engines cannot initialize
+    // one folder at once; released just before the space is opened.
+    let folder_lock = crate::space::lock_dir(storage, &path)?;
     let control = Arc::new(JobControl::default());
     let id = {
         let mut st = inner.lock_state();
@@ -93,7 +96,7 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
         .name(format!("pstor-init-{id}"))
         .spawn(move || {
             let inner = weak.upgrade().ok_or(Error::Closed)?;
-            let res = initialize(&inner, &path, &sb, &ctl);
+            let res = initialize(&inner, &path, &sb, &ctl, folder_lock);
             if res.is_err() {
                 inner.lock_state().detached.remove(&id);
                 remove_data_files(&inner, &path, &sb);
@@ -104,7 +107,13 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
     Ok(SpaceJob::new(id, control, handle))
 }
 
-fn initialize(inner: &Arc<Inner>, path: &Path, sb: &SuperBlock, ctl: &JobControl) -> Result<()> {
+fn initialize(
+    inner: &Arc<Inner>,
+    path: &Path,
+    sb: &SuperBlock,
+    ctl: &JobControl,
+    folder_lock: crate::io::DirLock,
+) -> Result<()> {
     let storage = inner.storage.as_ref();
     let nfiles = sb.segment_count.div_ceil(sb.segments_per_file);
     let mut done = 0u64;
@@ -143,6 +152,7 @@ fn initialize(inner: &Arc<Inner>, path: &Path, sb: &SuperBlock, ctl: &JobControl
     // so a crash or cancel mid-way leaves nothing half-initialized behind.
     write_atomic(storage, &path.join(SUPERBLOCK_FILE), &sb.encode())
         .map_err(|e| Error::io("writing the superblock", e))?;
+    drop(folder_lock);
     let space = Arc::new(Space::open(storage, path, sb.clone())?);
     inner.load_space(space, None)?;
     inner.change_catalog(|st| {
@@ -164,6 +174,7 @@ fn initialize(inner: &Arc<Inner>, path: &Path, sb: &SuperBlock, ctl: &JobControl
 fn remove_data_files(inner: &Inner, path: &Path, sb: &SuperBlock) {
     let storage = inner.storage.as_ref();
     let _ = storage.remove_file(&path.join(SUPERBLOCK_FILE));
+    let _ = storage.remove_file(&path.join(crate::io::LOCK_FILE));
     for n in 0..sb.segment_count.div_ceil(sb.segments_per_file) {
         let _ = storage.remove_file(&path.join(data_file_name(n)));
     }
@@ -193,7 +204,8 @@ pub(crate) fn restore(inner: &Inner, path: &Path) -> Result<SpaceJob> {
         }
         // A Lost space whose folder came back may be restored in place.
         if let Some(d) = st.detached.get(&sb.space_id) {
-            if d.status != SpaceStatus::Lost {
+            // A Lost space whose folder came back, or a failed restore, may be retried.
+            if !matches!(d.status, SpaceStatus::Lost | SpaceStatus::Error) || d.job.is_some() {
                 return Err(Error::SpaceAlreadyKnown(sb.space_id));
             }
         }

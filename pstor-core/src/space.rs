@@ -56,6 +56,14 @@ impl SpaceStatus {
     }
 }
 
+/// Locks a folder for this engine, mapping "held elsewhere" to [`Error::InUse`].
+pub(crate) fn lock_dir(storage: &dyn Storage, dir: &Path) -> Result<crate::io::DirLock> {
+    storage.lock_dir(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => Error::InUse(dir.to_path_buf()),
+        _ => Error::io(format!("locking {}", dir.display()), e),
+    })
+}
+
 /// Name of the `n`th data file of a space.
 pub(crate) fn data_file_name(n: u32) -> String {
     format!("seg-{n:05}.dat")
@@ -132,11 +140,14 @@ pub(crate) struct Space {
     progress: AtomicU8,
     tx: Mutex<Option<Sender<IoCmd>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Keeps other engines out of this folder while it is attached.
+    lock: Mutex<Option<crate::io::DirLock>>,
 }
 
 impl Space {
     /// Opens the data files of an initialized space (does not start I/O).
     pub fn open(storage: &dyn Storage, path: &Path, sb: SuperBlock) -> Result<Self> {
+        let lock = lock_dir(storage, path)?;
         let nfiles = sb.segment_count.div_ceil(sb.segments_per_file);
         let mut files = Vec::with_capacity(nfiles as usize);
         for n in 0..nfiles {
@@ -162,6 +173,7 @@ impl Space {
             progress: AtomicU8::new(0),
             tx: Mutex::new(None),
             thread: Mutex::new(None),
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -282,6 +294,11 @@ impl Space {
         if let Some(h) = self.thread.lock().take() {
             let _ = h.join();
         }
+    }
+
+    /// Lets other engines use the folder (after close or delete).
+    pub fn release_lock(&self) {
+        self.lock.lock().take();
     }
 
     /// Header bytes for segment `index` in a new state.

@@ -292,3 +292,22 @@ fn lost_at_open_is_listed_and_deletable() {
     assert!(e.spaces().is_empty());
     e.close().expect("close");
 }
+
+#[test]
+fn a_folder_is_used_by_one_engine_at_a_time() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, _, _) = rig(tmp.path(), 8, 4, OverwriteStrategy::OverwriteOldest);
+    let again = Engine::open_with(opts(tmp.path()), rig.storage.clone(), rig.clock.clone());
+    assert!(matches!(again, Err(Error::InUse(_))), "{again:?}");
+    // A second engine (other data dir) cannot take the attached space either.
+    let mut other = opts(tmp.path());
+    other.data_dir = tmp.path().join("other-engine");
+    let e2 = Engine::open_with(other, rig.storage.clone(), rig.clock.clone()).expect("second engine");
+    let res = e2.restore_space(tmp.path().join("space1")).and_then(|job| job.wait());
+    assert!(matches!(res, Err(Error::InUse(_))), "{res:?}");
+    rig.engine.close().expect("close");
+    drop(rig.engine);
+    // Once the first engine is gone, the space can be restored elsewhere.
+    e2.restore_space(tmp.path().join("space1")).expect("restore").wait().expect("restored");
+    e2.close().expect("close");
+}

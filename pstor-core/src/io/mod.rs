@@ -64,7 +64,22 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// Space figures of the volume holding `path`.
     fn volume_space(&self, path: &Path) -> io::Result<VolumeSpace>;
+    /// Takes an exclusive lock on the directory `dir` for this process (so
+    /// two engines never write one folder), held until the guard is dropped.
+    /// Fails with `WouldBlock` if another holder has it. Backends without
+    /// other processes (in-memory) need not lock.
+    fn lock_dir(&self, dir: &Path) -> io::Result<DirLock> {
+        let _ = dir;
+        Ok(DirLock(None))
+    }
 }
+
+/// Holds a directory lock from [`Storage::lock_dir`] until dropped.
+#[derive(Debug)]
+pub struct DirLock(pub Option<Box<dyn std::any::Any + Send + Sync>>);
+
+/// Name of the lock file in an engine data directory or a space folder.
+pub const LOCK_FILE: &str = "pstor.lock";
 
 /// An open file.
 #[allow(clippy::len_without_is_empty)] // a file's length, not a collection

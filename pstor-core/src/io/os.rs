@@ -72,6 +72,15 @@ impl Storage for OsStorage {
         File::open(path)?.sync_all()
     }
 
+    fn lock_dir(&self, dir: &Path) -> io::Result<super::DirLock> {
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join(super::LOCK_FILE))?;
+        // Released by the kernel when the file is closed or the process dies
+        // (kill -9 included), so a stale lock never blocks a restart.
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(io::Error::from)?;
+        Ok(super::DirLock(Some(Box::new(file))))
+    }
+
     fn volume_space(&self, path: &Path) -> io::Result<VolumeSpace> {
         let st = rustix::fs::statvfs(path).map_err(io::Error::from)?;
         Ok(VolumeSpace {
