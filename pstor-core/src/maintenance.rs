@@ -123,33 +123,36 @@ fn flush_idle_chunks(inner: &Inner) {
 }
 
 /// Frees segments whose newest data is older than the pool's cycle. An idle
-/// stream's open segment past the cycle is sealed first (freed next round).
+/// stream's open segment past the cycle is sealed first (and waited for), so
+/// one round frees it too.
 fn retention(inner: &Inner, now: Timestamp) {
+    let cutoffs: Vec<(PoolId, Timestamp)> = {
+        let st = inner.lock_state();
+        st.catalog
+            .pools
+            .iter()
+            .filter(|p| p.cycle_days > 0)
+            .map(|p| (p.id, now - p.cycle_days as i64 * US_PER_DAY))
+            .collect()
+    };
+    if cutoffs.is_empty() {
+        return;
+    }
+    // 1. Seal open segments whose newest frame is past the cycle.
     let mut to_close: HashSet<StreamId> = HashSet::new();
     {
-        let mut st = inner.lock_state();
-        let pools: Vec<(PoolId, u32)> =
-            st.catalog.pools.iter().filter(|p| p.cycle_days > 0).map(|p| (p.id, p.cycle_days)).collect();
-        for (pool, days) in pools {
-            let cutoff = now - days as i64 * US_PER_DAY;
-            while let Some((sid, idx)) = st.oldest_recyclable(pool, now, Some(cutoff)) {
-                st.free_segment(sid, idx, now, &inner.events, true);
-            }
-            for rt in st.spaces.values() {
-                for slot in &rt.slots {
-                    if let (Slot::Open(o), Some(sp)) = (slot, slot.span()) {
-                        if o.pool == pool
-                            && sp.first_ts <= sp.last_ts
-                            && sp.last_ts < cutoff
-                            && !st.is_locked(sp.stream, sp.first_ts, sp.last_ts, now)
-                        {
-                            to_close.insert(o.stream);
-                        }
-                    }
+        let st = inner.lock_state();
+        for rt in st.spaces.values() {
+            for slot in &rt.slots {
+                let (Slot::Open(o), Some(sp)) = (slot, slot.span()) else { continue };
+                let expired = cutoffs.iter().any(|&(p, cutoff)| p == o.pool && sp.last_ts < cutoff);
+                if expired && sp.first_ts <= sp.last_ts && !st.is_locked(sp.stream, sp.first_ts, sp.last_ts, now) {
+                    to_close.insert(o.stream);
                 }
             }
         }
     }
+    let mut sealing = Vec::new();
     for s in to_close {
         if let Ok(h) = inner.handle(s) {
             let _ = h.close_segment(inner);
@@ -170,6 +173,22 @@ fn retention(inner: &Inner, now: Timestamp) {
                 drop(st);
                 crate::stream::seal_slot(inner, slot);
             }
+        }
+        let st = inner.lock_state();
+        for rt in st.spaces.values() {
+            if !sealing.iter().any(|x: &Arc<crate::space::Space>| Arc::ptr_eq(x, &rt.space)) {
+                sealing.push(Arc::clone(&rt.space));
+            }
+        }
+    }
+    for space in sealing {
+        let _ = space.barrier();
+    }
+    // 2. Free sealed segments past the cycle.
+    let mut st = inner.lock_state();
+    for (pool, cutoff) in cutoffs {
+        while let Some((sid, idx)) = st.oldest_recyclable(pool, now, Some(cutoff)) {
+            st.free_segment(sid, idx, now, &inner.events, true);
         }
     }
 }

@@ -15,6 +15,14 @@ fn record_slow(e: &Engine, s: StreamId, start: Timestamp, secs: i64, len: usize)
     }
 }
 
+/// Appends 4 KB frames at 25 fps until the engine refuses one.
+fn fill_until_refused(e: &Engine, s: StreamId) -> Option<Error> {
+    (0..100_000i64).find_map(|i| {
+        let ts = T0 + i * 40_000;
+        e.append(s, ts, i % 25 == 0, payload(1, ts, 4000)).err()
+    })
+}
+
 #[test]
 fn stop_when_full_refuses_with_a_typed_error_and_an_event() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -22,14 +30,7 @@ fn stop_when_full_refuses_with_a_typed_error_and_an_event() {
     let e = &rig.engine;
     let s = camera(e, pool, 1);
     let events = e.events().subscribe();
-    let mut err = None;
-    for i in 0..100_000i64 {
-        let ts = T0 + i * 40_000;
-        if let Err(x) = e.append(s, ts, i % 25 == 0, payload(1, ts, 4000)) {
-            err = Some(x);
-            break;
-        }
-    }
+    let err = fill_until_refused(e, s);
     assert!(matches!(err, Some(Error::PoolFull { reason: FullReason::StopWhenFull, .. })), "{err:?}");
     assert!(events
         .try_iter()
@@ -114,8 +115,7 @@ fn retention_frees_data_older_than_the_cycle() {
     rig.clock.advance(2 * DAY);
     record(e, busy, 1, T0 + 2 * DAY, 300);
     e.sync_all().expect("sync");
-    e.run_maintenance().expect("maintenance"); // frees sealed, seals the idle stream's segment
-    e.run_maintenance().expect("maintenance"); // frees the sealed idle segment
+    e.run_maintenance().expect("maintenance"); // one round: seals the idle stream's segment, frees all expired
     assert!(read_all(e, busy, T0, T0 + DAY).is_empty());
     assert!(read_all(e, idle, T0, T0 + DAY).is_empty());
     assert_eq!(read_all(e, busy, T0 + 2 * DAY, T0 + 3 * DAY).len(), 300);
@@ -192,14 +192,7 @@ fn a_pool_holding_only_locked_data_refuses_writes_with_an_alarm() {
     e.edit_pool(pool, PoolEdit { max_lock_pct: Some(100), ..Default::default() }).expect("edit");
     let s = camera(e, pool, 1);
     e.lock(s, T0, T0 + DAY, None).expect("lock the whole day ahead");
-    let mut err = None;
-    for i in 0..100_000i64 {
-        let ts = T0 + i * 40_000;
-        if let Err(x) = e.append(s, ts, i % 25 == 0, payload(1, ts, 4000)) {
-            err = Some(x);
-            break;
-        }
-    }
+    let err = fill_until_refused(e, s);
     assert!(matches!(err, Some(Error::PoolFull { reason: FullReason::OnlyLockedData, .. })), "{err:?}");
     assert!(e
         .events()
