@@ -435,11 +435,11 @@ impl Engine {
         self.spaces().into_iter().find(|s| s.id == id).ok_or(Error::SpaceNotFound(id))
     }
 
-    /// Deletes a Lost space from the engine (manual: only Lost spaces may be
-    /// deleted). Its pools lose the capacity they had on it.
+    /// Deletes a Lost (or Uninitialized) space from the engine (manual: only
+    /// Lost spaces may be deleted). Its pools lose the capacity they had on it.
     pub fn delete_space(&self, id: SpaceId) -> Result<()> {
         let status = self.space(id)?.status;
-        if status != SpaceStatus::Lost {
+        if !matches!(status, SpaceStatus::Lost | SpaceStatus::Uninitialized) {
             return Err(Error::SpaceStatus { space: id, status, needed: "only a Lost space may be deleted" });
         }
         let removed = self.inner.change_catalog(|st| {
@@ -1120,6 +1120,17 @@ impl Inner {
         };
         let bytes = match read_whole(self.storage.as_ref(), &sb_path) {
             Ok(b) => b,
+            // The folder is there but holds no space any more (wiped by
+            // hand): Uninitialized, not Lost.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.storage.is_dir(&path) => {
+                let reason = format!("{} has no superblock: the folder is not initialized", path.display());
+                let mut st = self.lock_state();
+                st.detached.insert(
+                    r.id,
+                    Detached { path: r.path.clone(), status: SpaceStatus::Uninitialized, reason, job: None },
+                );
+                return Ok(());
+            }
             Err(e) => {
                 lost(format!("cannot read {}: {e}", sb_path.display()));
                 return Ok(());

@@ -23,7 +23,8 @@ use std::thread::JoinHandle;
 /// Status of a storage space (manual 3.5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SpaceStatus {
-    /// Known, but not (yet) initialized.
+    /// Known to the engine, but its folder holds no space (no superblock):
+    /// wiped by hand. It may be deleted, then initialized again.
     Uninitialized,
     /// Being initialized (see progress).
     Initializing,

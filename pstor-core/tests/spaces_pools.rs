@@ -294,6 +294,26 @@ fn lost_at_open_is_listed_and_deletable() {
 }
 
 #[test]
+fn a_wiped_folder_is_uninitialized_and_can_be_deleted_and_initialized_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, space, _) = rig(tmp.path(), 8, 4, OverwriteStrategy::OverwriteOldest);
+    rig.engine.close().expect("close");
+    drop(rig.engine);
+    let dir = tmp.path().join("space1");
+    for ent in std::fs::read_dir(&dir).expect("ls") {
+        std::fs::remove_file(ent.expect("entry").path()).expect("rm");
+    }
+    let e = open(tmp.path(), rig.storage.clone(), rig.clock.clone());
+    assert_eq!(e.space(space).expect("listed").status, SpaceStatus::Uninitialized);
+    e.delete_space(space).expect("delete");
+    e.initialize_space(SpaceSpec { path: dir, capacity: 8 * SEG, segment_size: None })
+        .expect("init")
+        .wait()
+        .expect("done");
+    e.close().expect("close");
+}
+
+#[test]
 fn a_folder_is_used_by_one_engine_at_a_time() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (rig, _, _) = rig(tmp.path(), 8, 4, OverwriteStrategy::OverwriteOldest);
