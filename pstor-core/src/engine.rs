@@ -340,7 +340,8 @@ impl Engine {
             let st = inner.lock_state();
             let mut streams = inner.streams.write();
             for s in &st.catalog.streams {
-                streams.insert(s.id, Arc::new(StreamHandle::new(s.id, s.pool)));
+                let last = stream_info(&st, s).last_ts;
+                streams.insert(s.id, Arc::new(StreamHandle::new(s.id, s.pool, last)));
             }
         }
         // A crash between writing the engine copy of the catalog and the
@@ -698,7 +699,7 @@ impl Engine {
             });
             Ok(id)
         })?;
-        self.inner.streams.write().insert(id, Arc::new(StreamHandle::new(id, spec.pool)));
+        self.inner.streams.write().insert(id, Arc::new(StreamHandle::new(id, spec.pool, None)));
         Ok(id)
     }
 
@@ -1256,9 +1257,21 @@ impl Inner {
                 resume.push(Arc::clone(o));
             }
         }
+        let mut newest: HashMap<StreamId, Timestamp> = HashMap::new();
+        for sp in rt.slots.iter().filter_map(|s| s.span()).filter(|sp| sp.first_ts <= sp.last_ts) {
+            let n = newest.entry(sp.stream).or_insert(sp.last_ts);
+            *n = (*n).max(sp.last_ts);
+        }
         st.detached.remove(&space.id);
         st.spaces.insert(space.id, rt);
         drop(st);
+        // Appends must come after what this space holds of each stream.
+        for (stream, ts) in newest {
+            if let Ok(h) = self.handle(stream) {
+                let mut w = h.writer.lock();
+                w.last_ts = Some(w.last_ts.map_or(ts, |l| l.max(ts)));
+            }
+        }
         space.set_status(SpaceStatus::Normal);
         space.start_io(self.opts.io_queue_depth, Arc::clone(&self.events), Arc::clone(&self.clock));
         for open in resume {

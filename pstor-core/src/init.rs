@@ -294,7 +294,8 @@ fn restore_run(
     {
         let mut streams = inner.streams.write();
         for (id, pool) in new_streams {
-            streams.entry(id).or_insert_with(|| Arc::new(StreamHandle::new(id, pool)));
+            // Their newest timestamps are set when the space is loaded below.
+            streams.entry(id).or_insert_with(|| Arc::new(StreamHandle::new(id, pool, None)));
         }
     }
     let space = Arc::new(Space::open(storage, path, sb.clone())?);

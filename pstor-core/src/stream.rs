@@ -59,8 +59,11 @@ pub(crate) struct StreamHandle {
 }
 
 impl StreamHandle {
-    pub fn new(id: StreamId, pool: PoolId) -> Self {
-        StreamHandle { id, pool, writer: Mutex::new(Writer::default()), fit: AtomicU64::new(0) }
+    /// A handle for a stream whose newest stored frame is at `last_ts`
+    /// (appends must come after it).
+    pub fn new(id: StreamId, pool: PoolId, last_ts: Option<Timestamp>) -> Self {
+        let writer = Writer { last_ts, ..Writer::default() };
+        StreamHandle { id, pool, writer: Mutex::new(writer), fit: AtomicU64::new(0) }
     }
 
     /// The largest frame accepted: the engine limit, or less if the pool's

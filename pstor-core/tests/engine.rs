@@ -30,6 +30,10 @@ fn record_sync_read_back_and_reopen() {
     assert_eq!(got.len(), fa.len());
     let got = read_all(&e, b, T0, T0 + 1_000 * US_PER_SEC);
     assert_eq!(got.len(), fb.len());
+    // The newest stored frame still bounds appends after a reopen.
+    let last = fa.last().expect("frames").0;
+    assert!(matches!(e.append(a, last, true, payload(1, last, 10)), Err(Error::DuplicateTimestamp { .. })));
+    assert!(matches!(e.append(a, last - 1, true, payload(1, last, 10)), Err(Error::OutOfOrder { .. })));
     // Appending continues after the last frame.
     let more = record(&e, a, 1, T0 + 500 * 40_000, 100);
     e.sync(a).expect("sync");
