@@ -2,7 +2,7 @@
 //! disk. Both validate at once and then run on a thread with progress and
 //! cancellation, because pre-allocating terabytes takes a while.
 
-use crate::engine::{Inner, SpaceJob, SpaceSpec};
+use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::format::catalog::{Catalog, SpaceRef, CATALOG_FILE};
@@ -10,6 +10,7 @@ use crate::format::segment::{SegmentUse, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
 use crate::io::{read_whole, write_atomic, OpenMode};
 use crate::space::{data_file_name, JobControl, Space, SpaceStatus};
+use crate::spaces::{SpaceJob, SpaceSpec};
 use crate::store::Detached;
 use crate::stream::StreamHandle;
 use crate::types::*;
@@ -264,8 +265,8 @@ fn restore_run(
                 }
                 continue;
             }
-            if st.catalog.pools.len() >= crate::engine::MAX_POOLS {
-                return Err(Error::TooManyPools { max: crate::engine::MAX_POOLS });
+            if st.catalog.pools.len() >= crate::pools::MAX_POOLS {
+                return Err(Error::TooManyPools { max: crate::pools::MAX_POOLS });
             }
             let mut np = p.clone();
             np.quotas = here;

@@ -52,6 +52,7 @@
 //! `docs/format.md` describes every byte it writes; `docs/design.md` the
 //! durability contract and the threads.
 
+mod attach;
 mod check;
 mod clock;
 mod engine;
@@ -61,25 +62,27 @@ pub mod format;
 mod init;
 mod inspect;
 pub mod io;
+mod locks;
 mod maintenance;
+mod pools;
 mod read;
 mod recovery;
 mod space;
+mod spaces;
 mod store;
 mod stream;
 mod types;
 
 pub use check::{CheckReport, Problem};
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use engine::{
-    Engine, EngineOptions, PoolEdit, PoolInfo, PoolSpec, PoolStatus, SpaceInfo, SpaceJob, SpaceSpec, StreamInfo,
-    StreamSpec, WipeConfirmation, MAX_POOLS,
-};
+pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec};
 pub use error::{Error, FullReason, Result};
 pub use events::{Event, EventFeed, EventKind};
 pub use format::record::Frame;
 pub use inspect::{Date, DayInspection, DaySummary, HourInspection};
+pub use pools::{PoolEdit, PoolInfo, PoolSpec, PoolStatus, MAX_POOLS};
 pub use read::FrameIter;
 pub use recovery::RecoveryMode;
 pub use space::SpaceStatus;
+pub use spaces::{SpaceInfo, SpaceJob, SpaceSpec, WipeConfirmation};
 pub use types::*;
