@@ -22,11 +22,18 @@ struct Args {
     seconds: i64,
     bitrate_kbps: u64,
     capacity_mib: u64,
+    threads: usize,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
-    let mut a =
-        Args { dir: PathBuf::from("pstor-data"), cameras: 8, seconds: 120, bitrate_kbps: 4000, capacity_mib: 2048 };
+    let mut a = Args {
+        dir: PathBuf::from("pstor-data"),
+        cameras: 8,
+        seconds: 120,
+        bitrate_kbps: 4000,
+        capacity_mib: 2048,
+        threads: 1,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
@@ -40,17 +47,21 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--seconds" => a.seconds = num()?.clamp(1, 86_400) as i64,
             "--bitrate-kbps" => a.bitrate_kbps = num()?.clamp(64, 100_000),
             "--capacity-mib" => a.capacity_mib = num()?.max(256),
+            "--threads" => a.threads = num()?.clamp(1, 64) as usize,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
     Ok(a)
 }
 
-const USAGE: &str = "usage: quickstart [--dir DIR] [--cameras N] [--seconds S] [--bitrate-kbps B] [--capacity-mib M]
+const USAGE: &str =
+    "usage: quickstart [--dir DIR] [--cameras N] [--seconds S] [--bitrate-kbps B] [--capacity-mib M] [--threads T]
 
 Records N synthetic cameras for S seconds of stream time into a pstor data
 folder (default ./pstor-data, created on first run), reads a range back and
-prints the video inspection of today.";
+prints the video inspection of today. --threads spreads the cameras over T
+writer threads (each syncs its cameras once per second of stream time; the
+syncs of all threads share fdatasyncs: group commit).";
 
 fn main() {
     let args = match parse_args() {
@@ -132,31 +143,56 @@ fn run(args: &Args) -> Result<()> {
     // On a rerun, continue after what each camera already has.
     let resume: Vec<Timestamp> =
         cams.iter().map(|&c| engine.stream(c).ok().and_then(|s| s.last_ts).unwrap_or(Timestamp::MIN)).collect();
-    let mut frames = 0u64;
-    let mut bytes = 0u64;
-    println!("recording {} cameras x {} s at {} kbit/s...", cams.len(), args.seconds, args.bitrate_kbps);
+    println!(
+        "recording {} cameras x {} s at {} kbit/s with {} writer thread(s)...",
+        cams.len(),
+        args.seconds,
+        args.bitrate_kbps,
+        args.threads
+    );
     let t = Instant::now();
-    for i in 0..frames_per_cam {
-        let ts = start + i * US_PER_SEC / fps;
-        let key = i % (2 * fps) == 0;
-        for (c, &cam) in cams.iter().enumerate() {
-            // Camera 1 drops out for 20 s to show a gap in the inspection.
-            if c == 1 && (frames_per_cam / 2..frames_per_cam / 2 + 20 * fps).contains(&i) {
-                continue;
-            }
-            if ts <= resume[c] {
-                continue;
-            }
-            let len = if key { key_len } else { delta_len };
-            let data = Bytes::from(vec![(i as u8) ^ (c as u8); len]);
-            engine.append(cam, ts, key, data)?;
-            frames += 1;
-            bytes += len as u64;
+    let per_thread: Vec<Vec<(usize, StreamId)>> = (0..args.threads)
+        .map(|k| cams.iter().copied().enumerate().filter(|(c, _)| c % args.threads == k).collect())
+        .collect();
+    let totals = std::thread::scope(|scope| -> Result<(u64, u64)> {
+        let workers: Vec<_> = per_thread
+            .iter()
+            .map(|mine| {
+                let engine = engine.clone();
+                let resume = &resume;
+                scope.spawn(move || -> Result<(u64, u64)> {
+                    let (mut frames, mut bytes) = (0u64, 0u64);
+                    for i in 0..frames_per_cam {
+                        let ts = start + i * US_PER_SEC / fps;
+                        let key = i % (2 * fps) == 0;
+                        for &(c, cam) in mine {
+                            // Camera 1 drops out for 20 s to show a gap in the inspection.
+                            let dropout = frames_per_cam / 2..frames_per_cam / 2 + 20 * fps;
+                            if (c == 1 && dropout.contains(&i)) || ts <= resume[c] {
+                                continue;
+                            }
+                            let len = if key { key_len } else { delta_len };
+                            engine.append(cam, ts, key, Bytes::from(vec![(i as u8) ^ (c as u8); len]))?;
+                            frames += 1;
+                            bytes += len as u64;
+                        }
+                        if i % fps == fps - 1 {
+                            let ids: Vec<StreamId> = mine.iter().map(|m| m.1).collect();
+                            engine.sync_streams(&ids)?;
+                        }
+                    }
+                    Ok((frames, bytes))
+                })
+            })
+            .collect();
+        let mut sum = (0, 0);
+        for w in workers {
+            let (f, b) = w.join().map_err(|_| Error::InvalidArgument("a writer thread panicked".into()))??;
+            sum = (sum.0 + f, sum.1 + b);
         }
-        if i % fps == fps - 1 {
-            engine.sync_all()?; // group commit once per second of stream time
-        }
-    }
+        Ok(sum)
+    })?;
+    let (frames, bytes) = totals;
     engine.sync_all()?;
     let secs = t.elapsed().as_secs_f64();
     println!(

@@ -345,6 +345,13 @@ impl Engine {
         wait_syncs(&spaces)
     }
 
+    /// Makes every frame appended to these streams durable, with one sync
+    /// per space for all of them (cheaper than one `sync` per stream).
+    pub fn sync_streams(&self, streams: &[StreamId]) -> Result<()> {
+        let handles = streams.iter().map(|&s| self.inner.handle(s)).collect::<Result<Vec<_>>>()?;
+        self.inner.sync_handles(handles)
+    }
+
     /// Makes every frame of every stream durable.
     pub fn sync_all(&self) -> Result<()> {
         self.inner.sync_all()
@@ -484,6 +491,12 @@ impl Inner {
 
     pub fn sync_all(&self) -> Result<()> {
         let handles: Vec<Arc<StreamHandle>> = self.streams.read().values().cloned().collect();
+        self.sync_handles(handles)
+    }
+
+    /// Queues every handle's buffered chunk, then waits for one sync per
+    /// space they wrote to.
+    pub fn sync_handles(&self, handles: Vec<Arc<StreamHandle>>) -> Result<()> {
         let mut spaces: Vec<Arc<Space>> = Vec::new();
         let mut first_err = None;
         for h in handles {

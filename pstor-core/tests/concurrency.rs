@@ -59,7 +59,11 @@ fn writers_and_readers_under_backpressure_and_recycling() {
                     let len = if i % 25 == 0 { 3000 } else { 200 + (i as usize * 13) % 700 };
                     engine.append(cam, ts, i % 25 == 0, payload(w as u64, ts, len)).expect("append");
                     if i % 50 == 49 {
-                        engine.sync(cam).expect("sync");
+                        if w % 2 == 0 {
+                            engine.sync(cam).expect("sync");
+                        } else {
+                            engine.sync_streams(&[cam]).expect("sync_streams");
+                        }
                     }
                 }
                 engine.sync(cam).expect("final sync");
@@ -129,6 +133,7 @@ fn bad_frames_get_typed_errors() {
     e.append(s, T0 + 3, true, fits).expect("a frame that fits a segment");
     e.sync(s).expect("sync");
     assert!(matches!(e.append(StreamId(42), T0, true, payload(1, T0, 1)), Err(Error::StreamNotFound(_))));
+    assert!(matches!(e.sync_streams(&[s, StreamId(42)]), Err(Error::StreamNotFound(_))));
     assert!(matches!(e.read(s, T0 + 10, T0), Err(Error::InvalidArgument(_))));
     e.close().ok();
     assert!(matches!(e.append(s, T0 + 5, true, payload(1, T0, 1)), Err(Error::Closed)));
