@@ -57,13 +57,14 @@ impl Engine {
     }
 
     /// Removes a lock.
+    /// A lock that has lapsed is not found, as in [`Engine::locks`].
     pub fn unlock(&self, id: LockId) -> Result<()> {
+        let now = self.inner.clock.now();
         self.inner.change_catalog(|st| {
-            let n = st.catalog.locks.len();
-            st.catalog.locks.retain(|l| l.id != id);
-            if st.catalog.locks.len() == n {
+            if !st.catalog.locks.iter().any(|l| l.id == id && l.in_force(now)) {
                 return Err(Error::LockNotFound(id));
             }
+            st.catalog.locks.retain(|l| l.id != id);
             Ok(())
         })
     }

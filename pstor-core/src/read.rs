@@ -15,6 +15,9 @@ use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+/// How far before a range's start a read looks for its key frame.
+pub const MAX_KEY_LOOKBACK_US: i64 = 10 * 60 * US_PER_SEC;
+
 /// Sealed segments whose record lists are kept in memory.
 pub const FOOTER_CACHE_ENTRIES: usize = 1024;
 
@@ -178,10 +181,25 @@ pub(crate) fn read_range(inner: &Inner, stream: StreamId, start: Timestamp, end:
     }
     let arc = inner.weak().upgrade().ok_or(Error::Closed)?;
     let views = segment_views(inner, stream, Timestamp::MIN, end)?;
-    // Only the segments reaching `start`, plus the one before (key look-back).
+    // Only the segments reaching `start`, plus those before it back to the
+    // newest one holding a key frame (key look-back; usually just one, but a
+    // segment may hold no key frame at all, e.g. one large frame).
     let first = views.iter().position(|v| v.slot.span().is_some_and(|s| s.last_ts >= start)).unwrap_or(views.len());
+    let mut back = first.saturating_sub(1);
+    while back > 0 {
+        let v = &views[back];
+        // Bounded: a stream without key frames must not make every read walk
+        // back through all its segments.
+        let too_old = v.slot.span().is_some_and(|s| s.last_ts < start.saturating_sub(MAX_KEY_LOOKBACK_US));
+        if too_old
+            || v.space.check_readable().is_ok() && segment_records(inner, v)?.iter().any(|r| r.first_key_ts != NO_KEY)
+        {
+            break;
+        }
+        back -= 1;
+    }
     let mut records = Vec::new();
-    for (i, v) in views.iter().enumerate().skip(first.saturating_sub(1)) {
+    for (i, v) in views.iter().enumerate().skip(back) {
         if let Err(e) = v.space.check_readable() {
             // The look-back segment is optional; one in the range is not.
             if i < first {
