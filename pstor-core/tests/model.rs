@@ -313,14 +313,7 @@ fn expected_day(frames: &[MFrame], day0: Timestamp, now: Timestamp, tol: i64) ->
 }
 
 fn register(e: &Engine, pool: PoolId, camera: u32) -> Result<StreamId> {
-    e.register_stream(StreamSpec {
-        pool,
-        camera_id: format!("cam-{camera}"),
-        channel: 1,
-        kind: StreamKind::Main,
-        codec: "H264".into(),
-        codec_config: vec![0, 0, 0, 1, 0x67],
-    })
+    e.register_stream(common::camera_spec(pool, camera))
 }
 
 impl Harness {

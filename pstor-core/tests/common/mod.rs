@@ -58,17 +58,20 @@ pub fn rig(dir: &Path, segments: u64, pool_segments: u64, strategy: OverwriteStr
     (Rig { engine, clock, storage, dir: dir.to_path_buf() }, space, pool)
 }
 
+/// The registration of synthetic camera `n` (main stream, channel 1).
+pub fn camera_spec(pool: PoolId, n: u32) -> StreamSpec {
+    StreamSpec {
+        pool,
+        camera_id: format!("cam-{n}"),
+        channel: 1,
+        kind: StreamKind::Main,
+        codec: "H264".into(),
+        codec_config: vec![0, 0, 0, 1, 0x67],
+    }
+}
+
 pub fn camera(engine: &Engine, pool: PoolId, n: u32) -> StreamId {
-    engine
-        .register_stream(StreamSpec {
-            pool,
-            camera_id: format!("cam-{n}"),
-            channel: 1,
-            kind: StreamKind::Main,
-            codec: "H264".into(),
-            codec_config: vec![0, 0, 0, 1, 0x67],
-        })
-        .expect("register")
+    engine.register_stream(camera_spec(pool, n)).expect("register")
 }
 
 /// Deterministic frame content: a function of stream seed and timestamp.
