@@ -77,7 +77,7 @@ pub use check::{CheckReport, Problem};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec};
 pub use error::{Error, FullReason, Result};
-pub use events::{Event, EventFeed, EventKind};
+pub use events::{Event, EventFeed, EventKind, EVENT_RING};
 pub use format::record::Frame;
 pub use inspect::{Date, DayInspection, DaySummary, HourInspection};
 pub use pools::{PoolEdit, PoolInfo, PoolSpec, PoolStatus, MAX_POOLS};
