@@ -113,13 +113,18 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
                         && h.stream == sp.stream
                         && h.pool == sp.pool => {}
                 (h, _) => {
-                    // Headers of just-freed segments are written asynchronously.
                     let what = format!(
                         "header {:?} does not match the index (generation {gen}, {:?})",
                         h.as_ref().map(|h| (h.usage, h.generation)),
                         span.map(|s| s.stream)
                     );
-                    report.add(Some(sid), Some(idx), what, false);
+                    // A free segment (e.g. given up under TolerateAnyCorruption)
+                    // may safely get a fresh Free header with its generation.
+                    let fixed = repair && span.is_none() && {
+                        let header = space.header_bytes(idx, gen, SegmentUse::Free, PoolId(0), StreamId(0), now);
+                        space.submit(crate::space::IoCmd::Header { index: idx, data: header, durable: true }).is_ok()
+                    };
+                    report.add(Some(sid), Some(idx), what, fixed);
                     continue;
                 }
             }

@@ -386,3 +386,30 @@ fn crash_while_overwriting_never_returns_wrong_bytes() {
     }
     eprintln!("overwrite: {points} crash images over {total} sync points");
 }
+
+#[test]
+fn a_corrupt_segment_header_is_given_up_only_when_asked_and_repaired_by_check() {
+    let clock = Arc::new(FakeClock::new(T0));
+    let storage = Arc::new(MemStorage::new(CAPACITY));
+    let (engine, ids) = setup(&storage, &clock, 1).expect("setup");
+    let mut ledger = Ledger::default();
+    assert!(workload(&engine, &ids, &mut ledger, 50, 50).is_none());
+    engine.close().expect("close");
+    // Damage the header of segment 5 (free) of file 1.
+    storage.corrupt(Path::new("/mem/space1/seg-00001.dat"), SEG + 20, 2).expect("corrupt");
+    let dynstore: Arc<dyn Storage> = storage.clone();
+    let refused = Engine::open_with(opts(), dynstore, clock.clone());
+    assert!(matches!(refused, Err(Error::Corrupt(_))), "default mode refuses: {refused:?}");
+    let mut lenient = opts();
+    lenient.recovery_mode = RecoveryMode::TolerateAnyCorruption;
+    let dynstore: Arc<dyn Storage> = storage.clone();
+    let engine = Engine::open_with(lenient, dynstore, clock.clone()).expect("lenient open");
+    let report = engine.check(false).expect("check");
+    assert!(report.problems.iter().any(|p| p.segment == Some(5)), "{:?}", report.problems);
+    assert!(engine.check(true).expect("repair").is_clean());
+    assert!(engine.check(false).expect("check").problems.is_empty());
+    engine.close().expect("close");
+    // Repaired for good: the default mode opens again.
+    let dynstore: Arc<dyn Storage> = storage.clone();
+    Engine::open_with(opts(), dynstore, clock.clone()).expect("open after repair").close().expect("close");
+}

@@ -78,6 +78,9 @@ impl SuperBlock {
         if sb.segment_size > super::segment::MAX_SEGMENT_SIZE {
             return Err(bad(format!("superblock: segment size {} too large", sb.segment_size)));
         }
+        if sb.space_id.0 == 0 {
+            return Err(bad("superblock: space id 0"));
+        }
         if sb.segments_per_file == 0 || sb.segment_count == 0 {
             return Err(bad("superblock: zero segments"));
         }
