@@ -200,6 +200,15 @@ pub(crate) fn restore(inner: &Inner, path: &Path) -> Result<SpaceJob> {
     let control = Arc::new(JobControl::default());
     {
         let mut st = inner.lock_state();
+        // A space that went Lost while attached and whose folder is back is
+        // taken out of the tables and restored in place.
+        let lost = st.spaces.get(&sb.space_id).is_some_and(|rt| rt.space.status() == SpaceStatus::Lost);
+        if lost {
+            if let Some(rt) = st.detach_space(sb.space_id) {
+                rt.space.stop_io();
+                rt.space.release_lock();
+            }
+        }
         if st.spaces.contains_key(&sb.space_id) {
             return Err(Error::SpaceAlreadyKnown(sb.space_id));
         }

@@ -148,18 +148,7 @@ impl Engine {
                 p.quotas.retain(|q| q.0 != id);
             }
             st.detached.remove(&id);
-            let rt = st.spaces.remove(&id);
-            if let Some(rt) = &rt {
-                for (i, slot) in rt.slots.iter().enumerate() {
-                    if let Some(sp) = slot.span() {
-                        if let Some(l) = st.by_stream.get_mut(&sp.stream) {
-                            l.retain(|&k| k != (id, i as u32));
-                        }
-                    }
-                }
-            }
-            st.used.retain(|k, _| k.1 != id);
-            Ok(rt)
+            Ok(st.detach_space(id))
         })?;
         if let Some(rt) = removed {
             rt.space.stop_io();

@@ -343,6 +343,18 @@ impl State {
         }
     }
 
+    /// Takes a space out of the tables (its segments, pool usage, resumable
+    /// segments); the caller stops its I/O and releases its folder lock.
+    pub fn detach_space(&mut self, id: SpaceId) -> Option<SpaceRt> {
+        let rt = self.spaces.remove(&id)?;
+        for list in self.by_stream.values_mut() {
+            list.retain(|k| k.0 != id);
+        }
+        self.used.retain(|k, _| k.1 != id);
+        self.resumable.retain(|_, k| k.0 != id);
+        Some(rt)
+    }
+
     /// Starts a catalog change: bumps its sequence number.
     pub fn bump(&mut self) {
         self.catalog.seq += 1;

@@ -413,3 +413,30 @@ fn a_corrupt_segment_header_is_given_up_only_when_asked_and_repaired_by_check() 
     let dynstore: Arc<dyn Storage> = storage.clone();
     Engine::open_with(opts(), dynstore, clock.clone()).expect("open after repair").close().expect("close");
 }
+
+#[test]
+fn a_lost_space_whose_folder_returns_is_restored_in_place() {
+    let clock = Arc::new(FakeClock::new(T0));
+    let storage = Arc::new(MemStorage::new(CAPACITY));
+    let (engine, ids) = setup(&storage, &clock, 2).expect("setup");
+    let mut ledger = Ledger::default();
+    assert!(workload(&engine, &ids, &mut ledger, 80, 10).is_none());
+    storage.set_unavailable(&space_dir(), true);
+    engine.run_maintenance().expect("maintenance");
+    let space = engine.spaces()[0].id;
+    assert_eq!(engine.space(space).expect("space").status, SpaceStatus::Lost);
+    // The volume comes back (a NAS reconnects): restore re-attaches it.
+    storage.set_unavailable(&space_dir(), false);
+    let job = engine.restore_space(space_dir()).expect("restore");
+    assert_eq!(job.wait().expect("restored"), space);
+    assert_eq!(engine.space(space).expect("space").status, SpaceStatus::Normal);
+    for (i, &s) in ids.iter().enumerate() {
+        let frames: Vec<Frame> =
+            engine.read(s, T0, T0 + 3_600 * US_PER_SEC).expect("read").collect::<Result<_>>().expect("frames");
+        assert!(frames.len() >= ledger.acked[i]);
+        assert!(frames.iter().zip(&ledger.written[i]).all(|(f, w)| f.ts == w.0 && f.data == w.2));
+    }
+    // Recording goes on there.
+    assert!(workload(&engine, &ids, &mut ledger, 20, 10).is_none());
+    engine.close().expect("close");
+}
