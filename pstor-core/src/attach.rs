@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::format::catalog::SpaceRef;
 use crate::format::checkpoint::{Checkpoint, CHECKPOINT_FILE};
-use crate::format::segment::DATA_START;
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
 use crate::io::read_whole;
 use crate::recovery::{load_segments, Found};
@@ -190,16 +189,7 @@ impl Inner {
         space.set_status(SpaceStatus::Normal);
         space.start_io(self.opts.io_queue_depth, Arc::clone(&self.events), Arc::clone(&self.clock));
         for open in resume {
-            let next = open.records().last().map_or(DATA_START, |r| r.end());
-            let slot = crate::stream::WriteSlot {
-                space: Arc::clone(&space),
-                open,
-                next,
-                count: 0,
-                prev_crc: 0,
-                last_ts: Timestamp::MIN,
-            };
-            crate::stream::seal_slot(self, slot);
+            crate::stream::seal_segment(self, &space, &open);
         }
         Ok(())
     }

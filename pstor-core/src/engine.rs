@@ -184,17 +184,17 @@ impl Engine {
             lock: Mutex::new(Some(lock)),
             maintenance: Mutex::new(None),
         });
-        let refs = inner.lock_state().catalog.spaces.clone();
-        for r in refs {
-            inner.attach_known(&r)?;
-        }
+        // Handles first: loading each space raises their newest timestamps.
         {
             let st = inner.lock_state();
             let mut streams = inner.streams.write();
             for s in &st.catalog.streams {
-                let last = stream_info(&st, s).last_ts;
-                streams.insert(s.id, Arc::new(StreamHandle::new(s.id, s.pool, last)));
+                streams.insert(s.id, Arc::new(StreamHandle::new(s.id, s.pool)));
             }
+        }
+        let refs = inner.lock_state().catalog.spaces.clone();
+        for r in refs {
+            inner.attach_known(&r)?;
         }
         // A crash between writing the engine copy of the catalog and the
         // spaces' copies leaves those stale (missing the last change, which
@@ -288,7 +288,7 @@ impl Engine {
             });
             Ok(id)
         })?;
-        self.inner.streams.write().insert(id, Arc::new(StreamHandle::new(id, spec.pool, None)));
+        self.inner.streams.write().insert(id, Arc::new(StreamHandle::new(id, spec.pool)));
         Ok(id)
     }
 

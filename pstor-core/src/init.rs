@@ -305,7 +305,7 @@ fn restore_run(
         let mut streams = inner.streams.write();
         for (id, pool) in new_streams {
             // Their newest timestamps are set when the space is loaded below.
-            streams.entry(id).or_insert_with(|| Arc::new(StreamHandle::new(id, pool, None)));
+            streams.entry(id).or_insert_with(|| Arc::new(StreamHandle::new(id, pool)));
         }
     }
     let space = Arc::new(Space::open(storage, path, sb.clone())?);

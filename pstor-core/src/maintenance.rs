@@ -162,16 +162,9 @@ fn retention(inner: &Inner, now: Timestamp) {
         if let Some((sid, idx)) = resumable {
             let st = inner.lock_state();
             if let (Some(rt), Some(Slot::Open(o))) = (st.spaces.get(&sid), st.slot(sid, idx)) {
-                let slot = crate::stream::WriteSlot {
-                    space: Arc::clone(&rt.space),
-                    open: Arc::clone(o),
-                    next: 0,
-                    count: 0,
-                    prev_crc: 0,
-                    last_ts: Timestamp::MIN,
-                };
+                let (space, open) = (Arc::clone(&rt.space), Arc::clone(o));
                 drop(st);
-                crate::stream::seal_slot(inner, slot);
+                crate::stream::seal_segment(inner, &space, &open);
             }
         }
         let st = inner.lock_state();

@@ -59,11 +59,10 @@ pub(crate) struct StreamHandle {
 }
 
 impl StreamHandle {
-    /// A handle for a stream whose newest stored frame is at `last_ts`
-    /// (appends must come after it).
-    pub fn new(id: StreamId, pool: PoolId, last_ts: Option<Timestamp>) -> Self {
-        let writer = Writer { last_ts, ..Writer::default() };
-        StreamHandle { id, pool, writer: Mutex::new(writer), fit: AtomicU64::new(0) }
+    /// A handle with nothing appended yet; loading a space that holds the
+    /// stream's data raises `last_ts` to its newest frame.
+    pub fn new(id: StreamId, pool: PoolId) -> Self {
+        StreamHandle { id, pool, writer: Mutex::new(Writer::default()), fit: AtomicU64::new(0) }
     }
 
     /// The largest frame accepted: the engine limit, or less if the pool's
@@ -142,7 +141,7 @@ impl StreamHandle {
             if long_gap || slot.next + len + footer_len(slot.count + 1) > seg_size {
                 if long_gap {
                     if let Some(old) = w.slot.take() {
-                        seal_slot(inner, old);
+                        seal_segment(inner, &old.space, &old.open);
                     }
                     continue;
                 }
@@ -151,7 +150,7 @@ impl StreamHandle {
                     return Err(Error::FrameSize { len: len as usize, max });
                 }
                 if let Some(full) = w.slot.take() {
-                    seal_slot(inner, full);
+                    seal_segment(inner, &full.space, &full.open);
                 }
                 continue;
             }
@@ -240,7 +239,7 @@ impl StreamHandle {
         let mut w = self.writer.lock();
         self.emit_chunk(inner, &mut w)?;
         if let Some(slot) = w.slot.take() {
-            seal_slot(inner, slot);
+            seal_segment(inner, &slot.space, &slot.open);
         }
         Ok(())
     }
@@ -248,21 +247,19 @@ impl StreamHandle {
 
 /// Queues the footer write of a full or closed segment; the engine marks it
 /// sealed when the I/O thread has written it.
-pub(crate) fn seal_slot(inner: &Inner, slot: WriteSlot) {
+pub(crate) fn seal_segment(inner: &Inner, space: &Space, open: &Arc<OpenSeg>) {
     let weak = inner.weak();
-    let sid = slot.space.id;
-    let (idx, gen) = (slot.open.index, slot.open.generation);
+    let sid = space.id;
+    let (idx, gen) = (open.index, open.generation);
     let done = Box::new(move |res: Result<Vec<crate::format::segment::RecordEntry>>| {
         if let Some(inner) = weak.upgrade() {
             inner.on_sealed(sid, idx, gen, res);
         }
     });
-    let open = Arc::clone(&slot.open);
     open.sealing.store(true, std::sync::atomic::Ordering::SeqCst);
-    if slot.space.submit(IoCmd::Seal { open, done }).is_err() {
+    if space.submit(IoCmd::Seal { open: Arc::clone(open), done }).is_err() {
         // The space is gone; what was written stays readable until restart,
         // when the segment is scanned.
-        let records = slot.open.records();
-        inner.on_sealed(sid, idx, gen, Ok(records));
+        inner.on_sealed(sid, idx, gen, Ok(open.records()));
     }
 }

@@ -6,7 +6,7 @@
 
 mod common;
 use bytes::Bytes;
-use common::{payload, T0};
+use common::{payload, read_all, T0};
 use pstor_core::io::{FaultPlan, MemStorage, Storage};
 use pstor_core::*;
 use std::path::{Path, PathBuf};
@@ -264,8 +264,7 @@ fn bit_rot_is_reported_never_returned() {
     assert!(matches!(res, Err(Error::Corrupt(_))), "{res:?}");
     // Data after the damaged record is still readable.
     let later = ledger.written[0][300].0;
-    let tail: Vec<Frame> =
-        engine.read(s, later, T0 + 3_600 * US_PER_SEC).expect("read").collect::<Result<_>>().expect("tail");
+    let tail: Vec<Frame> = read_all(&engine, s, later, T0 + 3_600 * US_PER_SEC);
     assert!(tail.iter().all(|f| ledger.written[0].iter().any(|w| w.0 == f.ts && w.2 == f.data)));
     let report = engine.check(false).expect("check");
     assert!(!report.is_clean());
@@ -296,8 +295,7 @@ fn torn_tail_is_truncated_with_an_event_or_refused_in_absolute_mode() {
     let dynstore: Arc<dyn Storage> = image.clone();
     let engine = Engine::open_with(opts(), dynstore, clock.clone()).expect("default mode opens");
     assert!(engine.events().poll(0).iter().any(|e| matches!(e.kind, EventKind::TailTruncated { .. })));
-    let frames: Vec<Frame> =
-        engine.read(ids[0], T0, T0 + 3_600 * US_PER_SEC).expect("read").collect::<Result<_>>().expect("frames");
+    let frames: Vec<Frame> = read_all(&engine, ids[0], T0, T0 + 3_600 * US_PER_SEC);
     assert!(!frames.is_empty() && frames.len() < ledger.written[0].len(), "{} frames", frames.len());
     assert!(frames.iter().zip(&ledger.written[0]).all(|(f, w)| f.ts == w.0 && f.data == w.2));
     assert!(engine.check(false).expect("check").is_clean());
@@ -431,8 +429,7 @@ fn a_lost_space_whose_folder_returns_is_restored_in_place() {
     assert_eq!(job.wait().expect("restored"), space);
     assert_eq!(engine.space(space).expect("space").status, SpaceStatus::Normal);
     for (i, &s) in ids.iter().enumerate() {
-        let frames: Vec<Frame> =
-            engine.read(s, T0, T0 + 3_600 * US_PER_SEC).expect("read").collect::<Result<_>>().expect("frames");
+        let frames: Vec<Frame> = read_all(&engine, s, T0, T0 + 3_600 * US_PER_SEC);
         assert!(frames.len() >= ledger.acked[i]);
         assert!(frames.iter().zip(&ledger.written[i]).all(|(f, w)| f.ts == w.0 && f.data == w.2));
     }
