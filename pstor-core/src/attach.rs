@@ -7,10 +7,11 @@ use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::format::catalog::SpaceRef;
 use crate::format::checkpoint::{Checkpoint, CHECKPOINT_FILE};
+use crate::format::segment::SegmentUse;
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
 use crate::io::read_whole;
 use crate::recovery::{load_segments, Found};
-use crate::space::{JobControl, Space, SpaceStatus};
+use crate::space::{JobControl, OpenSeg, Space, SpaceStatus};
 use crate::store::{Detached, Sealed, Slot, SpaceRt};
 use crate::types::*;
 use std::collections::{BTreeSet, HashMap};
@@ -111,22 +112,27 @@ impl Inner {
                     rt.slots.push(Slot::Free);
                     rt.free.insert(idx);
                 }
-                Found::Sealed { gen, pool, stream, trailer } => {
-                    rt.gens.push(gen);
+                Found::Sealed { header, trailer } => {
+                    rt.gens.push(header.generation);
                     rt.slots.push(Slot::Sealed(Sealed {
-                        pool,
-                        stream,
+                        pool: header.pool,
+                        stream: header.stream,
+                        usage: header.usage,
                         first_ts: trailer.first_ts,
                         last_ts: trailer.last_ts,
                         used: trailer.used,
+                        entries: trailer.records,
+                        cameras: trailer.cameras,
                     }));
                 }
-                Found::Open { gen, pool, stream, records, torn } => {
+                Found::Open { header, records, needles, torn } => {
                     if let Some(detail) = torn {
                         self.events.emit(now, EventKind::TailTruncated { space: space.id, segment: idx, detail });
                     }
-                    rt.gens.push(gen);
-                    rt.slots.push(Slot::Open(Arc::new(crate::space::OpenSeg::new(idx, gen, pool, stream, records))));
+                    let h = header;
+                    rt.gens.push(h.generation);
+                    let open = OpenSeg::new(idx, h.generation, h.pool, h.stream, h.usage, records, needles);
+                    rt.slots.push(Slot::Open(Arc::new(open)));
                     to_seal.push(idx);
                 }
             }
@@ -136,6 +142,9 @@ impl Inner {
         for (i, slot) in rt.slots.iter().enumerate() {
             if let Some(sp) = slot.span() {
                 *st.used.entry((sp.pool, space.id)).or_insert(0) += 1;
+                if sp.usage != SegmentUse::Video {
+                    continue;
+                }
                 let key = if sp.first_ts <= sp.last_ts { sp.first_ts } else { Timestamp::MAX };
                 per_stream.entry(sp.stream).or_default().push((key, i as u32));
             }
@@ -163,6 +172,16 @@ impl Inner {
         let mut resume = Vec::new();
         for idx in to_seal {
             let Some(Slot::Open(o)) = rt.slots.get(idx as usize) else { continue };
+            if o.usage == SegmentUse::Picture {
+                // A pool's picture writer continues one open picture segment.
+                let known_pool = st.catalog.pools.iter().any(|p| p.id == o.pool);
+                if known_pool && !st.resumable_pictures.contains_key(&o.pool) {
+                    st.resumable_pictures.insert(o.pool, (space.id, idx));
+                } else {
+                    resume.push(Arc::clone(o));
+                }
+                continue;
+            }
             let newest = st.by_stream.get(&o.stream).and_then(|l| l.last()).copied() == Some((space.id, idx));
             let known_stream = st.catalog.streams.iter().any(|s| s.id == o.stream);
             if newest && known_stream && !st.resumable.contains_key(&o.stream) {
@@ -172,7 +191,7 @@ impl Inner {
             }
         }
         let mut newest: HashMap<StreamId, Timestamp> = HashMap::new();
-        for sp in rt.slots.iter().filter_map(|s| s.span()).filter(|sp| sp.first_ts <= sp.last_ts) {
+        for sp in rt.slots.iter().filter_map(|s| s.span()).filter(|sp| sp.has_data() && sp.usage == SegmentUse::Video) {
             let n = newest.entry(sp.stream).or_insert(sp.last_ts);
             *n = (*n).max(sp.last_ts);
         }

@@ -208,10 +208,17 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
             }
         }
     }
-    let dangling: Vec<LockId> =
-        catalog.locks.iter().filter(|l| !known_streams.contains_key(&l.stream)).map(|l| l.id).collect();
+    let dangling: Vec<LockId> = catalog
+        .locks
+        .iter()
+        .filter(|l| match &l.target {
+            LockTarget::Stream(s) => !known_streams.contains_key(s),
+            LockTarget::Pictures { pool, .. } => !catalog.pools.iter().any(|p| p.id == *pool),
+        })
+        .map(|l| l.id)
+        .collect();
     for l in &dangling {
-        report.add(None, None, format!("lock {l} refers to an unknown stream"), repair);
+        report.add(None, None, format!("lock {l} refers to an unknown stream or pool"), repair);
     }
     if repair {
         {

@@ -34,6 +34,8 @@ pub struct EngineOptions {
     pub segments_per_file: u32,
     /// Largest frame accepted.
     pub max_frame_bytes: usize,
+    /// Largest picture accepted.
+    pub max_picture_bytes: usize,
     /// A chunk (record) is written when it reaches this size...
     pub chunk_max_bytes: usize,
     /// ...or when its frames span more than this (µs of stream time)...
@@ -70,6 +72,7 @@ impl EngineOptions {
             segment_size: 256 << 20,
             segments_per_file: 16,
             max_frame_bytes: 16 << 20,
+            max_picture_bytes: 16 << 20,
             chunk_max_bytes: 1 << 20,
             chunk_max_span_us: US_PER_SEC,
             chunk_max_age: Duration::from_secs(2),
@@ -115,9 +118,9 @@ pub struct StreamInfo {
     pub segments: usize,
 }
 
-/// A completed seal: space, segment, generation, records (`None` if the
-/// footer could not be written).
-type SealedEntry = (SpaceId, u32, u32, Option<Vec<RecordEntry>>);
+/// A completed seal: the space and the segment (its records or needles are
+/// served from memory until evicted, even if the footer could not be written).
+type SealedEntry = (SpaceId, Arc<crate::space::OpenSeg>);
 
 /// Shared engine internals.
 #[derive(Debug)]
@@ -128,7 +131,12 @@ pub(crate) struct Inner {
     pub events: Arc<EventFeed>,
     state: Mutex<State>,
     pub streams: RwLock<HashMap<StreamId, Arc<StreamHandle>>>,
-    pub footers: crate::read::FooterCache,
+    pub footers: crate::read::FooterCache<RecordEntry>,
+    pub picture_footers: crate::read::FooterCache<crate::format::needle::NeedleEntry>,
+    /// Each picture pool's writer (created on first put).
+    pub picture_writers: RwLock<HashMap<PoolId, Arc<crate::picture_writer::PictureWriter>>>,
+    /// Bucket + key → picture id.
+    pub keys: crate::keys::KeyIndex,
     /// Seals completed by I/O threads, not yet applied to `state`.
     sealed: Mutex<Vec<SealedEntry>>,
     pub closed: AtomicBool,
@@ -168,6 +176,8 @@ impl Engine {
             write_atomic(storage.as_ref(), &cat_path, &c.encode()).map_err(|e| Error::io("writing the catalog", e))?;
             c
         };
+        let keys = crate::keys::KeyIndex::open(storage.is_native().then_some(opts.data_dir.as_path()))?;
+        let key_index_recreated = keys.recreated.clone();
         let inner = Arc::new_cyclic(|w| Inner {
             opts,
             storage,
@@ -176,6 +186,9 @@ impl Engine {
             state: Mutex::new(State { catalog, ..State::default() }),
             streams: RwLock::new(HashMap::new()),
             footers: crate::read::FooterCache::default(),
+            picture_footers: crate::read::FooterCache::default(),
+            picture_writers: RwLock::new(HashMap::new()),
+            keys,
             sealed: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             last_checkpoint: Mutex::new(Instant::now()),
@@ -209,6 +222,13 @@ impl Engine {
                     let _ = write_atomic(inner.storage.as_ref(), &path, &bytes);
                 }
             }
+        }
+        if let Some(why) = key_index_recreated {
+            let now = inner.clock.now();
+            inner.events.emit(now, EventKind::KeyIndexRebuilt { reason: why });
+        }
+        if inner.keys.needs_reconcile() {
+            inner.reconcile_keys(None)?;
         }
         // Not clean any more: a crash from here on must scan.
         inner.checkpoint(false)?;
@@ -414,7 +434,8 @@ impl Drop for Inner {
     }
 }
 
-fn wait_syncs(spaces: &[Arc<Space>]) -> Result<()> {
+/// Queues a sync to each space, then waits for all of them.
+pub(crate) fn wait_syncs(spaces: &[Arc<Space>]) -> Result<()> {
     let mut rxs = Vec::with_capacity(spaces.len());
     for s in spaces {
         rxs.push((s.id, s.sync_async()?));
@@ -489,9 +510,20 @@ impl Inner {
         Ok(())
     }
 
+    /// Makes every frame and picture durable (and the picture keys).
     pub fn sync_all(&self) -> Result<()> {
         let handles: Vec<Arc<StreamHandle>> = self.streams.read().values().cloned().collect();
-        self.sync_handles(handles)
+        let video = self.sync_handles(handles);
+        let mut spaces: Vec<Arc<Space>> = Vec::new();
+        for w in self.picture_writers.read().values() {
+            for s in w.spaces() {
+                if !spaces.iter().any(|x| Arc::ptr_eq(x, &s)) {
+                    spaces.push(s);
+                }
+            }
+        }
+        let pictures = wait_syncs(&spaces).and_then(|_| self.keys.flush());
+        video.and(pictures)
     }
 
     /// Queues every handle's buffered chunk, then waits for one sync per
@@ -520,37 +552,32 @@ impl Inner {
         }
     }
 
-    /// Called on an I/O thread when a seal is done. It must not take the
-    /// engine lock: a thread holding that lock may be waiting for room in this
-    /// very I/O queue. The result is applied by the next `lock_state`.
-    pub fn on_sealed(&self, sid: SpaceId, idx: u32, gen: u32, res: Result<Vec<RecordEntry>>) {
-        let records = res.ok();
-        if let Some(r) = records.as_ref().filter(|r| !r.is_empty()) {
-            self.footers.insert((sid, idx, gen), Arc::new(r.clone()));
+    /// Called on an I/O thread when a seal is done, whether or not its footer
+    /// could be written. It must not take the engine lock: a thread holding
+    /// that lock may be waiting for room in this very I/O queue. The result is
+    /// applied by the next `lock_state`.
+    pub fn on_sealed(&self, sid: SpaceId, open: Arc<crate::space::OpenSeg>) {
+        // Serve the entries from memory: no need to read back the footer just
+        // written, and if it could not be written they are all there is.
+        let key = (sid, open.index, open.generation);
+        {
+            let g = open.inner.lock();
+            if !g.records.is_empty() {
+                self.footers.insert(key, Arc::new(g.records.clone()));
+            }
+            if !g.needles.is_empty() {
+                self.picture_footers.insert(key, Arc::new(g.needles.clone()));
+            }
         }
-        self.sealed.lock().push((sid, idx, gen, records));
+        self.sealed.lock().push((sid, open));
     }
 
     /// Takes the engine lock, first applying seals completed since.
     pub fn lock_state(&self) -> parking_lot::MutexGuard<'_, State> {
         let mut st = self.state.lock();
         let done = std::mem::take(&mut *self.sealed.lock());
-        for (sid, idx, gen, records) in done {
-            let records = match records {
-                Some(r) => r,
-                // The footer was not written: keep serving the records in memory.
-                None => match st.slot(sid, idx) {
-                    Some(Slot::Open(o)) => {
-                        let r = o.records();
-                        if !r.is_empty() {
-                            self.footers.insert((sid, idx, gen), Arc::new(r.clone()));
-                        }
-                        r
-                    }
-                    _ => continue,
-                },
-            };
-            st.mark_sealed(sid, idx, gen, &records, self.clock.now(), &self.events);
+        for (sid, open) in done {
+            st.mark_sealed(sid, &open, self.clock.now(), &self.events);
         }
         st
     }
@@ -574,11 +601,13 @@ impl Inner {
                         .filter_map(|s| match s {
                             Slot::Open(o) => {
                                 let g = o.inner.lock();
+                                let durable = g.durable;
                                 Some(OpenSegment {
                                     index: o.index,
                                     generation: o.generation,
                                     stream: o.stream,
-                                    records: g.records[..g.durable].to_vec(),
+                                    records: g.records[..durable.min(g.records.len())].to_vec(),
+                                    needles: g.needles[..durable.min(g.needles.len())].to_vec(),
                                 })
                             }
                             _ => None,
@@ -635,10 +664,11 @@ impl Inner {
         // What is durable is described by the clean checkpoint even when some
         // buffered frames could not be stored (they were never acknowledged).
         let marked = self.checkpoint(true);
+        let keys = if synced.is_ok() && marked.is_ok() { self.keys.close_clean() } else { Ok(()) };
         for s in &spaces {
             s.release_lock();
         }
         self.lock.lock().take();
-        synced.and(marked)
+        synced.and(marked).and(keys)
     }
 }

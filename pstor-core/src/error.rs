@@ -214,6 +214,37 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// A picture id that is not well formed (length, characters, fields).
+    #[error("invalid picture id: {0}")]
+    InvalidPictureId(String),
+
+    /// No such picture: never stored, deleted, or overwritten (its segment
+    /// was recycled), or the id was forged.
+    #[error("picture {0} not found (deleted, overwritten, or never stored)")]
+    PictureNotFound(String),
+
+    /// No picture is stored under this bucket and key.
+    #[error("no picture under bucket {bucket:?} key {key:?}")]
+    KeyNotFound {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+    },
+
+    /// A picture that is empty or larger than the limit.
+    #[error("picture of {len} bytes refused (allowed 1..={max})")]
+    PictureSize {
+        /// Its size.
+        len: usize,
+        /// The largest accepted.
+        max: usize,
+    },
+
+    /// The key index could not be read or written.
+    #[error("key index: {0}")]
+    KeyIndex(String),
+
     /// No lock with that id.
     #[error("lock {0} not found")]
     LockNotFound(LockId),

@@ -80,6 +80,12 @@ pub enum EventKind {
         /// Why.
         detail: String,
     },
+    /// The picture key index was unreadable: it was set aside and rebuilt
+    /// from the picture segments.
+    KeyIndexRebuilt {
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
 /// One event with its sequence number and time.

@@ -295,7 +295,7 @@ fn restore_run(
             }
         }
         for l in &copy.locks {
-            if !st.catalog.locks.iter().any(|x| x.id == l.id) && st.catalog.streams.iter().any(|s| s.id == l.stream) {
+            if !st.catalog.locks.iter().any(|x| x.id == l.id) && st.lock_target_known(&l.target) {
                 st.catalog.locks.push(l.clone());
             }
         }
@@ -317,6 +317,8 @@ fn restore_run(
         }
     }
     inner.load_space(space, Some(ctl))?;
+    // Its pictures' keys are new to this engine's key index.
+    inner.reconcile_keys(Some(sb.space_id))?;
     // Its old checkpoint may be marked clean: replace it before anything is
     // appended, or a crash would skip scanning the new tails.
     inner.checkpoint(false)?;

@@ -15,6 +15,33 @@ impl Engine {
         end: Timestamp,
         expires: Option<Timestamp>,
     ) -> Result<LockId> {
+        self.add_lock(LockTarget::Stream(stream), start, end, expires)
+    }
+
+    /// Locks one camera's pictures in a pool, captured in `[start, end]`,
+    /// against overwrite and retention. Counts against the pool's lock quota
+    /// like video locks (whole segments).
+    pub fn lock_pictures(
+        &self,
+        pool: PoolId,
+        camera_id: &str,
+        start: Timestamp,
+        end: Timestamp,
+        expires: Option<Timestamp>,
+    ) -> Result<LockId> {
+        if camera_id.is_empty() || camera_id.len() > crate::format::needle::MAX_CAMERA_LEN {
+            return Err(Error::InvalidArgument("camera id must be 1..=256 bytes".into()));
+        }
+        self.add_lock(LockTarget::Pictures { pool, camera_id: camera_id.to_string() }, start, end, expires)
+    }
+
+    fn add_lock(
+        &self,
+        target: LockTarget,
+        start: Timestamp,
+        end: Timestamp,
+        expires: Option<Timestamp>,
+    ) -> Result<LockId> {
         self.inner.check_open()?;
         if start > end {
             return Err(Error::InvalidArgument(format!("lock range {start}..{end} ends before it starts")));
@@ -24,12 +51,21 @@ impl Engine {
             return Err(Error::InvalidArgument("lock expiry is in the past".into()));
         }
         self.inner.change_catalog(|st| {
-            let pool = st.pool(st.stream(stream)?.pool)?.clone();
+            let pool = match &target {
+                LockTarget::Stream(s) => st.pool(st.stream(*s)?.pool)?.clone(),
+                LockTarget::Pictures { pool, .. } => {
+                    let p = st.pool(*pool)?.clone();
+                    if !p.kind.accepts_pictures() {
+                        return Err(Error::WrongPoolKind { pool: p.id, kind: p.kind });
+                    }
+                    p
+                }
+            };
             let mut id = LockId(rand::random());
             while id.0 == 0 || st.catalog.locks.iter().any(|l| l.id == id) {
                 id = LockId(rand::random());
             }
-            let lock = LockConfig { id, stream, start, end, expires };
+            let lock = LockConfig { id, target: target.clone(), start, end, expires };
             check_lock_quota(st, &pool, &lock, now)?;
             st.catalog.locks.push(lock);
             Ok(id)

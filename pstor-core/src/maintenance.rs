@@ -6,6 +6,7 @@ use crate::engine::Inner;
 use crate::error::Result;
 use crate::events::EventKind;
 use crate::format::catalog::CATALOG_FILE;
+use crate::format::segment::SegmentUse;
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
 use crate::io::read_whole;
 use crate::space::SpaceStatus;
@@ -138,21 +139,41 @@ fn retention(inner: &Inner, now: Timestamp) {
     if cutoffs.is_empty() {
         return;
     }
-    // 1. Seal open segments whose newest frame is past the cycle.
+    // 1. Seal open segments whose newest frame or picture is past the cycle.
     let mut to_close: HashSet<StreamId> = HashSet::new();
+    let mut pictures_to_close: HashSet<PoolId> = HashSet::new();
     {
         let st = inner.lock_state();
         for rt in st.spaces.values() {
             for slot in &rt.slots {
                 let (Slot::Open(o), Some(sp)) = (slot, slot.span()) else { continue };
                 let expired = cutoffs.iter().any(|&(p, cutoff)| p == o.pool && sp.last_ts < cutoff);
-                if expired && sp.first_ts <= sp.last_ts && !st.is_locked(sp.stream, sp.first_ts, sp.last_ts, now) {
-                    to_close.insert(o.stream);
+                if expired && sp.has_data() && !st.is_locked(&sp, now) {
+                    match o.usage {
+                        SegmentUse::Picture => pictures_to_close.insert(o.pool),
+                        _ => to_close.insert(o.stream),
+                    };
                 }
             }
         }
     }
     let mut sealing = Vec::new();
+    for pool in pictures_to_close {
+        if let Some(w) = inner.picture_writers.read().get(&pool) {
+            w.close_segment(inner);
+        }
+        // A recovered picture segment nobody resumed is sealed directly.
+        let resumable = inner.lock_state().resumable_pictures.remove(&pool);
+        if let Some((sid, idx)) = resumable {
+            seal_recovered(inner, sid, idx);
+        }
+        let st = inner.lock_state();
+        for rt in st.spaces.values() {
+            if !sealing.iter().any(|x: &Arc<crate::space::Space>| Arc::ptr_eq(x, &rt.space)) {
+                sealing.push(Arc::clone(&rt.space));
+            }
+        }
+    }
     for s in to_close {
         if let Ok(h) = inner.handle(s) {
             let _ = h.close_segment(inner);
@@ -160,12 +181,7 @@ fn retention(inner: &Inner, now: Timestamp) {
         // A recovered segment nobody resumed is sealed directly.
         let resumable = inner.lock_state().resumable.remove(&s);
         if let Some((sid, idx)) = resumable {
-            let st = inner.lock_state();
-            if let (Some(rt), Some(Slot::Open(o))) = (st.spaces.get(&sid), st.slot(sid, idx)) {
-                let (space, open) = (Arc::clone(&rt.space), Arc::clone(o));
-                drop(st);
-                crate::stream::seal_segment(inner, &space, &open);
-            }
+            seal_recovered(inner, sid, idx);
         }
         let st = inner.lock_state();
         for rt in st.spaces.values() {
@@ -183,6 +199,16 @@ fn retention(inner: &Inner, now: Timestamp) {
         while let Some((sid, idx)) = st.oldest_recyclable(pool, now, Some(cutoff)) {
             st.free_segment(sid, idx, now, &inner.events, true);
         }
+    }
+}
+
+/// Seals an open segment recovered at open that no writer continued.
+fn seal_recovered(inner: &Inner, sid: SpaceId, idx: u32) {
+    let st = inner.lock_state();
+    if let (Some(rt), Some(Slot::Open(o))) = (st.spaces.get(&sid), st.slot(sid, idx)) {
+        let (space, open) = (Arc::clone(&rt.space), Arc::clone(o));
+        drop(st);
+        crate::stream::seal_segment(inner, &space, &open);
     }
 }
 

@@ -200,14 +200,20 @@ impl Engine {
             st.catalog.pools.retain(|p| p.id != id);
             let gone: BTreeSet<StreamId> = st.catalog.streams.iter().filter(|s| s.pool == id).map(|s| s.id).collect();
             st.catalog.streams.retain(|s| s.pool != id);
-            st.catalog.locks.retain(|l| !gone.contains(&l.stream));
+            st.catalog.locks.retain(|l| match &l.target {
+                LockTarget::Stream(s) => !gone.contains(s),
+                LockTarget::Pictures { pool, .. } => *pool != id,
+            });
             st.used.retain(|k, _| k.0 != id);
+            st.resumable_pictures.remove(&id);
             for s in &gone {
                 st.by_stream.remove(s);
                 st.resumable.remove(s);
             }
             Ok(())
         })?;
+        // Its picture segments were freed above: forget the writer's slot.
+        self.inner.picture_writers.write().remove(&id);
         let mut streams = self.inner.streams.write();
         for h in victims {
             streams.remove(&h.id);

@@ -23,20 +23,27 @@ pub const FOOTER_CACHE_ENTRIES: usize = 1024;
 
 type FooterKey = (SpaceId, u32, u32);
 
-/// Cached record lists and their insertion order (oldest evicted first).
-type FooterMap = (HashMap<FooterKey, Arc<Vec<RecordEntry>>>, VecDeque<FooterKey>);
+/// Cached entry lists and their insertion order (oldest evicted first).
+type FooterMap<T> = (HashMap<FooterKey, Arc<Vec<T>>>, VecDeque<FooterKey>);
 
-/// A bounded cache of sealed segments' record lists (from their footers).
-#[derive(Debug, Default)]
-pub(crate) struct FooterCache {
-    inner: Mutex<FooterMap>,
+/// A bounded cache of sealed segments' entry lists (from their footers):
+/// video records or picture needles.
+#[derive(Debug)]
+pub(crate) struct FooterCache<T> {
+    inner: Mutex<FooterMap<T>>,
 }
 
-impl FooterCache {
-    pub fn get(&self, k: &FooterKey) -> Option<Arc<Vec<RecordEntry>>> {
+impl<T> Default for FooterCache<T> {
+    fn default() -> Self {
+        FooterCache { inner: Mutex::new((HashMap::new(), VecDeque::new())) }
+    }
+}
+
+impl<T> FooterCache<T> {
+    pub fn get(&self, k: &FooterKey) -> Option<Arc<Vec<T>>> {
         self.inner.lock().0.get(k).cloned()
     }
-    pub fn insert(&self, k: FooterKey, v: Arc<Vec<RecordEntry>>) {
+    pub fn insert(&self, k: FooterKey, v: Arc<Vec<T>>) {
         let mut g = self.inner.lock();
         if g.0.insert(k, v).is_none() {
             g.1.push_back(k);
@@ -90,10 +97,17 @@ pub(crate) fn segment_records(inner: &Inner, v: &SegView) -> Result<Arc<Vec<Reco
                 Some(r) => (Arc::new(r), false),
                 None => (Arc::new(scan_segment(&v.space, v.index, v.gen, s.stream, Vec::new())?.records), true),
             };
-            if heal {
+            if heal && !records.is_empty() {
                 // A crash tore the footer: write it again (best effort).
-                let cmd =
-                    crate::space::IoCmd::Footer { index: v.index, generation: v.gen, records: Arc::clone(&records) };
+                let footer = crate::format::segment::encode_footer(v.gen, &records);
+                let used = records.last().map_or(0, |r| r.end());
+                let cmd = crate::space::IoCmd::Footer {
+                    index: v.index,
+                    generation: v.gen,
+                    usage: crate::format::segment::SegmentUse::Video,
+                    used,
+                    footer,
+                };
                 let _ = v.space.submit(cmd);
             }
             inner.footers.insert(key, Arc::clone(&records));

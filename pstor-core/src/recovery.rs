@@ -4,9 +4,11 @@
 
 use crate::error::{Error, Result};
 use crate::format::checkpoint::Checkpoint;
+use crate::format::needle::{NeedleEntry, NeedleHeader, ENTRY_HAS_KEY, MAX_META_LEN, NEEDLE_HEADER_LEN};
 use crate::format::record::{decode_frames, verify_crc, RecordHeader, RECORD_HEADER_LEN};
 use crate::format::segment::{
-    decode_footer, RecordEntry, SegmentHeader, SegmentUse, Trailer, DATA_START, NO_KEY, SEGMENT_HEADER_LEN, TRAILER_LEN,
+    decode_footer, decode_picture_footer, RecordEntry, SegmentHeader, SegmentUse, Trailer, DATA_START, NO_KEY,
+    SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
 use crate::space::{JobControl, Space};
 use crate::types::*;
@@ -112,9 +114,9 @@ fn is_record_of(b: &[u8], gen: u32) -> bool {
     field(0) == Some(crate::format::record::RECORD_MAGIC) && field(8) == Some(gen)
 }
 
-/// Reads a sealed segment's footer; `None` if the trailer is missing, stale or
-/// corrupt (then the caller scans).
-pub(crate) fn read_footer(space: &Space, index: u32, gen: u32) -> Result<Option<Vec<RecordEntry>>> {
+/// Reads a sealed segment's trailer and footer entry bytes; `None` if the
+/// trailer is missing, stale or corrupt.
+fn read_footer_bytes(space: &Space, index: u32, gen: u32) -> Result<Option<(Trailer, Vec<u8>)>> {
     let seg = space.sb.segment_size;
     let mut tb = [0u8; TRAILER_LEN];
     space.read(index, seg - TRAILER_LEN as u64, &mut tb)?;
@@ -125,15 +127,85 @@ pub(crate) fn read_footer(space: &Space, index: u32, gen: u32) -> Result<Option<
     let Some(fo) = t.footer_offset(seg) else { return Ok(None) };
     let mut body = vec![0u8; (seg - TRAILER_LEN as u64 - fo) as usize];
     space.read(index, fo, &mut body)?;
-    Ok(decode_footer(&body, &t).ok())
+    Ok(Some((t, body)))
+}
+
+/// Reads a sealed video segment's footer; `None` if the trailer is missing,
+/// stale or corrupt (then the caller scans).
+pub(crate) fn read_footer(space: &Space, index: u32, gen: u32) -> Result<Option<Vec<RecordEntry>>> {
+    Ok(read_footer_bytes(space, index, gen)?.and_then(|(t, body)| decode_footer(&body, &t).ok()))
+}
+
+/// Reads a sealed picture segment's footer; `None` if it does not verify.
+pub(crate) fn read_picture_footer(space: &Space, index: u32, gen: u32) -> Result<Option<Vec<NeedleEntry>>> {
+    Ok(read_footer_bytes(space, index, gen)?.and_then(|(t, body)| decode_picture_footer(&body, &t).ok()))
+}
+
+/// Scans the needles of picture segment `index` (generation `gen`) from the
+/// end of `known` onwards: one read of header + meta per needle (the header
+/// CRC covers the data CRC; data is verified when read), stopping at the
+/// first needle that does not verify or does not chain to its predecessor.
+pub(crate) fn scan_picture_segment(
+    space: &Space,
+    index: u32,
+    gen: u32,
+    mut known: Vec<NeedleEntry>,
+) -> Result<PictureScan> {
+    let seg_size = space.sb.segment_size;
+    let mut offset = known.last().map_or(DATA_START, |r| r.end());
+    let mut prev_crc = known.last().map_or(0, |r| r.crc);
+    let mut head = vec![0u8; NEEDLE_HEADER_LEN + MAX_META_LEN];
+    let end = loop {
+        if offset + NEEDLE_HEADER_LEN as u64 > seg_size {
+            break ScanEnd::Clean;
+        }
+        space.read(index, offset, &mut head[..NEEDLE_HEADER_LEN])?;
+        if !is_record_of(&head, gen) {
+            // Never written, or left from an older generation: the end.
+            break ScanEnd::Clean;
+        }
+        let h = match NeedleHeader::parse(&head) {
+            Ok(h) => h,
+            Err(e) => break ScanEnd::Torn(format!("at offset {offset}: {e}")),
+        };
+        if h.prev_crc != prev_crc || offset + h.total_len() > seg_size {
+            break ScanEnd::Torn(format!("at offset {offset}: needle does not follow its predecessor"));
+        }
+        space.read(index, offset, &mut head[..h.head_len()])?;
+        let meta = match h.verify_head(&head) {
+            Ok((meta, _)) => meta,
+            Err(e) => break ScanEnd::Torn(format!("at offset {offset}: {e}")),
+        };
+        let entry = NeedleEntry {
+            offset: offset as u32,
+            len: h.total_len() as u32,
+            cookie: h.cookie,
+            crc: h.crc,
+            captured_at: h.captured_at,
+            camera_hash: h.camera_hash,
+            meta_len: h.meta_len,
+            flags: if meta.key.is_some() { ENTRY_HAS_KEY } else { 0 },
+        };
+        offset = entry.end();
+        prev_crc = entry.crc;
+        known.push(entry);
+    };
+    Ok(PictureScan { needles: known, end })
+}
+
+/// The result of scanning a picture segment.
+#[derive(Debug)]
+pub(crate) struct PictureScan {
+    pub needles: Vec<NeedleEntry>,
+    pub end: ScanEnd,
 }
 
 /// What a segment was found to be at open.
 #[derive(Debug)]
 pub(crate) enum Found {
     Free { gen: u32 },
-    Sealed { gen: u32, pool: PoolId, stream: StreamId, trailer: Trailer },
-    Open { gen: u32, pool: PoolId, stream: StreamId, records: Vec<RecordEntry>, torn: Option<String> },
+    Sealed { header: SegmentHeader, trailer: Trailer },
+    Open { header: SegmentHeader, records: Vec<RecordEntry>, needles: Vec<NeedleEntry>, torn: Option<String> },
 }
 
 /// Reads every segment's header and trailer, scanning open segments' tails
@@ -177,32 +249,41 @@ pub(crate) fn load_segments(
         space.read(idx, sb.segment_size - TRAILER_LEN as u64, &mut tb)?;
         if let Ok(t) = Trailer::decode(&tb, sb.segment_size) {
             if t.generation == header.generation {
-                out.push(Found::Sealed {
-                    gen: header.generation,
-                    pool: header.pool,
-                    stream: header.stream,
-                    trailer: t,
-                });
+                out.push(Found::Sealed { header, trailer: t });
                 continue;
             }
         }
         let from_ckpt =
             ckpt.and_then(|c| c.segments.iter().find(|s| s.index == idx && s.generation == header.generation));
-        let (records, torn) = match (ckpt, from_ckpt) {
-            (Some(c), Some(s)) if c.clean => (s.records.clone(), None),
+        let clean = ckpt.is_some_and(|c| c.clean) && from_ckpt.is_some();
+        let (records, needles, end) = match (header.usage, from_ckpt) {
+            (SegmentUse::Picture, s) => {
+                let known = s.map(|s| s.needles.clone()).unwrap_or_default();
+                if clean {
+                    (Vec::new(), known, ScanEnd::Clean)
+                } else {
+                    let scan = scan_picture_segment(space, idx, header.generation, known)?;
+                    (Vec::new(), scan.needles, scan.end)
+                }
+            }
             (_, s) => {
                 let known = s.map(|s| s.records.clone()).unwrap_or_default();
-                let scan = scan_segment(space, idx, header.generation, header.stream, known)?;
-                match scan.end {
-                    ScanEnd::Torn(why) if mode == RecoveryMode::AbsoluteConsistency => {
-                        return Err(Error::Corrupt(format!("space {} segment {idx}: {why}", space.id)));
-                    }
-                    ScanEnd::Torn(why) => (scan.records, Some(why)),
-                    ScanEnd::Clean => (scan.records, None),
+                if clean {
+                    (known, Vec::new(), ScanEnd::Clean)
+                } else {
+                    let scan = scan_segment(space, idx, header.generation, header.stream, known)?;
+                    (scan.records, Vec::new(), scan.end)
                 }
             }
         };
-        out.push(Found::Open { gen: header.generation, pool: header.pool, stream: header.stream, records, torn });
+        let torn = match end {
+            ScanEnd::Torn(why) if mode == RecoveryMode::AbsoluteConsistency => {
+                return Err(Error::Corrupt(format!("space {} segment {idx}: {why}", space.id)));
+            }
+            ScanEnd::Torn(why) => Some(why),
+            ScanEnd::Clean => None,
+        };
+        out.push(Found::Open { header, records, needles, torn });
     }
     space.set_progress(100);
     Ok(out)

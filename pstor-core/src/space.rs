@@ -8,7 +8,12 @@
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::events::{EventFeed, EventKind};
-use crate::format::segment::{encode_footer, RecordEntry, SegmentHeader, SegmentUse, DATA_START};
+use crate::format::needle::{
+    camera_bits, NeedleEntry, NeedleHeader, DELETE_MARK, DELETE_MARK_OFFSET, NEEDLE_HEADER_LEN,
+};
+use crate::format::segment::{
+    encode_footer, encode_picture_footer, RecordEntry, SegmentHeader, SegmentUse, DATA_START,
+};
 use crate::format::superblock::SuperBlock;
 use crate::io::{read_exact_at, OpenMode, Storage, StorageFile};
 use crate::types::*;
@@ -70,14 +75,18 @@ pub(crate) fn data_file_name(n: u32) -> String {
     format!("seg-{n:05}.dat")
 }
 
-/// An unsealed segment: records are appended by one stream; the I/O thread
-/// lists each record here once it is written, so readers see it.
+/// An unsealed segment: records are appended by one stream (video) or needles
+/// by a pool's picture writer; the I/O thread lists each one here once it is
+/// written, so readers see it.
 #[derive(Debug)]
 pub(crate) struct OpenSeg {
     pub index: u32,
     pub generation: u32,
     pub pool: PoolId,
+    /// The stream (video); 0 for a picture segment.
     pub stream: StreamId,
+    /// Video or Picture.
+    pub usage: SegmentUse,
     pub inner: Mutex<OpenInner>,
     /// Its seal is queued: it takes no more records and becomes sealed soon.
     pub sealing: AtomicBool,
@@ -85,36 +94,106 @@ pub(crate) struct OpenSeg {
 
 #[derive(Debug, Default)]
 pub(crate) struct OpenInner {
-    /// Records written to the file, in order.
+    /// Video records written to the file, in order.
     pub records: Vec<RecordEntry>,
+    /// Needles written to the file, in order (picture segments).
+    pub needles: Vec<NeedleEntry>,
     /// How many of them are durable (covered by a completed fdatasync).
     pub durable: usize,
+    /// Picture segments: capture-time range and camera filter of the needles.
+    pub pictures: Option<(Timestamp, Timestamp)>,
+    pub cameras: u64,
+}
+
+impl OpenInner {
+    /// Records or needles written.
+    pub fn len(&self) -> usize {
+        self.records.len() + self.needles.len()
+    }
+    pub fn push_needle(&mut self, e: NeedleEntry) {
+        self.pictures = Some(match self.pictures {
+            Some((a, b)) => (a.min(e.captured_at), b.max(e.captured_at)),
+            None => (e.captured_at, e.captured_at),
+        });
+        self.cameras |= camera_bits(e.camera_hash);
+        self.needles.push(e);
+    }
+    /// (first, last) timestamp of what is written, if anything.
+    pub fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
+        match (self.records.first(), self.records.last()) {
+            (Some(f), Some(l)) => Some((f.first_ts, l.last_ts)),
+            _ => self.pictures,
+        }
+    }
+    /// End of the last record or needle.
+    pub fn used(&self) -> u64 {
+        let r = self.records.last().map(|r| r.end());
+        let n = self.needles.last().map(|n| n.end());
+        r.or(n).unwrap_or(DATA_START)
+    }
 }
 
 impl OpenSeg {
-    pub fn new(index: u32, generation: u32, pool: PoolId, stream: StreamId, records: Vec<RecordEntry>) -> Self {
-        let durable = records.len();
-        OpenSeg {
-            index,
-            generation,
-            pool,
-            stream,
-            inner: Mutex::new(OpenInner { records, durable }),
-            sealing: AtomicBool::new(false),
+    pub fn new(
+        index: u32,
+        generation: u32,
+        pool: PoolId,
+        stream: StreamId,
+        usage: SegmentUse,
+        records: Vec<RecordEntry>,
+        needles: Vec<NeedleEntry>,
+    ) -> Self {
+        let mut inner = OpenInner { records, ..OpenInner::default() };
+        for n in needles {
+            inner.push_needle(n);
         }
+        inner.durable = inner.len();
+        OpenSeg { index, generation, pool, stream, usage, inner: Mutex::new(inner), sealing: AtomicBool::new(false) }
     }
     pub fn records(&self) -> Vec<RecordEntry> {
         self.inner.lock().records.clone()
     }
+    pub fn needles(&self) -> Vec<NeedleEntry> {
+        self.inner.lock().needles.clone()
+    }
+    /// What the segment is once sealed, `None` if it holds nothing.
+    pub fn summary(&self) -> Option<crate::store::Sealed> {
+        let g = self.inner.lock();
+        let (first_ts, last_ts) = g.time_range()?;
+        Some(crate::store::Sealed {
+            pool: self.pool,
+            stream: self.stream,
+            usage: self.usage,
+            first_ts,
+            last_ts,
+            used: g.used(),
+            entries: g.len() as u32,
+            cameras: g.cameras,
+        })
+    }
+    /// The footer (entries + trailer) that seals it.
+    pub fn encode_footer(&self) -> Vec<u8> {
+        let g = self.inner.lock();
+        match self.usage {
+            SegmentUse::Picture => encode_picture_footer(self.generation, &g.needles),
+            _ => encode_footer(self.generation, &g.records),
+        }
+    }
 }
 
 /// Called by the I/O thread when a seal finished (or failed).
-pub(crate) type SealDone = Box<dyn FnOnce(Result<Vec<RecordEntry>>) + Send>;
+pub(crate) type SealDone = Box<dyn FnOnce(Result<()>) + Send>;
 
 /// Work for a space's I/O thread.
 pub(crate) enum IoCmd {
     /// Write a record and list it in its open segment.
     Record { offset: u64, data: Vec<u8>, entry: RecordEntry, open: Arc<OpenSeg> },
+    /// Write a needle, list it in its open picture segment, then answer.
+    Needle { offset: u64, data: Vec<u8>, entry: NeedleEntry, open: Arc<OpenSeg>, done: Sender<Result<()>> },
+    /// Set the delete mark of the needle at `offset` if it still is the one
+    /// named (generation, cookie), then make that durable; answers whether it
+    /// was live.
+    MarkDeleted { index: u32, offset: u64, generation: u32, cookie: u32, done: Sender<Result<bool>> },
     /// Write a segment header; `durable` = fdatasync it before anything
     /// queued after it (an allocation must be on disk before records
     /// overwrite the segment's previous life).
@@ -122,8 +201,8 @@ pub(crate) enum IoCmd {
     /// Make the open segment's records durable, then write its footer.
     Seal { open: Arc<OpenSeg>, done: SealDone },
     /// Rewrite the footer of a sealed segment whose footer was found invalid
-    /// (a crash tore it), if the segment still has that generation.
-    Footer { index: u32, generation: u32, records: Arc<Vec<RecordEntry>> },
+    /// (a crash tore it), if the segment still has that generation and use.
+    Footer { index: u32, generation: u32, usage: SegmentUse, used: u64, footer: Vec<u8> },
     /// Make everything queued so far durable.
     Sync { done: Sender<Result<()>> },
     /// Answer once everything queued so far is written (not synced).
@@ -371,10 +450,21 @@ impl IoThread {
             IoCmd::Record { offset, data, entry, open } => {
                 if self.write(open.index, offset, &data) {
                     open.inner.lock().records.push(entry);
-                    if !self.touched.iter().any(|t| Arc::ptr_eq(t, &open)) {
-                        self.touched.push(open);
-                    }
+                    self.touch(open);
                 }
+            }
+            IoCmd::Needle { offset, data, entry, open, done } => {
+                let res = if self.write(open.index, offset, &data) {
+                    open.inner.lock().push_needle(entry);
+                    self.touch(open);
+                    Ok(())
+                } else {
+                    Err(self.unwritable())
+                };
+                let _ = done.send(res);
+            }
+            IoCmd::MarkDeleted { index, offset, generation, cookie, done } => {
+                let _ = done.send(self.mark_deleted(index, offset, generation, cookie));
             }
             IoCmd::Header { index, data, durable } => {
                 if self.write(index, 0, &data) && durable {
@@ -382,12 +472,44 @@ impl IoThread {
                 }
             }
             IoCmd::Seal { open, done } => done(self.seal(&open)),
-            IoCmd::Footer { index, generation, records } => self.rewrite_footer(index, generation, &records),
+            IoCmd::Footer { index, generation, usage, used, footer } => {
+                self.rewrite_footer(index, generation, usage, used, &footer)
+            }
             IoCmd::Sync { done } => syncs.push(done),
             IoCmd::Barrier { done } => {
                 let _ = done.send(());
             }
         }
+    }
+
+    fn touch(&mut self, open: Arc<OpenSeg>) {
+        if !self.touched.iter().any(|t| Arc::ptr_eq(t, &open)) {
+            self.touched.push(open);
+        }
+    }
+
+    /// The error for a write refused because the space is not in service.
+    fn unwritable(&self) -> Error {
+        match self.space.status() {
+            SpaceStatus::Lost => Error::SpaceLost(self.space.id),
+            _ => Error::SpaceFailed(self.space.id),
+        }
+    }
+
+    fn mark_deleted(&mut self, index: u32, offset: u64, generation: u32, cookie: u32) -> Result<bool> {
+        // This thread is the only writer: if the needle at `offset` is still
+        // the one named, no newer life of the segment has overwritten it.
+        let mut hb = [0u8; NEEDLE_HEADER_LEN];
+        self.space.read(index, offset, &mut hb)?;
+        match NeedleHeader::parse(&hb) {
+            Ok(h) if h.generation == generation && h.cookie == cookie && !h.deleted => {}
+            _ => return Ok(false),
+        }
+        if !self.write(index, offset + DELETE_MARK_OFFSET, &DELETE_MARK.to_le_bytes()) {
+            return Err(self.unwritable());
+        }
+        self.sync()?;
+        Ok(true)
     }
 
     /// Writes unless the space is failed; a failure poisons the space.
@@ -420,7 +542,7 @@ impl IoThread {
             .touched
             .drain(..)
             .map(|o| {
-                let n = o.inner.lock().records.len();
+                let n = o.inner.lock().len();
                 (o, n)
             })
             .collect();
@@ -442,39 +564,41 @@ impl IoThread {
         Ok(())
     }
 
-    fn seal(&mut self, open: &Arc<OpenSeg>) -> Result<Vec<RecordEntry>> {
+    fn seal(&mut self, open: &Arc<OpenSeg>) -> Result<()> {
         // Records first, durably; only then the footer that vouches for them.
         self.sync()?;
-        let records = open.records();
-        if records.is_empty() {
-            // Nothing to vouch for: the engine frees the segment instead.
-            return Ok(records);
-        }
-        let footer = encode_footer(open.generation, &records);
+        let used = {
+            let g = open.inner.lock();
+            if g.len() == 0 {
+                // Nothing to vouch for: the engine frees the segment instead.
+                return Ok(());
+            }
+            g.used()
+        };
+        let footer = open.encode_footer();
         let offset = self.space.sb.segment_size - footer.len() as u64;
-        if records.last().is_some_and(|r| r.end() > offset) || offset < DATA_START {
+        if used > offset || offset < DATA_START {
             return Err(Error::Corrupt(format!("segment {}: footer does not fit", open.index)));
         }
         if !self.write(open.index, offset, &footer) {
             return Err(Error::SpaceFailed(self.space.id));
         }
-        Ok(records)
+        Ok(())
     }
 
-    fn rewrite_footer(&mut self, index: u32, generation: u32, records: &[RecordEntry]) {
+    fn rewrite_footer(&mut self, index: u32, generation: u32, usage: SegmentUse, used: u64, footer: &[u8]) {
         // This thread is the only writer: if the header on disk still shows
         // that generation, no record of a newer life exists to overwrite.
         let mut hb = [0u8; crate::format::segment::SEGMENT_HEADER_LEN];
         let current = self.space.read(index, 0, &mut hb).ok().and_then(|_| SegmentHeader::decode(&hb).ok());
-        if !current.is_some_and(|h| h.generation == generation && h.usage == SegmentUse::Video) || records.is_empty() {
+        if !current.is_some_and(|h| h.generation == generation && h.usage == usage) {
             return;
         }
-        let footer = encode_footer(generation, records);
-        let offset = self.space.sb.segment_size - footer.len() as u64;
-        if records.last().is_some_and(|r| r.end() > offset) || self.sync().is_err() {
+        let Some(offset) = self.space.sb.segment_size.checked_sub(footer.len() as u64) else { return };
+        if used > offset || self.sync().is_err() {
             return;
         }
-        self.write(index, offset, &footer);
+        self.write(index, offset, footer);
     }
 
     fn fail(&self, detail: &str) {

@@ -9,7 +9,8 @@
 use crate::error::{Error, FullReason, Result};
 use crate::events::{EventFeed, EventKind};
 use crate::format::catalog::Catalog;
-use crate::format::segment::{RecordEntry, SegmentUse};
+use crate::format::needle::{camera_bits, camera_hash};
+use crate::format::segment::SegmentUse;
 use crate::space::{OpenSeg, Space, SpaceStatus};
 use crate::types::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -19,10 +20,26 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sealed {
     pub pool: PoolId,
+    /// The stream (0 for a picture segment).
     pub stream: StreamId,
+    pub usage: SegmentUse,
+    /// Time range of its frames or pictures (capture times).
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
     pub used: u64,
+    /// Records or needles in it.
+    pub entries: u32,
+    /// Camera filter of a picture segment (0 for video).
+    pub cameras: u64,
+}
+
+/// Who a new segment is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SegOwner {
+    /// A video stream.
+    Stream(StreamId),
+    /// A pool's picture writer.
+    Pictures,
 }
 
 /// One segment in memory.
@@ -38,24 +55,61 @@ pub(crate) enum Slot {
 pub(crate) struct Span {
     pub pool: PoolId,
     pub stream: StreamId,
+    pub usage: SegmentUse,
+    /// `MAX..MIN` while an open segment holds nothing.
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
+    pub cameras: u64,
+}
+
+impl Sealed {
+    pub fn span(&self) -> Span {
+        Span {
+            pool: self.pool,
+            stream: self.stream,
+            usage: self.usage,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            cameras: self.cameras,
+        }
+    }
+}
+
+impl Span {
+    /// Whether it holds any data.
+    pub fn has_data(&self) -> bool {
+        self.first_ts <= self.last_ts
+    }
 }
 
 impl Slot {
     pub fn span(&self) -> Option<Span> {
         match self {
             Slot::Free => None,
-            Slot::Sealed(s) => Some(Span { pool: s.pool, stream: s.stream, first_ts: s.first_ts, last_ts: s.last_ts }),
+            Slot::Sealed(s) => Some(s.span()),
             Slot::Open(o) => {
                 let g = o.inner.lock();
-                let (first_ts, last_ts) = match (g.records.first(), g.records.last()) {
-                    (Some(f), Some(l)) => (f.first_ts, l.last_ts),
-                    _ => (Timestamp::MAX, Timestamp::MIN),
-                };
-                Some(Span { pool: o.pool, stream: o.stream, first_ts, last_ts })
+                let (first_ts, last_ts) = g.time_range().unwrap_or((Timestamp::MAX, Timestamp::MIN));
+                Some(Span { pool: o.pool, stream: o.stream, usage: o.usage, first_ts, last_ts, cameras: g.cameras })
             }
         }
+    }
+}
+
+/// Whether a lock covers (part of) a segment's data. For pictures the camera
+/// filter may say yes for a camera without pictures there: locks then protect
+/// a little more than needed, never less.
+pub(crate) fn lock_covers(l: &LockConfig, sp: &Span) -> bool {
+    if !sp.has_data() || l.start > sp.last_ts || l.end < sp.first_ts {
+        return false;
+    }
+    match (&l.target, sp.usage) {
+        (LockTarget::Stream(s), SegmentUse::Video) => *s == sp.stream,
+        (LockTarget::Pictures { pool, camera_id }, SegmentUse::Picture) => {
+            let bits = camera_bits(camera_hash(camera_id));
+            *pool == sp.pool && sp.cameras & bits == bits
+        }
+        _ => false,
     }
 }
 
@@ -90,6 +144,9 @@ pub(crate) struct State {
     pub by_stream: HashMap<StreamId, Vec<(SpaceId, u32)>>,
     /// Open segments recovered at open that their stream continues.
     pub resumable: HashMap<StreamId, (SpaceId, u32)>,
+    /// Open picture segments recovered at open that their pool's picture
+    /// writer continues.
+    pub resumable_pictures: HashMap<PoolId, (SpaceId, u32)>,
     /// Pools whose low-space alarm is raised.
     pub alarmed: HashSet<PoolId>,
     /// Spaces whose volume is below the volume free-space threshold.
@@ -120,9 +177,17 @@ impl State {
         self.catalog.pools.iter().flat_map(|p| p.quotas.iter()).filter(|q| q.0 == space).map(|q| q.1 as u64).sum()
     }
 
-    /// Whether a segment of `stream` spanning `first..=last` is protected by a lock.
-    pub fn is_locked(&self, stream: StreamId, first: Timestamp, last: Timestamp, now: Timestamp) -> bool {
-        self.catalog.locks.iter().any(|l| l.stream == stream && l.in_force(now) && l.start <= last && l.end >= first)
+    /// Whether a lock's stream or pool exists.
+    pub fn lock_target_known(&self, t: &LockTarget) -> bool {
+        match t {
+            LockTarget::Stream(s) => self.catalog.streams.iter().any(|x| x.id == *s),
+            LockTarget::Pictures { pool, .. } => self.catalog.pools.iter().any(|p| p.id == *pool),
+        }
+    }
+
+    /// Whether a segment is protected by a lock in force.
+    pub fn is_locked(&self, sp: &Span, now: Timestamp) -> bool {
+        self.catalog.locks.iter().any(|l| l.in_force(now) && lock_covers(l, sp))
     }
 
     /// (capacity, used) of a pool in bytes, over all its spaces. Cheap: the
@@ -145,12 +210,10 @@ impl State {
         for rt in self.spaces.values() {
             for slot in &rt.slots {
                 let Some(sp) = slot.span() else { continue };
-                if sp.pool != pool || sp.first_ts > sp.last_ts {
+                if sp.pool != pool || !sp.has_data() {
                     continue;
                 }
-                let by_extra =
-                    extra.is_some_and(|l| l.stream == sp.stream && l.start <= sp.last_ts && l.end >= sp.first_ts);
-                if by_extra || self.is_locked(sp.stream, sp.first_ts, sp.last_ts, now) {
+                if extra.is_some_and(|l| lock_covers(l, &sp)) || self.is_locked(&sp, now) {
                     total += rt.space.sb.segment_size;
                 }
             }
@@ -202,7 +265,7 @@ impl State {
                     if s.pool != pool || before.is_some_and(|b| s.last_ts >= b) {
                         continue;
                     }
-                    if self.is_locked(s.stream, s.first_ts, s.last_ts, now) {
+                    if self.is_locked(&s.span(), now) {
                         continue;
                     }
                     if best.is_none_or(|b| s.last_ts < b.0) {
@@ -236,6 +299,9 @@ impl State {
         if self.resumable.get(&span.stream) == Some(&(sid, idx)) {
             self.resumable.remove(&span.stream);
         }
+        if self.resumable_pictures.get(&span.pool) == Some(&(sid, idx)) {
+            self.resumable_pictures.remove(&span.pool);
+        }
         if span.first_ts <= span.last_ts {
             events.emit(
                 now,
@@ -251,7 +317,7 @@ impl State {
     pub fn allocate(
         &mut self,
         pool_id: PoolId,
-        stream: StreamId,
+        owner: SegOwner,
         now: Timestamp,
         events: &EventFeed,
     ) -> Result<(Arc<Space>, Arc<OpenSeg>)> {
@@ -266,7 +332,7 @@ impl State {
                 } else if let Some((sid, idx)) = self.oldest_recyclable(pool_id, now, None) {
                     self.free_segment(sid, idx, now, events, false);
                     match self.pick_free(&pool) {
-                        Some(p) => return self.allocate_at(p, pool_id, stream, now),
+                        Some(p) => return self.allocate_at(p, pool_id, owner, now),
                         None => FullReason::OnlyLockedData,
                     }
                 } else {
@@ -275,7 +341,7 @@ impl State {
                 return Err(Error::PoolFull { pool: pool_id, reason });
             }
         };
-        self.allocate_at(picked, pool_id, stream, now)
+        self.allocate_at(picked, pool_id, owner, now)
     }
 
     /// Whether segments of `pool` are being sealed (soon recyclable).
@@ -296,50 +362,48 @@ impl State {
         &mut self,
         picked: (SpaceId, u32),
         pool_id: PoolId,
-        stream: StreamId,
+        owner: SegOwner,
         now: Timestamp,
     ) -> Result<(Arc<Space>, Arc<OpenSeg>)> {
         let (sid, idx) = picked;
+        let (stream, usage) = match owner {
+            SegOwner::Stream(s) => (s, SegmentUse::Video),
+            SegOwner::Pictures => (StreamId(0), SegmentUse::Picture),
+        };
         let rt = self.spaces.get_mut(&sid).ok_or(Error::SpaceNotFound(sid))?;
         let gen = rt.gens[idx as usize].wrapping_add(1);
         rt.gens[idx as usize] = gen;
-        let open = Arc::new(OpenSeg::new(idx, gen, pool_id, stream, Vec::new()));
+        let open = Arc::new(OpenSeg::new(idx, gen, pool_id, stream, usage, Vec::new(), Vec::new()));
         rt.slots[idx as usize] = Slot::Open(Arc::clone(&open));
         let space = Arc::clone(&rt.space);
-        let header = space.header_bytes(idx, gen, SegmentUse::Video, pool_id, stream, now);
+        let header = space.header_bytes(idx, gen, usage, pool_id, stream, now);
         if let Err(e) = space.submit(crate::space::IoCmd::Header { index: idx, data: header, durable: true }) {
             rt.slots[idx as usize] = Slot::Free;
             rt.free.insert(idx);
             return Err(e);
         }
         *self.used.entry((pool_id, sid)).or_insert(0) += 1;
-        self.by_stream.entry(stream).or_default().push((sid, idx));
+        if usage == SegmentUse::Video {
+            self.by_stream.entry(stream).or_default().push((sid, idx));
+        }
         Ok((space, open))
     }
 
     /// Marks an open segment sealed once its footer is written.
-    pub fn mark_sealed(
-        &mut self,
-        sid: SpaceId,
-        idx: u32,
-        gen: u32,
-        records: &[RecordEntry],
-        now: Timestamp,
-        events: &EventFeed,
-    ) {
+    pub fn mark_sealed(&mut self, sid: SpaceId, open: &OpenSeg, now: Timestamp, events: &EventFeed) {
+        let idx = open.index;
         let Some(rt) = self.spaces.get_mut(&sid) else { return };
-        if rt.gens.get(idx as usize) != Some(&gen) {
+        if rt.gens.get(idx as usize) != Some(&open.generation) {
             return;
         }
         let Some(slot) = rt.slots.get_mut(idx as usize) else { return };
-        let Slot::Open(open) = slot else { return };
-        let (pool, stream) = (open.pool, open.stream);
-        match (records.first(), records.last()) {
-            (Some(f), Some(l)) => {
-                *slot = Slot::Sealed(Sealed { pool, stream, first_ts: f.first_ts, last_ts: l.last_ts, used: l.end() });
-            }
+        if !matches!(slot, Slot::Open(_)) {
+            return;
+        }
+        match open.summary() {
+            Some(sealed) => *slot = Slot::Sealed(sealed),
             // An empty segment is not worth keeping: give it back.
-            _ => self.free_segment(sid, idx, now, events, false),
+            None => self.free_segment(sid, idx, now, events, false),
         }
     }
 
@@ -352,6 +416,7 @@ impl State {
         }
         self.used.retain(|k, _| k.1 != id);
         self.resumable.retain(|_, k| k.0 != id);
+        self.resumable_pictures.retain(|_, k| k.0 != id);
         Some(rt)
     }
 

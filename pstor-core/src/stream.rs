@@ -195,32 +195,9 @@ impl StreamHandle {
                 }
             }
         }
-        let now = inner.clock.now();
-        let mut res = st.allocate(self.pool, self.id, now, &inner.events);
-        if let Err(Error::PoolFull { reason: crate::FullReason::OnlyLockedData, .. }) = &res {
-            // Segments whose seal is queued become recyclable once their
-            // footer is written: wait for that, then try once more.
-            let busy = st.seals_in_flight(self.pool);
-            if !busy.is_empty() {
-                drop(st);
-                for s in busy {
-                    s.barrier()?;
-                }
-                st = inner.lock_state();
-                res = st.allocate(self.pool, self.id, inner.clock.now(), &inner.events);
-            }
-        }
-        match res {
-            Ok((space, open)) => {
-                Ok(WriteSlot { space, open, next: DATA_START, count: 0, prev_crc: 0, last_ts: Timestamp::MIN })
-            }
-            Err(e) => {
-                if let Error::PoolFull { pool, reason } = &e {
-                    inner.events.emit(now, EventKind::PoolFull { pool: *pool, reason: *reason });
-                }
-                Err(e)
-            }
-        }
+        drop(st);
+        let (space, open) = allocate_segment(inner, self.pool, crate::store::SegOwner::Stream(self.id))?;
+        Ok(WriteSlot { space, open, next: DATA_START, count: 0, prev_crc: 0, last_ts: Timestamp::MIN })
     }
 
     /// Queues the buffered chunk and returns the spaces to sync.
@@ -245,21 +222,50 @@ impl StreamHandle {
     }
 }
 
-/// Queues the footer write of a full or closed segment; the engine marks it
-/// sealed when the I/O thread has written it.
+/// Allocates a new open segment in `pool` (recycling if the pool is full and
+/// its strategy allows); a refusal raises a `PoolFull` event.
+pub(crate) fn allocate_segment(
+    inner: &Inner,
+    pool: PoolId,
+    owner: crate::store::SegOwner,
+) -> Result<(Arc<Space>, Arc<OpenSeg>)> {
+    let now = inner.clock.now();
+    let mut st = inner.lock_state();
+    let mut res = st.allocate(pool, owner, now, &inner.events);
+    if let Err(Error::PoolFull { reason: crate::FullReason::OnlyLockedData, .. }) = &res {
+        // Segments whose seal is queued become recyclable once their
+        // footer is written: wait for that, then try once more.
+        let busy = st.seals_in_flight(pool);
+        if !busy.is_empty() {
+            drop(st);
+            for s in busy {
+                s.barrier()?;
+            }
+            st = inner.lock_state();
+            res = st.allocate(pool, owner, inner.clock.now(), &inner.events);
+        }
+    }
+    if let Err(Error::PoolFull { pool, reason }) = &res {
+        inner.events.emit(now, EventKind::PoolFull { pool: *pool, reason: *reason });
+    }
+    res
+}
+
+/// Queues the footer write of a full or closed segment (video or pictures);
+/// the engine marks it sealed when the I/O thread has written it.
 pub(crate) fn seal_segment(inner: &Inner, space: &Space, open: &Arc<OpenSeg>) {
     let weak = inner.weak();
     let sid = space.id;
-    let (idx, gen) = (open.index, open.generation);
-    let done = Box::new(move |res: Result<Vec<crate::format::segment::RecordEntry>>| {
+    let sealed = Arc::clone(open);
+    let done = Box::new(move |_written: Result<()>| {
         if let Some(inner) = weak.upgrade() {
-            inner.on_sealed(sid, idx, gen, res);
+            inner.on_sealed(sid, sealed);
         }
     });
     open.sealing.store(true, std::sync::atomic::Ordering::SeqCst);
     if space.submit(IoCmd::Seal { open: Arc::clone(open), done }).is_err() {
         // The space is gone; what was written stays readable until restart,
         // when the segment is scanned.
-        inner.on_sealed(sid, idx, gen, Ok(open.records()));
+        inner.on_sealed(sid, Arc::clone(open));
     }
 }

@@ -74,6 +74,10 @@ impl PoolKind {
     pub fn accepts_video(self) -> bool {
         matches!(self, PoolKind::Video | PoolKind::Mixed)
     }
+    /// Whether pictures may be stored in a pool of this kind.
+    pub fn accepts_pictures(self) -> bool {
+        matches!(self, PoolKind::Picture | PoolKind::Mixed)
+    }
 }
 
 /// What a full pool does (manual 3.5.2, "Overwrite Strategy").
@@ -184,19 +188,56 @@ pub struct StreamConfig {
     pub codec_config: Vec<u8>,
 }
 
-/// A lock protecting a stream's time range from overwrite and retention.
+/// What a lock protects.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LockTarget {
+    /// A video stream's frames.
+    Stream(StreamId),
+    /// One camera's pictures in a pool.
+    Pictures {
+        /// The picture (or mixed) pool.
+        pool: PoolId,
+        /// The camera.
+        camera_id: String,
+    },
+}
+
+/// A lock protecting a time range of a stream, or of a camera's pictures,
+/// from overwrite and retention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockConfig {
     /// The lock id.
     pub id: LockId,
-    /// The locked stream.
-    pub stream: StreamId,
+    /// What it protects.
+    pub target: LockTarget,
     /// Start of the locked range (inclusive).
     pub start: Timestamp,
     /// End of the locked range (inclusive).
     pub end: Timestamp,
     /// When the lock lapses by itself; `None` = until unlocked.
     pub expires: Option<Timestamp>,
+}
+
+/// A client-chosen name for a picture (for the S3 face): bucket + key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PictureKey {
+    /// Bucket, 1..=63 bytes.
+    pub bucket: String,
+    /// Key, 1..=1024 bytes.
+    pub key: String,
+}
+
+/// What is stored with a picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureMeta {
+    /// The camera that took it (1..=256 bytes).
+    pub camera_id: String,
+    /// When it was taken (µs UTC).
+    pub captured_at: Timestamp,
+    /// MIME type, e.g. `image/jpeg` (at most 127 bytes, may be empty).
+    pub content_type: String,
+    /// Optional name (bucket + key).
+    pub key: Option<PictureKey>,
 }
 
 impl LockConfig {

@@ -761,7 +761,12 @@ impl Harness {
         let mut got: Vec<MLock> = e
             .locks()
             .into_iter()
-            .map(|l| MLock { id: l.id, stream: l.stream, start: l.start, end: l.end, expires: l.expires })
+            .filter_map(|l| match l.target {
+                LockTarget::Stream(stream) => {
+                    Some(MLock { id: l.id, stream, start: l.start, end: l.end, expires: l.expires })
+                }
+                LockTarget::Pictures { .. } => None,
+            })
             .collect();
         let mut want: Vec<MLock> = self.locks.iter().filter(|l| l.expires.is_none_or(|x| x > now)).cloned().collect();
         got.sort_by_key(|l| l.id);

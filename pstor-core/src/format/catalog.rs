@@ -90,7 +90,17 @@ impl Catalog {
         w.u32(self.locks.len() as u32);
         for l in &self.locks {
             w.u64(l.id.0);
-            w.u64(l.stream.0);
+            match &l.target {
+                LockTarget::Stream(s) => {
+                    w.u8(1);
+                    w.u64(s.0);
+                }
+                LockTarget::Pictures { pool, camera_id } => {
+                    w.u8(2);
+                    w.u32(pool.0);
+                    w.str(camera_id);
+                }
+            }
             w.i64(l.start);
             w.i64(l.end);
             w.u8(l.expires.is_some() as u8);
@@ -152,9 +162,13 @@ impl Catalog {
             });
         }
         let mut locks = Vec::new();
-        for _ in 0..r.count(41)? {
+        for _ in 0..r.count(38)? {
             let id = LockId(r.u64()?);
-            let stream = StreamId(r.u64()?);
+            let target = match r.u8()? {
+                1 => LockTarget::Stream(StreamId(r.u64()?)),
+                2 => LockTarget::Pictures { pool: PoolId(r.u32()?), camera_id: r.str()? },
+                k => return Err(bad(format!("catalog: unknown lock kind {k}"))),
+            };
             let start = r.i64()?;
             let end = r.i64()?;
             let has_expiry = r.u8()? != 0;
@@ -162,7 +176,7 @@ impl Catalog {
             if start > end {
                 return Err(bad("catalog: lock ends before it starts"));
             }
-            locks.push(LockConfig { id, stream, start, end, expires: has_expiry.then_some(expiry) });
+            locks.push(LockConfig { id, target, start, end, expires: has_expiry.then_some(expiry) });
         }
         r.expect_end()?;
         Ok(Catalog { engine_uuid, seq, thresholds, spaces, pools, streams, locks })
@@ -204,7 +218,22 @@ mod tests {
                 codec: "H264".into(),
                 codec_config: vec![1, 2, 3],
             }],
-            locks: vec![LockConfig { id: LockId(8), stream: StreamId(5), start: 1, end: 2, expires: Some(9) }],
+            locks: vec![
+                LockConfig {
+                    id: LockId(8),
+                    target: LockTarget::Stream(StreamId(5)),
+                    start: 1,
+                    end: 2,
+                    expires: Some(9),
+                },
+                LockConfig {
+                    id: LockId(9),
+                    target: LockTarget::Pictures { pool: PoolId(3), camera_id: "cam".into() },
+                    start: 1,
+                    end: 2,
+                    expires: None,
+                },
+            ],
         }
     }
 

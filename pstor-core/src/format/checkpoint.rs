@@ -4,6 +4,7 @@
 //! marker: when set, nothing at all is scanned.
 
 use super::codec::{bad, check_crc, DecodeError, Reader, Writer};
+use super::needle::{decode_entries, NeedleEntry, NEEDLE_ENTRY_LEN};
 use super::segment::{RecordEntry, ENTRY_LEN};
 use super::FORMAT_VERSION;
 use crate::types::{StreamId, Timestamp};
@@ -24,8 +25,10 @@ pub struct OpenSegment {
     pub generation: u32,
     /// Its stream.
     pub stream: StreamId,
-    /// Records durable at checkpoint time, in order.
+    /// Video records durable at checkpoint time, in order.
     pub records: Vec<RecordEntry>,
+    /// Picture segments: needles durable at checkpoint time, in order.
+    pub needles: Vec<NeedleEntry>,
 }
 
 /// A checkpoint of one space.
@@ -44,7 +47,8 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Encodes with a trailing CRC.
     pub fn encode(&self) -> Vec<u8> {
-        let n: usize = self.segments.iter().map(|s| 20 + s.records.len() * ENTRY_LEN).sum();
+        let n: usize =
+            self.segments.iter().map(|s| 24 + s.records.len() * ENTRY_LEN + s.needles.len() * NEEDLE_ENTRY_LEN).sum();
         let mut w = Writer::with_capacity(32 + n);
         w.u32(CHECKPOINT_MAGIC);
         w.u16(FORMAT_VERSION);
@@ -58,6 +62,10 @@ impl Checkpoint {
             w.u64(s.stream.0);
             w.u32(s.records.len() as u32);
             for e in &s.records {
+                e.encode_into(&mut w);
+            }
+            w.u32(s.needles.len() as u32);
+            for e in &s.needles {
                 e.encode_into(&mut w);
             }
         }
@@ -79,7 +87,7 @@ impl Checkpoint {
         let seq = r.u64()?;
         let written_at = r.i64()?;
         let mut segments = Vec::new();
-        for _ in 0..r.count(20)? {
+        for _ in 0..r.count(24)? {
             let index = r.u32()?;
             let generation = r.u32()?;
             let stream = StreamId(r.u64()?);
@@ -93,7 +101,12 @@ impl Checkpoint {
                 prev_end = e.end();
                 records.push(e);
             }
-            segments.push(OpenSegment { index, generation, stream, records });
+            let n = r.count(NEEDLE_ENTRY_LEN)?;
+            let needles = decode_entries(&mut r, n)?;
+            if !records.is_empty() && !needles.is_empty() {
+                return Err(bad("checkpoint: a segment holds both records and needles"));
+            }
+            segments.push(OpenSegment { index, generation, stream, records, needles });
         }
         r.expect_end()?;
         Ok(Checkpoint { seq, clean: flags & FLAG_CLEAN != 0, written_at, segments })
@@ -123,6 +136,7 @@ mod tests {
                     frames: 2,
                     crc: 5,
                 }],
+                needles: Vec::new(),
             }],
         };
         let b = c.encode();

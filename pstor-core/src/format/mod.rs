@@ -5,6 +5,7 @@
 pub(crate) mod catalog;
 pub(crate) mod checkpoint;
 pub(crate) mod codec;
+pub(crate) mod needle;
 pub(crate) mod record;
 pub(crate) mod segment;
 pub(crate) mod superblock;
@@ -12,4 +13,4 @@ pub(crate) mod superblock;
 pub use codec::DecodeError;
 
 /// On-disk format version written by this build (all structures).
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;

@@ -6,6 +6,7 @@
 //! with a new generation); the footer and trailer when it is sealed.
 
 use super::codec::{bad, DecodeError, Reader, Writer};
+use super::needle::{decode_entries, summarize, NeedleEntry};
 use super::FORMAT_VERSION;
 use crate::types::{PoolId, StreamId, Timestamp};
 
@@ -22,6 +23,8 @@ pub const TRAILER_MAGIC: u32 = u32::from_le_bytes(*b"PFTR");
 pub const TRAILER_LEN: usize = 64;
 /// Encoded length of one footer entry ([`RecordEntry`]).
 pub const ENTRY_LEN: usize = 40;
+// Trailers find footers the same way for video and picture segments.
+const _: () = assert!(super::needle::NEEDLE_ENTRY_LEN == ENTRY_LEN);
 /// Smallest allowed segment size (tests use tiny segments).
 pub const MIN_SEGMENT_SIZE: u64 = 64 * 1024;
 /// Largest allowed segment size (offsets in entries are u32).
@@ -36,6 +39,8 @@ pub enum SegmentUse {
     Free,
     /// Video records of one stream.
     Video,
+    /// Pictures (needles) of the cameras of one pool.
+    Picture,
 }
 
 impl SegmentUse {
@@ -43,6 +48,7 @@ impl SegmentUse {
         match self {
             SegmentUse::Free => 0,
             SegmentUse::Video => 1,
+            SegmentUse::Picture => 2,
         }
     }
 }
@@ -60,7 +66,7 @@ pub struct SegmentHeader {
     pub usage: SegmentUse,
     /// Owning pool (0 when free).
     pub pool: PoolId,
-    /// Owning stream (0 when free).
+    /// Owning stream (0 when free or holding pictures).
     pub stream: StreamId,
     /// When it was allocated or freed (µs).
     pub stamped_at: Timestamp,
@@ -100,6 +106,7 @@ impl SegmentHeader {
         let usage = match r.u8()? {
             0 => SegmentUse::Free,
             1 => SegmentUse::Video,
+            2 => SegmentUse::Picture,
             c => return Err(bad(format!("segment header: unknown use {c}"))),
         };
         r.u8()?;
@@ -184,6 +191,9 @@ pub struct Trailer {
     pub first_ts: Timestamp,
     /// Last frame timestamp in the segment.
     pub last_ts: Timestamp,
+    /// Picture segments: the camera filter (`needle::camera_bits` of every
+    /// camera with a picture here); 0 for video.
+    pub cameras: u64,
 }
 
 impl Trailer {
@@ -200,7 +210,8 @@ impl Trailer {
         w.u64(self.used); // 24
         w.i64(self.first_ts); // 32
         w.i64(self.last_ts); // 40
-        w.bytes(&[0u8; 12]); // 48
+        w.u64(self.cameras); // 48
+        w.u32(0); // 56
         w.finish_crc() // 60
     }
 
@@ -224,7 +235,8 @@ impl Trailer {
         let used = r.u64()?;
         let first_ts = r.i64()?;
         let last_ts = r.i64()?;
-        let t = Trailer { generation, records, footer_crc, used, first_ts, last_ts };
+        let cameras = r.u64()?;
+        let t = Trailer { generation, records, footer_crc, used, first_ts, last_ts, cameras };
         if t.footer_offset(segment_size).is_none_or(|fo| t.used > fo) || first_ts > last_ts {
             return Err(bad("trailer: inconsistent sizes"));
         }
@@ -243,35 +255,72 @@ pub fn footer_len(records: usize) -> u64 {
     (records * ENTRY_LEN + TRAILER_LEN) as u64
 }
 
+/// Appends the trailer to encoded footer entries.
+fn finish_footer(mut w: Writer, t: Trailer) -> Vec<u8> {
+    let trailer = Trailer { footer_crc: crc32fast::hash(&w.buf), ..t };
+    w.bytes(&trailer.encode());
+    w.buf
+}
+
 /// Encodes footer entries + trailer, to be written ending at the segment end.
 pub fn encode_footer(generation: u32, entries: &[RecordEntry]) -> Vec<u8> {
     let mut w = Writer::with_capacity(entries.len() * ENTRY_LEN + TRAILER_LEN);
     for e in entries {
         e.encode_into(&mut w);
     }
-    let footer_crc = crc32fast::hash(&w.buf);
-    let trailer = Trailer {
+    let t = Trailer {
         generation,
         records: entries.len() as u32,
-        footer_crc,
+        footer_crc: 0,
         used: entries.last().map_or(DATA_START, |e| e.end()),
         first_ts: entries.first().map_or(0, |e| e.first_ts),
         last_ts: entries.last().map_or(0, |e| e.last_ts),
+        cameras: 0,
     };
-    w.bytes(&trailer.encode());
-    w.buf
+    finish_footer(w, t)
 }
 
-/// Decodes footer entries (the bytes just before the trailer) and checks them
-/// against the trailer: CRC, order, and bounds.
-pub fn decode_footer(bytes: &[u8], trailer: &Trailer) -> Result<Vec<RecordEntry>, DecodeError> {
+/// Encodes a picture segment's footer (needle entries) + trailer.
+pub fn encode_picture_footer(generation: u32, entries: &[NeedleEntry]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(entries.len() * ENTRY_LEN + TRAILER_LEN);
+    for e in entries {
+        e.encode_into(&mut w);
+    }
+    let (first_ts, last_ts, cameras) = summarize(entries);
+    let used = entries.last().map_or(DATA_START, |e| e.end());
+    finish_footer(
+        w,
+        Trailer { generation, records: entries.len() as u32, footer_crc: 0, used, first_ts, last_ts, cameras },
+    )
+}
+
+/// Checks footer bytes against the trailer's length and CRC.
+fn check_footer<'a>(bytes: &'a [u8], trailer: &Trailer) -> Result<Reader<'a>, DecodeError> {
     if bytes.len() != trailer.records as usize * ENTRY_LEN {
         return Err(bad("footer: length does not match the trailer"));
     }
     if crc32fast::hash(bytes) != trailer.footer_crc {
         return Err(bad("footer: checksum mismatch"));
     }
-    let mut r = Reader::new(bytes);
+    Ok(Reader::new(bytes))
+}
+
+/// Decodes a picture segment's footer entries and checks them against the
+/// trailer (CRC, contiguity, used mark, summary).
+pub fn decode_picture_footer(bytes: &[u8], trailer: &Trailer) -> Result<Vec<NeedleEntry>, DecodeError> {
+    let mut r = check_footer(bytes, trailer)?;
+    let out = decode_entries(&mut r, trailer.records as usize)?;
+    let used = out.last().map_or(DATA_START, |e| e.end());
+    if used != trailer.used || summarize(&out) != (trailer.first_ts, trailer.last_ts, trailer.cameras) {
+        return Err(bad("footer: needle entries do not match the trailer"));
+    }
+    Ok(out)
+}
+
+/// Decodes footer entries (the bytes just before the trailer) and checks them
+/// against the trailer: CRC, order, and bounds.
+pub fn decode_footer(bytes: &[u8], trailer: &Trailer) -> Result<Vec<RecordEntry>, DecodeError> {
+    let mut r = check_footer(bytes, trailer)?;
     let mut out = Vec::with_capacity(trailer.records as usize);
     let mut next = DATA_START;
     let mut last_ts = i64::MIN;

@@ -72,6 +72,12 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         let _ = dir;
         Ok(DirLock(None))
     }
+    /// Whether `path` is a real file-system path that other libraries may
+    /// open themselves (the key index database). In-memory backends say no,
+    /// and the engine keeps such state in memory, rebuilt at every open.
+    fn is_native(&self) -> bool {
+        false
+    }
 }
 
 /// Holds a directory lock from [`Storage::lock_dir`] until dropped.

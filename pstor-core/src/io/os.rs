@@ -24,6 +24,10 @@ impl OsStorage {
 struct OsFile(File);
 
 impl Storage for OsStorage {
+    fn is_native(&self) -> bool {
+        true
+    }
+
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn StorageFile>> {
         let mut opts = OpenOptions::new();
         match mode {
