@@ -7,11 +7,13 @@
 use crate::engine::Inner;
 use crate::error::Result;
 use crate::format::catalog::{Catalog, CATALOG_FILE};
-use crate::format::segment::{encode_footer, SegmentHeader, SegmentUse, SEGMENT_HEADER_LEN};
+use crate::format::needle::NeedleHeader;
+use crate::format::segment::{encode_footer, encode_picture_footer, SegmentHeader, SegmentUse, SEGMENT_HEADER_LEN};
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
 use crate::io::{read_whole, write_atomic};
 use crate::read::{read_record, segment_records, SegView};
-use crate::recovery::{read_footer, scan_segment};
+use crate::recovery::{read_footer, read_picture_footer, scan_picture_segment, scan_segment};
+use crate::space::Space;
 use crate::store::Slot;
 use crate::types::*;
 use std::collections::HashMap;
@@ -108,10 +110,7 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
                 (Ok(h), None) if h.usage == SegmentUse::Free || hb.iter().all(|&b| b == 0) => {}
                 (Err(_), None) if hb.iter().all(|&b| b == 0) => {}
                 (Ok(h), Some(sp))
-                    if h.usage == SegmentUse::Video
-                        && h.generation == gen
-                        && h.stream == sp.stream
-                        && h.pool == sp.pool => {}
+                    if h.usage == sp.usage && h.generation == gen && h.stream == sp.stream && h.pool == sp.pool => {}
                 (h, _) => {
                     let what = format!(
                         "header {:?} does not match the index (generation {gen}, {:?})",
@@ -130,7 +129,9 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
             }
             let Some(sp) = span else { continue };
             *counted.entry((sp.pool, sid)).or_insert(0) += 1;
-            if !known_pools.contains_key(&sp.pool) || !known_streams.contains_key(&sp.stream) {
+            let owner_known = known_pools.contains_key(&sp.pool)
+                && (sp.usage == SegmentUse::Picture || known_streams.contains_key(&sp.stream));
+            if !owner_known {
                 report.add(
                     Some(sid),
                     Some(idx),
@@ -140,50 +141,10 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
                 orphans.push((sid, idx));
                 continue;
             }
-            if let Slot::Sealed(_) = slot {
-                let footer = match read_footer(space, idx, gen) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        report.add(Some(sid), Some(idx), format!("footer unreadable: {e}"), false);
-                        continue;
-                    }
-                };
-                if footer.is_none() {
-                    let scanned = match scan_segment(space, idx, gen, sp.stream, Vec::new()) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            report.add(Some(sid), Some(idx), format!("segment unreadable: {e}"), false);
-                            continue;
-                        }
-                    };
-                    let fixed = repair && !scanned.records.is_empty() && {
-                        let footer = encode_footer(gen, &scanned.records);
-                        space
-                            .write_direct(idx, space.sb.segment_size - footer.len() as u64, &footer)
-                            .and_then(|_| space.sync_all_direct())
-                            .is_ok()
-                    };
-                    report.add(Some(sid), Some(idx), "sealed segment has no valid footer".into(), fixed);
-                }
-            }
-            let view = SegView { space: Arc::clone(space), index: idx, gen, slot: slot.clone() };
-            let records = match segment_records(inner, &view) {
-                Ok(r) => r,
-                Err(e) => {
-                    report.add(Some(sid), Some(idx), format!("record list unreadable: {e}"), false);
-                    continue;
-                }
-            };
-            let mut prev = Timestamp::MIN;
-            for e in records.iter() {
-                report.records += 1;
-                if e.first_ts <= prev {
-                    report.add(Some(sid), Some(idx), format!("record at {} out of time order", e.offset), false);
-                }
-                prev = e.last_ts;
-                if let Err(err) = read_record(inner, space, idx, gen, sp.stream, e) {
-                    report.add(Some(sid), Some(idx), format!("record at offset {}: {err}", e.offset), false);
-                }
+            if sp.usage == SegmentUse::Picture {
+                check_pictures(inner, space, idx, gen, slot, repair, &mut report);
+            } else {
+                check_video(inner, space, idx, gen, slot, sp.stream, repair, &mut report);
             }
         }
     }
@@ -236,4 +197,125 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
         inner.sync_all()?;
     }
     Ok(report)
+}
+
+/// A sealed segment without a valid footer: report it, and with `repair`
+/// write the footer the scan found.
+fn report_footer(space: &Space, idx: u32, footer: Option<Vec<u8>>, repair: bool, report: &mut CheckReport) {
+    let fixed = repair
+        && footer.is_some_and(|footer| {
+            space
+                .write_direct(idx, space.sb.segment_size - footer.len() as u64, &footer)
+                .and_then(|_| space.sync_all_direct())
+                .is_ok()
+        });
+    report.add(Some(space.id), Some(idx), "sealed segment has no valid footer".into(), fixed);
+}
+
+/// Footer and every record of a video segment.
+#[allow(clippy::too_many_arguments)]
+fn check_video(
+    inner: &Inner,
+    space: &Arc<Space>,
+    idx: u32,
+    gen: u32,
+    slot: &Slot,
+    stream: StreamId,
+    repair: bool,
+    report: &mut CheckReport,
+) {
+    let sid = space.id;
+    if let Slot::Sealed(_) = slot {
+        match read_footer(space, idx, gen) {
+            Ok(Some(_)) => {}
+            Ok(None) => match scan_segment(space, idx, gen, stream, Vec::new()) {
+                Ok(scanned) => {
+                    let footer = (!scanned.records.is_empty()).then(|| encode_footer(gen, &scanned.records));
+                    report_footer(space, idx, footer, repair, report);
+                }
+                Err(e) => {
+                    report.add(Some(sid), Some(idx), format!("segment unreadable: {e}"), false);
+                    return;
+                }
+            },
+            Err(e) => {
+                report.add(Some(sid), Some(idx), format!("footer unreadable: {e}"), false);
+                return;
+            }
+        }
+    }
+    let view = SegView { space: Arc::clone(space), index: idx, gen, slot: slot.clone() };
+    let records = match segment_records(inner, &view) {
+        Ok(r) => r,
+        Err(e) => {
+            report.add(Some(sid), Some(idx), format!("record list unreadable: {e}"), false);
+            return;
+        }
+    };
+    let mut prev = Timestamp::MIN;
+    for e in records.iter() {
+        report.records += 1;
+        if e.first_ts <= prev {
+            report.add(Some(sid), Some(idx), format!("record at {} out of time order", e.offset), false);
+        }
+        prev = e.last_ts;
+        if let Err(err) = read_record(inner, space, idx, gen, stream, e) {
+            report.add(Some(sid), Some(idx), format!("record at offset {}: {err}", e.offset), false);
+        }
+    }
+}
+
+/// Footer and every needle of a picture segment (deleted ones included: their
+/// bytes must still verify).
+fn check_pictures(
+    inner: &Inner,
+    space: &Arc<Space>,
+    idx: u32,
+    gen: u32,
+    slot: &Slot,
+    repair: bool,
+    report: &mut CheckReport,
+) {
+    let sid = space.id;
+    if let Slot::Sealed(_) = slot {
+        match read_picture_footer(space, idx, gen) {
+            Ok(Some(_)) => {}
+            Ok(None) => match scan_picture_segment(space, idx, gen, Vec::new()) {
+                Ok(scanned) => {
+                    let footer = (!scanned.needles.is_empty()).then(|| encode_picture_footer(gen, &scanned.needles));
+                    report_footer(space, idx, footer, repair, report);
+                }
+                Err(e) => {
+                    report.add(Some(sid), Some(idx), format!("segment unreadable: {e}"), false);
+                    return;
+                }
+            },
+            Err(e) => {
+                report.add(Some(sid), Some(idx), format!("footer unreadable: {e}"), false);
+                return;
+            }
+        }
+    }
+    let needles = match inner.picture_entries(space, idx, gen, slot) {
+        Ok(n) => n,
+        Err(e) => {
+            report.add(Some(sid), Some(idx), format!("needle list unreadable: {e}"), false);
+            return;
+        }
+    };
+    for e in needles.iter() {
+        report.records += 1;
+        let mut buf = vec![0u8; e.len as usize];
+        let verified = space.read(idx, e.offset as u64, &mut buf).map_err(|e| e.to_string()).and_then(|_| {
+            let h = NeedleHeader::parse(&buf).map_err(|e| e.to_string())?;
+            if h.generation != gen || h.cookie != e.cookie || h.total_len() != e.len as u64 {
+                return Err("needle does not match its index entry".to_string());
+            }
+            h.verify_head(&buf).map_err(|e| e.to_string())?;
+            h.verify_data(&buf[h.head_len()..]).map_err(|e| e.to_string())
+        });
+        if let Err(why) = verified {
+            report.add(Some(sid), Some(idx), format!("needle at offset {}: {why}", e.offset), false);
+        }
+    }
 }

@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::types::*;
 
 const US_PER_HOUR: i64 = 3600 * US_PER_SEC;
-const US_PER_DAY: i64 = 24 * US_PER_HOUR;
 
 /// A calendar date (local time per `EngineOptions::utc_offset_minutes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

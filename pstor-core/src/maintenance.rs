@@ -15,8 +15,6 @@ use crate::types::*;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-const US_PER_DAY: i64 = 86_400 * US_PER_SEC;
-
 /// One round. `forced` (an explicit call) checkpoints regardless of the interval.
 pub(crate) fn run(inner: &Inner, forced: bool) -> Result<()> {
     inner.check_open()?;

@@ -18,8 +18,13 @@ use std::sync::Arc;
 /// How far before a range's start a read looks for its key frame.
 pub const MAX_KEY_LOOKBACK_US: i64 = 10 * 60 * US_PER_SEC;
 
-/// Sealed segments whose record lists are kept in memory.
+/// Sealed video segments whose record lists are kept in memory (a 256 MiB
+/// segment of 1 MiB chunks lists ~256 records: ~10 KiB each).
 pub const FOOTER_CACHE_ENTRIES: usize = 1024;
+
+/// Sealed picture segments whose needle lists are kept in memory (a 256 MiB
+/// segment of 50 KiB pictures lists ~5,000 needles: ~200 KiB each).
+pub const PICTURE_FOOTER_CACHE_ENTRIES: usize = 64;
 
 type FooterKey = (SpaceId, u32, u32);
 
@@ -31,15 +36,14 @@ type FooterMap<T> = (HashMap<FooterKey, Arc<Vec<T>>>, VecDeque<FooterKey>);
 #[derive(Debug)]
 pub(crate) struct FooterCache<T> {
     inner: Mutex<FooterMap<T>>,
-}
-
-impl<T> Default for FooterCache<T> {
-    fn default() -> Self {
-        FooterCache { inner: Mutex::new((HashMap::new(), VecDeque::new())) }
-    }
+    /// Segments kept.
+    capacity: usize,
 }
 
 impl<T> FooterCache<T> {
+    pub fn new(capacity: usize) -> Self {
+        FooterCache { inner: Mutex::new((HashMap::new(), VecDeque::new())), capacity }
+    }
     pub fn get(&self, k: &FooterKey) -> Option<Arc<Vec<T>>> {
         self.inner.lock().0.get(k).cloned()
     }
@@ -48,7 +52,7 @@ impl<T> FooterCache<T> {
         if g.0.insert(k, v).is_none() {
             g.1.push_back(k);
         }
-        while g.1.len() > FOOTER_CACHE_ENTRIES {
+        while g.1.len() > self.capacity {
             if let Some(old) = g.1.pop_front() {
                 g.0.remove(&old);
             }

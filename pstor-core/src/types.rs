@@ -9,6 +9,9 @@ pub type Timestamp = i64;
 /// Microseconds in one second.
 pub const US_PER_SEC: i64 = 1_000_000;
 
+/// Microseconds in one day.
+pub const US_PER_DAY: i64 = 86_400 * US_PER_SEC;
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $int:ty) => {
         $(#[$doc])*
