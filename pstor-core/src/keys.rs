@@ -4,11 +4,12 @@
 //! index is a SQLite database in the engine's data folder (`keys.sqlite3`,
 //! WAL, `synchronous=FULL`) that can always be rebuilt from them:
 //!
-//! - A put queues its key row while the pool's picture writer assigns the
-//!   needle's place, so the rows of a segment are queued in needle order.
-//!   [`KeyIndex::flush`] writes every queued row in one transaction (one
-//!   fsync for many puts: group commit, called by picture syncs) and records
-//!   per segment how many of its needles the index covers (`segs`).
+//! - Every put tells the index where its needle goes (and its key, if any)
+//!   while the pool's picture writer assigns the place, so a segment's
+//!   needles are announced in order. [`KeyIndex::flush`] writes the queued
+//!   rows in one transaction (one fsync for many puts: group commit, called
+//!   by picture syncs and checkpoints) and records per segment how many of
+//!   its needles the index covers (`segs`).
 //! - After an unclean stop, or when the database is missing or corrupt (it is
 //!   then set aside and recreated), [`KeyIndex::reconcile`] compares each
 //!   picture segment's needle count with `segs` and indexes only the needles
@@ -24,6 +25,7 @@ use crate::picture_id::PictureId;
 use crate::types::{PictureKey, SpaceId, Timestamp};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// File name of the key index in the engine data folder.
@@ -32,8 +34,16 @@ pub const KEY_INDEX_FILE: &str = "keys.sqlite3";
 /// A queued change.
 #[derive(Debug, Clone)]
 enum Op {
-    Put { key: PictureKey, id: PictureId, ordinal: u32, stored_at: Timestamp },
+    Put { key: PictureKey, id: PictureId, stored_at: Timestamp },
     Remove { key: PictureKey, id: PictureId },
+}
+
+/// Changes not yet in the database.
+#[derive(Debug, Default)]
+struct Pending {
+    ops: Vec<Op>,
+    /// Per (space, segment): generation and needles announced.
+    covered: HashMap<(SpaceId, u32), (u32, u32)>,
 }
 
 /// A picture segment as reconcile sees it.
@@ -58,7 +68,7 @@ pub(crate) struct FoundKey {
 #[derive(Debug)]
 pub(crate) struct KeyIndex {
     conn: Mutex<Connection>,
-    pending: Mutex<Vec<Op>>,
+    pending: Mutex<Pending>,
     /// The previous run did not close cleanly, or the database is new.
     needs_reconcile: bool,
     /// Set if the database had to be recreated (the reason), for the event feed.
@@ -90,7 +100,7 @@ impl KeyIndex {
             conn.execute_batch(SCHEMA).map_err(db_err)?;
             return Ok(KeyIndex {
                 conn: Mutex::new(conn),
-                pending: Mutex::new(Vec::new()),
+                pending: Mutex::new(Pending::default()),
                 needs_reconcile: true,
                 recreated: None,
             });
@@ -114,7 +124,7 @@ impl KeyIndex {
             conn.query_row("SELECT v FROM meta WHERE k = 'clean'", [], |r| r.get(0)).optional().map_err(db_err)?;
         conn.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('clean', 0)", []).map_err(db_err)?;
         let needs_reconcile = !existed || recreated.is_some() || clean != Some(1);
-        Ok(KeyIndex { conn: Mutex::new(conn), pending: Mutex::new(Vec::new()), needs_reconcile, recreated })
+        Ok(KeyIndex { conn: Mutex::new(conn), pending: Mutex::new(Pending::default()), needs_reconcile, recreated })
     }
 
     fn open_file(path: &Path) -> std::result::Result<Connection, String> {
@@ -133,14 +143,23 @@ impl KeyIndex {
         self.needs_reconcile
     }
 
-    /// Queues a put (called under the picture writer's lock, in needle order).
-    pub fn put(&self, key: &PictureKey, id: PictureId, ordinal: u32, stored_at: Timestamp) {
-        self.pending.lock().push(Op::Put { key: key.clone(), id, ordinal, stored_at });
+    /// Announces needle number `ordinal` of its segment, with its key if it
+    /// has one (called under the picture writer's lock, in needle order).
+    pub fn placed(&self, id: PictureId, ordinal: u32, key: Option<(&PictureKey, Timestamp)>) {
+        let mut p = self.pending.lock();
+        if let Some((key, stored_at)) = key {
+            p.ops.push(Op::Put { key: key.clone(), id, stored_at });
+        }
+        let c = p.covered.entry((id.space, id.segment)).or_insert((id.generation, 0));
+        if c.0 != id.generation {
+            *c = (id.generation, 0);
+        }
+        c.1 = c.1.max(ordinal + 1);
     }
 
     /// Queues the removal of `key` if it still names `id`.
     pub fn remove(&self, key: &PictureKey, id: PictureId) {
-        self.pending.lock().push(Op::Remove { key: key.clone(), id });
+        self.pending.lock().ops.push(Op::Remove { key: key.clone(), id });
     }
 
     /// Writes every queued change durably (one transaction, one fsync).
@@ -148,23 +167,16 @@ impl KeyIndex {
         let conn = self.conn.lock();
         // Taken under the connection lock: a flush that finds nothing queued
         // was preceded by one that committed what was queued.
-        let ops = std::mem::take(&mut *self.pending.lock());
-        if ops.is_empty() {
+        let taken = std::mem::take(&mut *self.pending.lock());
+        if taken.ops.is_empty() && taken.covered.is_empty() {
             return Ok(());
         }
         let res = (|| {
             let tx = conn.unchecked_transaction()?;
-            for op in &ops {
+            for op in &taken.ops {
                 match op {
-                    Op::Put { key, id, ordinal, stored_at } => {
+                    Op::Put { key, id, stored_at } => {
                         upsert(&tx, key, id, *stored_at, true)?;
-                        tx.execute(
-                            "INSERT INTO segs (space, segment, generation, indexed) VALUES (?1, ?2, ?3, ?4)
-                             ON CONFLICT (space, segment) DO UPDATE SET generation = excluded.generation,
-                             indexed = CASE WHEN segs.generation = excluded.generation
-                                 THEN max(segs.indexed, excluded.indexed) ELSE excluded.indexed END",
-                            params![id.space.0, id.segment, id.generation, ordinal + 1],
-                        )?;
                     }
                     Op::Remove { key, id } => {
                         tx.execute(
@@ -174,14 +186,29 @@ impl KeyIndex {
                     }
                 }
             }
+            for (&(space, segment), &(generation, count)) in &taken.covered {
+                tx.execute(
+                    "INSERT INTO segs (space, segment, generation, indexed) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (space, segment) DO UPDATE SET generation = excluded.generation,
+                     indexed = CASE WHEN segs.generation = excluded.generation
+                         THEN max(segs.indexed, excluded.indexed) ELSE excluded.indexed END",
+                    params![space.0, segment, generation, count],
+                )?;
+            }
             tx.commit()
         })();
         if let Err(e) = res {
             // Keep the changes for the next attempt, in order.
             let mut p = self.pending.lock();
-            let later = std::mem::take(&mut *p);
-            *p = ops;
-            p.extend(later);
+            let later = std::mem::take(&mut p.ops);
+            p.ops = taken.ops;
+            p.ops.extend(later);
+            for (k, v) in taken.covered {
+                let c = p.covered.entry(k).or_insert(v);
+                if c.0 == v.0 {
+                    c.1 = c.1.max(v.1);
+                }
+            }
             return Err(db_err(e));
         }
         Ok(())
@@ -189,11 +216,19 @@ impl KeyIndex {
 
     /// The id stored under `key`, if any.
     pub fn get(&self, key: &PictureKey) -> Result<Option<PictureId>> {
-        if let Some(op) = self.pending.lock().iter().rev().find(|op| match op {
-            Op::Put { key: k, .. } | Op::Remove { key: k, .. } => k == key,
-        }) {
+        let queued = self
+            .pending
+            .lock()
+            .ops
+            .iter()
+            .rev()
+            .find(|op| match op {
+                Op::Put { key: k, .. } | Op::Remove { key: k, .. } => k == key,
+            })
+            .cloned();
+        if let Some(op) = queued {
             if let Op::Put { id, .. } = op {
-                return Ok(Some(*id));
+                return Ok(Some(id));
             }
             // A queued removal: fall through to the database after flushing.
             self.flush()?;
@@ -316,4 +351,76 @@ fn upsert(
          WHERE excluded.stored_at >= keys.stored_at"
     };
     tx.execute(sql, params![key.bucket, key.key, &id.to_bytes()[..], id.space.0, id.segment, id.generation, stored_at])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(segment: u32, generation: u32, offset: u32) -> PictureId {
+        PictureId { space: SpaceId(7), segment, generation, offset, len: 100, cookie: offset ^ 0x55 }
+    }
+
+    fn seg(segment: u32, generation: u32, count: u32) -> SegKeys {
+        SegKeys { space: SpaceId(7), segment, generation, count }
+    }
+
+    fn key(k: &str) -> PictureKey {
+        PictureKey { bucket: "b".into(), key: k.into() }
+    }
+
+    #[test]
+    fn queued_changes_are_visible_and_coverage_follows_flushes() {
+        let ix = KeyIndex::open(None).expect("open");
+        ix.placed(id(1, 3, 4096), 0, Some((&key("a"), 10)));
+        ix.placed(id(1, 3, 4196), 1, None);
+        // Visible before the flush.
+        assert_eq!(ix.get(&key("a")).expect("get"), Some(id(1, 3, 4096)));
+        ix.flush().expect("flush");
+        assert_eq!(ix.get(&key("a")).expect("get"), Some(id(1, 3, 4096)));
+        // Covered up to the two needles announced; a third one, or another
+        // generation, is not.
+        assert!(ix.uncovered(&[seg(1, 3, 2)]).expect("uncovered").is_empty());
+        let u = ix.uncovered(&[seg(1, 3, 3), seg(1, 4, 1), seg(2, 1, 1)]).expect("uncovered");
+        let starts: Vec<(u32, u32, u32)> = u.iter().map(|(s, n)| (s.segment, s.generation, *n)).collect();
+        assert_eq!(starts, vec![(1, 3, 2), (1, 4, 0), (2, 1, 0)]);
+        // A removal names the id it removes: a newer put is not removed.
+        ix.placed(id(1, 3, 4296), 2, Some((&key("a"), 20)));
+        ix.remove(&key("a"), id(1, 3, 4096));
+        assert_eq!(ix.get(&key("a")).expect("get"), Some(id(1, 3, 4296)));
+        ix.remove(&key("a"), id(1, 3, 4296));
+        assert_eq!(ix.get(&key("a")).expect("get"), None);
+    }
+
+    #[test]
+    fn reconcile_keeps_the_newest_and_drops_older_generations() {
+        let ix = KeyIndex::open(None).expect("open");
+        ix.placed(id(1, 1, 4096), 0, Some((&key("k"), 50)));
+        ix.flush().expect("flush");
+        // An older picture of the same key found by a scan does not win...
+        let older = FoundKey { key: key("k"), id: id(2, 1, 4096), stored_at: 40 };
+        ix.cover(&seg(2, 1, 1), &[older]).expect("cover");
+        assert_eq!(ix.get(&key("k")).expect("get"), Some(id(1, 1, 4096)));
+        // ...a newer one does.
+        let newer = FoundKey { key: key("k"), id: id(2, 1, 8192), stored_at: 60 };
+        ix.cover(&seg(2, 1, 2), &[newer]).expect("cover");
+        assert_eq!(ix.get(&key("k")).expect("get"), Some(id(2, 1, 8192)));
+        // Segment 2 recycled (generation 2): its old rows go.
+        ix.cover(&seg(2, 2, 0), &[]).expect("cover");
+        assert_eq!(ix.get(&key("k")).expect("get"), None);
+    }
+
+    #[test]
+    fn listing_by_prefix_and_after() {
+        let ix = KeyIndex::open(None).expect("open");
+        for (n, k) in ["a/1", "a/2", "a/3", "b/1"].iter().enumerate() {
+            ix.placed(id(1, 1, 4096 + n as u32 * 100), n as u32, Some((&key(k), n as i64)));
+        }
+        let names = |v: Vec<(String, PictureId)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
+        assert_eq!(names(ix.list("b", "a/", None, 10).expect("list")), ["a/1", "a/2", "a/3"]);
+        assert_eq!(names(ix.list("b", "a/", Some("a/1"), 10).expect("list")), ["a/2", "a/3"]);
+        assert_eq!(names(ix.list("b", "a/", Some("a/"), 1).expect("list")), ["a/1"]);
+        assert_eq!(names(ix.list("b", "", Some("a/3"), 10).expect("list")), ["b/1"]);
+        assert!(ix.list("other", "", None, 10).expect("list").is_empty());
+    }
 }

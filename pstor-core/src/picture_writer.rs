@@ -81,9 +81,7 @@ impl PictureWriter {
                 len: entry.len,
                 cookie: entry.cookie,
             };
-            if let Some((k, stored_at)) = key {
-                inner.keys.put(k, id, slot.count as u32, stored_at);
-            }
+            inner.keys.placed(id, slot.count as u32, key);
             let (tx, rx) = crossbeam_channel::bounded(1);
             let cmd = IoCmd::Needle { offset: slot.next, data, entry, open: Arc::clone(&slot.open), done: tx };
             let space = Arc::clone(&slot.space);
