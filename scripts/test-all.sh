@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of pstor on a fresh machine: formatting, lints, the Rust
 # unit/integration/doc tests (crash, kill -9 and model tests included), and a
-# run of the quickstart example. Installs what it needs by itself.
+# run of the quickstart and picture_load examples. Installs what it needs by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,5 +32,8 @@ trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" --bin quickstart -- --cameras 4 --seconds 20 --capacity-mib 512)
 # A second run reopens the same data folder and continues.
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" --bin quickstart -- --cameras 4 --seconds 20 --capacity-mib 512)
+
+step "picture_load example"
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" --bin picture_load -- --writers 4 --seconds 1 --capacity-mib 512)
 
 step "all tests passed"

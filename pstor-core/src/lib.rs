@@ -5,6 +5,9 @@
 //! mounts into **storage spaces** of pre-allocated segments, groups them into
 //! **resource pools** with overwrite strategies, cycles (retention) and lock
 //! quotas, records camera **streams** into them, and reads time ranges back.
+//! Pools of kind picture or mixed also store **pictures** (snapshots, face
+//! and plate crops): [`Engine::put_picture`] returns a [`PictureId`] that
+//! [`Engine::get_picture`] reads back with one positioned read.
 //!
 //! ```
 //! use pstor_core::*;
