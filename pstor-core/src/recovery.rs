@@ -145,11 +145,30 @@ pub(crate) fn read_picture_footer(space: &Space, index: u32, gen: u32) -> Result
 /// end of `known` onwards: one read of header + meta per needle (the header
 /// CRC covers the data CRC; data is verified when read), stopping at the
 /// first needle that does not verify or does not chain to its predecessor.
+/// For segments whose needles were all made durable (sealed ones).
 pub(crate) fn scan_picture_segment(
     space: &Space,
     index: u32,
     gen: u32,
+    known: Vec<NeedleEntry>,
+) -> Result<PictureScan> {
+    scan_needles(space, index, gen, known, false)
+}
+
+/// Like [`scan_picture_segment`], but also reads and verifies each needle's
+/// data: for the tail of an open segment after an unclean stop, where the
+/// last, unsynced needles may be torn (header and meta written, data not),
+/// as a record's is for video.
+pub(crate) fn scan_picture_tail(space: &Space, index: u32, gen: u32, known: Vec<NeedleEntry>) -> Result<PictureScan> {
+    scan_needles(space, index, gen, known, true)
+}
+
+fn scan_needles(
+    space: &Space,
+    index: u32,
+    gen: u32,
     mut known: Vec<NeedleEntry>,
+    verify_data: bool,
 ) -> Result<PictureScan> {
     let seg_size = space.sb.segment_size;
     let mut offset = known.last().map_or(DATA_START, |r| r.end());
@@ -176,6 +195,13 @@ pub(crate) fn scan_picture_segment(
             Ok((meta, _)) => meta,
             Err(e) => break ScanEnd::Torn(format!("at offset {offset}: {e}")),
         };
+        if verify_data {
+            let mut data = vec![0u8; h.data_len as usize];
+            space.read(index, offset + h.head_len() as u64, &mut data)?;
+            if let Err(e) = h.verify_data(&data) {
+                break ScanEnd::Torn(format!("at offset {offset}: {e}"));
+            }
+        }
         let entry = NeedleEntry {
             offset: offset as u32,
             len: h.total_len() as u32,
@@ -262,7 +288,7 @@ pub(crate) fn load_segments(
                 if clean {
                     (Vec::new(), known, ScanEnd::Clean)
                 } else {
-                    let scan = scan_picture_segment(space, idx, header.generation, known)?;
+                    let scan = scan_picture_tail(space, idx, header.generation, known)?;
                     (Vec::new(), scan.needles, scan.end)
                 }
             }
