@@ -515,14 +515,19 @@ impl Inner {
         let handles: Vec<Arc<StreamHandle>> = self.streams.read().values().cloned().collect();
         let video = self.sync_handles(handles);
         let mut spaces: Vec<Arc<Space>> = Vec::new();
+        let mut replaced = Vec::new();
         for w in self.picture_writers.read().values() {
+            replaced.extend(w.take_replaced());
             for s in w.spaces() {
                 if !spaces.iter().any(|x| Arc::ptr_eq(x, &s)) {
                     spaces.push(s);
                 }
             }
         }
-        let pictures = wait_syncs(&spaces).and_then(|_| self.keys.flush());
+        let pictures = wait_syncs(&spaces).and_then(|_| {
+            self.delete_replaced(replaced);
+            self.flush_keys()
+        });
         video.and(pictures)
     }
 

@@ -11,7 +11,7 @@
 //!   by picture syncs and checkpoints) and records per segment how many of
 //!   its needles the index covers (`segs`).
 //! - After an unclean stop, or when the database is missing or corrupt (it is
-//!   then set aside and recreated), [`KeyIndex::reconcile`] compares each
+//!   then set aside and recreated), reconcile (`Inner::reconcile_keys`) compares each
 //!   picture segment's needle count with `segs` and indexes only the needles
 //!   past it, reading their metadata (newest `stored_at` wins per key).
 //! - Rows of recycled or deleted pictures are removed when a lookup finds
@@ -34,7 +34,7 @@ pub const KEY_INDEX_FILE: &str = "keys.sqlite3";
 /// A queued change.
 #[derive(Debug, Clone)]
 enum Op {
-    Put { key: PictureKey, id: PictureId, stored_at: Timestamp },
+    Put { key: PictureKey, id: PictureId, ordinal: u32, stored_at: Timestamp },
     Remove { key: PictureKey, id: PictureId },
 }
 
@@ -44,6 +44,23 @@ struct Pending {
     ops: Vec<Op>,
     /// Per (space, segment): generation and needles announced.
     covered: HashMap<(SpaceId, u32), (u32, u32)>,
+}
+
+/// How many needles of each open picture segment are durable (sealed
+/// segments are durable whole; segments not listed count as durable).
+#[derive(Debug, Default)]
+pub(crate) struct Durability(pub HashMap<(SpaceId, u32), (u32, u32)>);
+
+impl Durability {
+    fn durable_count(&self, seg: (SpaceId, u32), gen: u32) -> u32 {
+        match self.0.get(&seg) {
+            Some(&(g, n)) if g == gen => n,
+            _ => u32::MAX,
+        }
+    }
+    fn covers(&self, id: &PictureId, ordinal: u32) -> bool {
+        ordinal < self.durable_count((id.space, id.segment), id.generation)
+    }
 }
 
 /// A picture segment as reconcile sees it.
@@ -148,7 +165,7 @@ impl KeyIndex {
     pub fn placed(&self, id: PictureId, ordinal: u32, key: Option<(&PictureKey, Timestamp)>) {
         let mut p = self.pending.lock();
         if let Some((key, stored_at)) = key {
-            p.ops.push(Op::Put { key: key.clone(), id, stored_at });
+            p.ops.push(Op::Put { key: key.clone(), id, ordinal, stored_at });
         }
         let c = p.covered.entry((id.space, id.segment)).or_insert((id.generation, 0));
         if c.0 != id.generation {
@@ -162,20 +179,45 @@ impl KeyIndex {
         self.pending.lock().ops.push(Op::Remove { key: key.clone(), id });
     }
 
-    /// Writes every queued change durably (one transaction, one fsync).
-    pub fn flush(&self) -> Result<()> {
+    /// Writes the queued changes whose needles are durable, in one
+    /// transaction (one fsync for many puts). `durability` is asked after the
+    /// changes are taken, so a needle it calls durable was placed before:
+    /// a key never names a picture a crash can still take away.
+    pub fn flush(&self, durability: impl FnOnce() -> Durability) -> Result<()> {
         let conn = self.conn.lock();
-        // Taken under the connection lock: a flush that finds nothing queued
-        // was preceded by one that committed what was queued.
+        // Taken under the connection lock: a flush that finds nothing ready
+        // was preceded by one that committed what was ready.
         let taken = std::mem::take(&mut *self.pending.lock());
         if taken.ops.is_empty() && taken.covered.is_empty() {
             return Ok(());
         }
+        let durable = durability();
+        let mut ready = Pending::default();
+        let mut later = Pending::default();
+        let mut blocked = false;
+        for op in taken.ops {
+            // Keep the order: once one change must wait, so do the later ones.
+            blocked |= matches!(&op, Op::Put { id, ordinal, .. } if !durable.covers(id, *ordinal));
+            if blocked {
+                later.ops.push(op)
+            } else {
+                ready.ops.push(op)
+            }
+        }
+        for (k, (gen, count)) in taken.covered {
+            let n = durable.durable_count(k, gen).min(count);
+            if n > 0 {
+                ready.covered.insert(k, (gen, n));
+            }
+            if n < count {
+                later.covered.insert(k, (gen, count));
+            }
+        }
         let res = (|| {
             let tx = conn.unchecked_transaction()?;
-            for op in &taken.ops {
+            for op in &ready.ops {
                 match op {
-                    Op::Put { key, id, stored_at } => {
+                    Op::Put { key, id, stored_at, .. } => {
                         upsert(&tx, key, id, *stored_at, true)?;
                     }
                     Op::Remove { key, id } => {
@@ -186,7 +228,7 @@ impl KeyIndex {
                     }
                 }
             }
-            for (&(space, segment), &(generation, count)) in &taken.covered {
+            for (&(space, segment), &(generation, count)) in &ready.covered {
                 tx.execute(
                     "INSERT INTO segs (space, segment, generation, indexed) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (space, segment) DO UPDATE SET generation = excluded.generation,
@@ -197,48 +239,58 @@ impl KeyIndex {
             }
             tx.commit()
         })();
-        if let Err(e) = res {
-            // Keep the changes for the next attempt, in order.
-            let mut p = self.pending.lock();
-            let later = std::mem::take(&mut p.ops);
-            p.ops = taken.ops;
-            p.ops.extend(later);
-            for (k, v) in taken.covered {
-                let c = p.covered.entry(k).or_insert(v);
-                if c.0 == v.0 {
-                    c.1 = c.1.max(v.1);
-                }
-            }
-            return Err(db_err(e));
+        let failed = res.is_err();
+        // Put back what waits (and, on failure, what was ready), before what
+        // was queued meanwhile.
+        let mut p = self.pending.lock();
+        let newer = std::mem::take(&mut p.ops);
+        if failed {
+            p.ops = ready.ops;
+            p.ops.extend(later.ops);
+        } else {
+            p.ops = later.ops;
         }
-        Ok(())
+        p.ops.extend(newer);
+        let back = if failed { ready.covered.into_iter().chain(later.covered).collect() } else { later.covered };
+        for (k, v) in back {
+            let c = p.covered.entry(k).or_insert(v);
+            if c.0 == v.0 {
+                c.1 = c.1.max(v.1);
+            }
+        }
+        res.map_err(db_err)
     }
 
-    /// The id stored under `key`, if any.
+    /// The id stored under `key`, if any: the database's answer with the
+    /// queued changes of that key applied in order.
     pub fn get(&self, key: &PictureKey) -> Result<Option<PictureId>> {
-        let queued = self
+        let queued: Vec<Op> = self
             .pending
             .lock()
             .ops
             .iter()
-            .rev()
-            .find(|op| match op {
+            .filter(|op| match op {
                 Op::Put { key: k, .. } | Op::Remove { key: k, .. } => k == key,
             })
-            .cloned();
-        if let Some(op) = queued {
-            if let Op::Put { id, .. } = op {
-                return Ok(Some(id));
-            }
-            // A queued removal: fall through to the database after flushing.
-            self.flush()?;
+            .cloned()
+            .collect();
+        if let Some(Op::Put { id, .. }) = queued.last() {
+            return Ok(Some(*id));
         }
         let conn = self.conn.lock();
         let blob: Option<Vec<u8>> = conn
             .query_row("SELECT id FROM keys WHERE bucket = ?1 AND key = ?2", params![key.bucket, key.key], |r| r.get(0))
             .optional()
             .map_err(db_err)?;
-        blob.map(|b| PictureId::from_bytes(&b)).transpose()
+        let mut current = blob.map(|b| PictureId::from_bytes(&b)).transpose()?;
+        for op in queued {
+            match op {
+                Op::Put { id, .. } => current = Some(id),
+                Op::Remove { id, .. } if current == Some(id) => current = None,
+                Op::Remove { .. } => {}
+            }
+        }
+        Ok(current)
     }
 
     /// Keys of `bucket` starting with `prefix`, after `after`, in order.
@@ -249,7 +301,6 @@ impl KeyIndex {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, PictureId)>> {
-        self.flush()?;
         let conn = self.conn.lock();
         let from = match after {
             Some(a) if a >= prefix => a,
@@ -279,7 +330,6 @@ impl KeyIndex {
     /// The segments whose needles the index does not fully cover, with the
     /// first needle to index (0 if the segment changed generation).
     pub fn uncovered(&self, segs: &[SegKeys]) -> Result<Vec<(SegKeys, u32)>> {
-        self.flush()?;
         let conn = self.conn.lock();
         let mut stmt = conn
             .prepare_cached("SELECT generation, indexed FROM segs WHERE space = ?1 AND segment = ?2")
@@ -291,8 +341,13 @@ impl KeyIndex {
                 .optional()
                 .map_err(db_err)?;
             match row {
-                Some((g, n)) if g == s.generation && n >= s.count => {}
-                Some((g, n)) if g == s.generation => out.push((s.clone(), n)),
+                Some((g, n)) if g == s.generation && n == s.count => {}
+                Some((g, n)) if g == s.generation && n < s.count => out.push((s.clone(), n)),
+                // Coverage ran ahead of what survived a crash (needles placed
+                // but never made durable): nothing to index, but the record
+                // must come back to the real count, or needles written later
+                // at those places would be skipped by the next reconcile.
+                Some((g, _)) if g == s.generation => out.push((s.clone(), s.count)),
                 _ => out.push((s.clone(), 0)),
             }
         }
@@ -302,7 +357,6 @@ impl KeyIndex {
     /// Records what reconcile found in one segment: its keys (newest
     /// `stored_at` wins) and that its first `count` needles are covered.
     pub fn cover(&self, seg: &SegKeys, found: &[FoundKey]) -> Result<()> {
-        self.flush()?;
         let conn = self.conn.lock();
         let res = (|| {
             let tx = conn.unchecked_transaction()?;
@@ -322,9 +376,12 @@ impl KeyIndex {
         res.map_err(db_err)
     }
 
-    /// Marks a clean stop: the next open need not reconcile.
+    /// Marks a clean stop (after a flush with everything durable): the next
+    /// open need not reconcile.
     pub fn close_clean(&self) -> Result<()> {
-        self.flush()?;
+        if !self.pending.lock().ops.is_empty() {
+            return Ok(());
+        }
         let conn = self.conn.lock();
         conn.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('clean', 1)", []).map_err(db_err)?;
         Ok(())
@@ -376,7 +433,7 @@ mod tests {
         ix.placed(id(1, 3, 4196), 1, None);
         // Visible before the flush.
         assert_eq!(ix.get(&key("a")).expect("get"), Some(id(1, 3, 4096)));
-        ix.flush().expect("flush");
+        ix.flush(Durability::default).expect("flush");
         assert_eq!(ix.get(&key("a")).expect("get"), Some(id(1, 3, 4096)));
         // Covered up to the two needles announced; a third one, or another
         // generation, is not.
@@ -384,11 +441,21 @@ mod tests {
         let u = ix.uncovered(&[seg(1, 3, 3), seg(1, 4, 1), seg(2, 1, 1)]).expect("uncovered");
         let starts: Vec<(u32, u32, u32)> = u.iter().map(|(s, n)| (s.segment, s.generation, *n)).collect();
         assert_eq!(starts, vec![(1, 3, 2), (1, 4, 0), (2, 1, 0)]);
+        // Not yet durable: kept queued (still visible), not written.
+        let not_yet = Durability([((SpaceId(7), 1), (3, 2))].into_iter().collect());
+        ix.placed(id(1, 3, 4296), 2, Some((&key("b"), 30)));
+        ix.flush(|| not_yet).expect("flush");
+        assert_eq!(ix.get(&key("b")).expect("get"), Some(id(1, 3, 4296)));
+        assert_eq!(ix.pending.lock().ops.len(), 1);
+        ix.flush(Durability::default).expect("flush");
+        assert!(ix.pending.lock().ops.is_empty());
         // A removal names the id it removes: a newer put is not removed.
-        ix.placed(id(1, 3, 4296), 2, Some((&key("a"), 20)));
+        ix.placed(id(1, 3, 4396), 3, Some((&key("a"), 20)));
         ix.remove(&key("a"), id(1, 3, 4096));
-        assert_eq!(ix.get(&key("a")).expect("get"), Some(id(1, 3, 4296)));
-        ix.remove(&key("a"), id(1, 3, 4296));
+        assert_eq!(ix.get(&key("a")).expect("get"), Some(id(1, 3, 4396)));
+        ix.remove(&key("a"), id(1, 3, 4396));
+        assert_eq!(ix.get(&key("a")).expect("get"), None);
+        ix.flush(Durability::default).expect("flush");
         assert_eq!(ix.get(&key("a")).expect("get"), None);
     }
 
@@ -396,7 +463,7 @@ mod tests {
     fn reconcile_keeps_the_newest_and_drops_older_generations() {
         let ix = KeyIndex::open(None).expect("open");
         ix.placed(id(1, 1, 4096), 0, Some((&key("k"), 50)));
-        ix.flush().expect("flush");
+        ix.flush(Durability::default).expect("flush");
         // An older picture of the same key found by a scan does not win...
         let older = FoundKey { key: key("k"), id: id(2, 1, 4096), stored_at: 40 };
         ix.cover(&seg(2, 1, 1), &[older]).expect("cover");
@@ -416,6 +483,7 @@ mod tests {
         for (n, k) in ["a/1", "a/2", "a/3", "b/1"].iter().enumerate() {
             ix.placed(id(1, 1, 4096 + n as u32 * 100), n as u32, Some((&key(k), n as i64)));
         }
+        ix.flush(Durability::default).expect("flush");
         let names = |v: Vec<(String, PictureId)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
         assert_eq!(names(ix.list("b", "a/", None, 10).expect("list")), ["a/1", "a/2", "a/3"]);
         assert_eq!(names(ix.list("b", "a/", Some("a/1"), 10).expect("list")), ["a/2", "a/3"]);

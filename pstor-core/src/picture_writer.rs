@@ -7,7 +7,7 @@
 
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::format::needle::NeedleDraft;
+use crate::format::needle::{next_needle_offset, NeedleDraft};
 use crate::format::segment::{footer_len, DATA_START};
 use crate::picture_id::PictureId;
 use crate::space::{IoCmd, OpenSeg, Space};
@@ -32,6 +32,8 @@ struct WriterState {
     slot: Option<PicSlot>,
     /// Spaces written to since open: a picture sync covers each of them.
     spaces: Vec<Arc<Space>>,
+    /// Pictures whose key was put again: deleted after the next sync.
+    replaced: Vec<PictureId>,
 }
 
 /// The picture writer of one pool.
@@ -85,7 +87,8 @@ impl PictureWriter {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let cmd = IoCmd::Needle { offset: slot.next, data, entry, open: Arc::clone(&slot.open), done: tx };
             let space = Arc::clone(&slot.space);
-            g.slot = Some(PicSlot { next: slot.next + len, count: slot.count + 1, prev_crc: entry.crc, ..slot });
+            let next = next_needle_offset(slot.next + len);
+            g.slot = Some(PicSlot { next, count: slot.count + 1, prev_crc: entry.crc, ..slot });
             if !g.spaces.iter().any(|s| Arc::ptr_eq(s, &space)) {
                 g.spaces.push(Arc::clone(&space));
             }
@@ -108,7 +111,7 @@ impl PictureWriter {
                         return Ok(PicSlot {
                             space: Arc::clone(&rt.space),
                             open: Arc::clone(open),
-                            next: g.used(),
+                            next: next_needle_offset(g.used()),
                             count: g.needles.len(),
                             prev_crc: g.needles.last().map_or(0, |n| n.crc),
                         });
@@ -118,6 +121,17 @@ impl PictureWriter {
         }
         let (space, open) = allocate_segment(inner, self.pool, SegOwner::Pictures)?;
         Ok(PicSlot { space, open, next: DATA_START, count: 0, prev_crc: 0 })
+    }
+
+    /// Notes a picture whose key now names a newer one.
+    pub fn replaced(&self, id: PictureId) {
+        self.state.lock().replaced.push(id);
+    }
+
+    /// Pictures replaced so far: the caller deletes them once the sync it
+    /// is about to wait for has made their replacements durable.
+    pub fn take_replaced(&self) -> Vec<PictureId> {
+        std::mem::take(&mut self.state.lock().replaced)
     }
 
     /// The spaces a sync of this pool's pictures must cover.

@@ -8,8 +8,8 @@ use crate::format::needle::{
     camera_bits, camera_hash, validate_meta, NeedleDraft, NeedleEntry, NeedleHeader, ENTRY_HAS_KEY, MAX_META_LEN,
     NEEDLE_HEADER_LEN,
 };
-use crate::format::segment::{footer_len, SegmentUse, DATA_START};
-use crate::keys::{FoundKey, SegKeys};
+use crate::format::segment::{encode_picture_footer, footer_len, SegmentUse, DATA_START};
+use crate::keys::{Durability, FoundKey, SegKeys};
 use crate::picture_id::PictureId;
 use crate::picture_writer::PictureWriter;
 use crate::recovery::{read_picture_footer, scan_picture_segment};
@@ -87,7 +87,8 @@ impl Engine {
         let writer = self.inner.picture_writer(pool)?;
         let stored_at = self.inner.clock.now();
         // A key put again names the new picture; the old one is deleted (as
-        // an S3 overwrite), so no crash can bring it back under the key.
+        // an S3 overwrite) once the new one is durable, so no crash can bring
+        // the old one back under the key, nor lose both.
         let previous = match &meta.key {
             Some(k) => self.inner.keys.get(k)?,
             None => None,
@@ -95,8 +96,7 @@ impl Engine {
         let draft = NeedleDraft::new(meta, stored_at, rand::random(), data);
         let id = writer.put(&self.inner, draft, meta.key.as_ref().map(|k| (k, stored_at)))?;
         if let Some(old) = previous.filter(|old| *old != id) {
-            // Best effort: a stale id is simply not found.
-            let _ = self.inner.mark_deleted(&old, false);
+            writer.replaced(old);
         }
         Ok(id)
     }
@@ -104,8 +104,10 @@ impl Engine {
     /// Makes every picture put into `pool` so far durable (and its keys).
     pub fn sync_pictures(&self, pool: PoolId) -> Result<()> {
         let writer = self.inner.picture_writer(pool)?;
+        let replaced = writer.take_replaced();
         wait_syncs(&writer.spaces())?;
-        self.inner.keys.flush()
+        self.inner.delete_replaced(replaced);
+        self.inner.flush_keys()
     }
 
     /// Reads a picture with exactly one positioned read of its record,
@@ -149,12 +151,12 @@ impl Engine {
     pub fn delete_picture(&self, id: &PictureId) -> Result<()> {
         self.inner.check_open()?;
         let info = self.head_picture(id)?;
-        if !self.inner.mark_deleted(id, true)? {
+        if !self.inner.mark_deleted(id)? {
             return Err(Error::PictureNotFound(id.to_string()));
         }
         if let Some(k) = &info.meta.key {
             self.inner.keys.remove(k, *id);
-            self.inner.keys.flush()?;
+            self.inner.flush_keys()?;
         }
         Ok(())
     }
@@ -185,6 +187,7 @@ impl Engine {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, PictureId)>> {
+        self.inner.flush_keys()?;
         self.inner.keys.list(bucket, prefix, after, limit)
     }
 
@@ -222,8 +225,10 @@ impl Engine {
                 space.read(id.segment, id.offset as u64, &mut buf)?;
                 match self.inner.verify_head(&id, &buf) {
                     Ok((_, info)) if q.camera_id.as_ref().is_none_or(|c| *c == info.meta.camera_id) => out.push(info),
-                    // Deleted, recycled meanwhile, or another camera with the same hash.
-                    Ok(_) | Err(Error::PictureNotFound(_)) => {}
+                    // Deleted, recycled meanwhile, or another camera with the
+                    // same hash. A corrupt picture cannot be served either: it
+                    // is left out here and reported by `check`.
+                    Ok(_) | Err(Error::PictureNotFound(_)) | Err(Error::Corrupt(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -236,23 +241,45 @@ impl Engine {
 }
 
 impl Inner {
-    /// Sets a picture's delete mark (durably before answering) if the id
-    /// still names a live picture; with `wait`, returns whether it did.
-    pub(crate) fn mark_deleted(&self, id: &PictureId, wait: bool) -> Result<bool> {
+    /// Sets a picture's delete mark, durably before answering, if the id
+    /// still names a live picture; returns whether it did.
+    pub(crate) fn mark_deleted(&self, id: &PictureId) -> Result<bool> {
         let space = self.picture_space(id)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let cmd = IoCmd::MarkDeleted {
-            index: id.segment,
-            offset: id.offset as u64,
-            generation: id.generation,
-            cookie: id.cookie,
-            done: tx,
-        };
-        space.submit(cmd)?;
-        if !wait {
-            return Ok(true);
-        }
+        space.submit(mark_cmd(id, true, tx))?;
         rx.recv().map_err(|_| Error::SpaceFailed(space.id))?
+    }
+
+    /// Writes the key index changes whose pictures are durable.
+    pub(crate) fn flush_keys(&self) -> Result<()> {
+        self.keys.flush(|| {
+            let st = self.lock_state();
+            let mut d = Durability::default();
+            for rt in st.spaces.values() {
+                for slot in &rt.slots {
+                    if let Slot::Open(o) = slot {
+                        if o.usage == SegmentUse::Picture {
+                            let n = o.inner.lock().durable as u32;
+                            d.0.insert((rt.space.id, o.index), (o.generation, n));
+                        }
+                    }
+                }
+            }
+            d
+        })
+    }
+
+    /// Queues delete marks for pictures whose key now names a newer, durable
+    /// picture (best effort: a stale id is simply skipped; the next sync makes
+    /// the marks durable, and until then the key index already names the new
+    /// picture).
+    pub(crate) fn delete_replaced(&self, replaced: Vec<PictureId>) {
+        for id in replaced {
+            if let Ok(space) = self.picture_space(&id) {
+                let (tx, _) = crossbeam_channel::bounded(1);
+                let _ = space.submit(mark_cmd(&id, false, tx));
+            }
+        }
     }
 
     /// Indexes the keys of picture segments the key index does not cover
@@ -275,6 +302,7 @@ impl Inner {
             v
         };
         let keys: Vec<SegKeys> = segs.iter().map(|s| s.2.clone()).collect();
+        self.flush_keys()?;
         for (seg, start) in self.keys.uncovered(&keys)? {
             let Some((space, slot, _)) = segs.iter().find(|s| s.2.space == seg.space && s.2.segment == seg.segment)
             else {
@@ -308,15 +336,17 @@ impl Inner {
 
     /// The pool's picture writer, created on first use.
     pub(crate) fn picture_writer(&self, pool: PoolId) -> Result<Arc<PictureWriter>> {
+        // Writers exist only for picture pools (a pool's kind never changes,
+        // and deleting a pool removes its writer): no engine lock per put.
+        if let Some(w) = self.picture_writers.read().get(&pool) {
+            return Ok(Arc::clone(w));
+        }
         {
             let st = self.lock_state();
             let p = st.pool(pool)?;
             if !p.kind.accepts_pictures() {
                 return Err(Error::WrongPoolKind { pool, kind: p.kind });
             }
-        }
-        if let Some(w) = self.picture_writers.read().get(&pool) {
-            return Ok(Arc::clone(w));
         }
         let mut map = self.picture_writers.write();
         Ok(Arc::clone(map.entry(pool).or_insert_with(|| Arc::new(PictureWriter::new(pool)))))
@@ -337,12 +367,14 @@ impl Inner {
         if !fits || rt.gens.get(id.segment as usize) != Some(&id.generation) {
             return Err(not_found());
         }
-        let usage = match rt.slots.get(id.segment as usize) {
-            Some(Slot::Open(o)) => o.usage,
-            Some(Slot::Sealed(s)) => s.usage,
-            _ => SegmentUse::Free,
+        // Only what was written: an id past the end (a needle a crash cut
+        // off, or a forged offset) names nothing.
+        let (usage, used) = match rt.slots.get(id.segment as usize) {
+            Some(Slot::Open(o)) => (o.usage, o.inner.lock().used()),
+            Some(Slot::Sealed(s)) => (s.usage, s.used),
+            _ => (SegmentUse::Free, 0),
         };
-        if usage != SegmentUse::Picture {
+        if usage != SegmentUse::Picture || id.offset as u64 + id.len as u64 > used {
             return Err(not_found());
         }
         rt.space.check_readable()?;
@@ -477,14 +509,36 @@ impl Inner {
                 }
                 let entries = match read_picture_footer(space, index, gen)? {
                     Some(e) => e,
-                    // A torn footer: the needles themselves are the truth.
-                    None => scan_picture_segment(space, index, gen, Vec::new())?.needles,
+                    None => {
+                        // A torn footer: the needles themselves are the truth;
+                        // write the footer again (best effort).
+                        let scanned = scan_picture_segment(space, index, gen, Vec::new())?.needles;
+                        if let Some(last) = scanned.last() {
+                            let footer = encode_picture_footer(gen, &scanned);
+                            let used = last.end();
+                            let cmd =
+                                IoCmd::Footer { index, generation: gen, usage: SegmentUse::Picture, used, footer };
+                            let _ = space.submit(cmd);
+                        }
+                        scanned
+                    }
                 };
                 let entries = Arc::new(entries);
                 self.picture_footers.insert(key, Arc::clone(&entries));
                 Ok(entries)
             }
         }
+    }
+}
+
+fn mark_cmd(id: &PictureId, durable: bool, done: crossbeam_channel::Sender<Result<bool>>) -> IoCmd {
+    IoCmd::MarkDeleted {
+        index: id.segment,
+        offset: id.offset as u64,
+        generation: id.generation,
+        cookie: id.cookie,
+        durable,
+        done,
     }
 }
 

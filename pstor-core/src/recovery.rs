@@ -4,7 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::format::checkpoint::Checkpoint;
-use crate::format::needle::{NeedleEntry, NeedleHeader, ENTRY_HAS_KEY, MAX_META_LEN, NEEDLE_HEADER_LEN};
+use crate::format::needle::{
+    next_needle_offset, NeedleEntry, NeedleHeader, ENTRY_HAS_KEY, MAX_META_LEN, NEEDLE_HEADER_LEN,
+};
 use crate::format::record::{decode_frames, verify_crc, RecordHeader, RECORD_HEADER_LEN};
 use crate::format::segment::{
     decode_footer, decode_picture_footer, RecordEntry, SegmentHeader, SegmentUse, Trailer, DATA_START, NO_KEY,
@@ -142,7 +144,7 @@ pub(crate) fn read_picture_footer(space: &Space, index: u32, gen: u32) -> Result
 }
 
 /// Scans the needles of picture segment `index` (generation `gen`) from the
-/// end of `known` onwards: one read of header + meta per needle (the header
+/// end of `known` onwards: two small reads (header, then header + meta) per needle (the header
 /// CRC covers the data CRC; data is verified when read), stopping at the
 /// first needle that does not verify or does not chain to its predecessor.
 /// For segments whose needles were all made durable (sealed ones).
@@ -171,7 +173,7 @@ fn scan_needles(
     verify_data: bool,
 ) -> Result<PictureScan> {
     let seg_size = space.sb.segment_size;
-    let mut offset = known.last().map_or(DATA_START, |r| r.end());
+    let mut offset = known.last().map_or(DATA_START, |r| next_needle_offset(r.end()));
     let mut prev_crc = known.last().map_or(0, |r| r.crc);
     let mut head = vec![0u8; NEEDLE_HEADER_LEN + MAX_META_LEN];
     let end = loop {
@@ -212,7 +214,7 @@ fn scan_needles(
             meta_len: h.meta_len,
             flags: if meta.key.is_some() { ENTRY_HAS_KEY } else { 0 },
         };
-        offset = entry.end();
+        offset = next_needle_offset(entry.end());
         prev_crc = entry.crc;
         known.push(entry);
     };

@@ -191,9 +191,9 @@ pub(crate) enum IoCmd {
     /// Write a needle, list it in its open picture segment, then answer.
     Needle { offset: u64, data: Vec<u8>, entry: NeedleEntry, open: Arc<OpenSeg>, done: Sender<Result<()>> },
     /// Set the delete mark of the needle at `offset` if it still is the one
-    /// named (generation, cookie), then make that durable; answers whether it
-    /// was live.
-    MarkDeleted { index: u32, offset: u64, generation: u32, cookie: u32, done: Sender<Result<bool>> },
+    /// named (generation, cookie), and with `durable` fdatasync it at once
+    /// (otherwise the next sync covers it); answers whether it was live.
+    MarkDeleted { index: u32, offset: u64, generation: u32, cookie: u32, durable: bool, done: Sender<Result<bool>> },
     /// Write a segment header; `durable` = fdatasync it before anything
     /// queued after it (an allocation must be on disk before records
     /// overwrite the segment's previous life).
@@ -463,8 +463,8 @@ impl IoThread {
                 };
                 let _ = done.send(res);
             }
-            IoCmd::MarkDeleted { index, offset, generation, cookie, done } => {
-                let _ = done.send(self.mark_deleted(index, offset, generation, cookie));
+            IoCmd::MarkDeleted { index, offset, generation, cookie, durable, done } => {
+                let _ = done.send(self.mark_deleted(index, offset, generation, cookie, durable));
             }
             IoCmd::Header { index, data, durable } => {
                 if self.write(index, 0, &data) && durable {
@@ -496,7 +496,7 @@ impl IoThread {
         }
     }
 
-    fn mark_deleted(&mut self, index: u32, offset: u64, generation: u32, cookie: u32) -> Result<bool> {
+    fn mark_deleted(&mut self, index: u32, offset: u64, generation: u32, cookie: u32, durable: bool) -> Result<bool> {
         // This thread is the only writer: if the needle at `offset` is still
         // the one named, no newer life of the segment has overwritten it.
         let mut hb = [0u8; NEEDLE_HEADER_LEN];
@@ -508,7 +508,9 @@ impl IoThread {
         if !self.write(index, offset + DELETE_MARK_OFFSET, &DELETE_MARK.to_le_bytes()) {
             return Err(self.unwritable());
         }
-        self.sync()?;
+        if durable {
+            self.sync()?;
+        }
         Ok(true)
     }
 

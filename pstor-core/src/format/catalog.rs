@@ -162,7 +162,7 @@ impl Catalog {
             });
         }
         let mut locks = Vec::new();
-        for _ in 0..r.count(38)? {
+        for _ in 0..r.count(42)? {
             let id = LockId(r.u64()?);
             let target = match r.u8()? {
                 1 => LockTarget::Stream(StreamId(r.u64()?)),

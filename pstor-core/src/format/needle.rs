@@ -41,6 +41,16 @@ pub const NEEDLE_ENTRY_LEN: usize = 40;
 /// Entry flag: the picture carries a key (bucket + key).
 pub const ENTRY_HAS_KEY: u16 = 1;
 
+/// Needles start at multiples of this, so the 4-byte delete mark (at a
+/// multiple of 4 within the needle) never straddles a disk sector and its
+/// write cannot tear.
+pub const NEEDLE_ALIGN: u64 = 8;
+
+/// Where the needle after one ending at `end` starts.
+pub fn next_needle_offset(end: u64) -> u64 {
+    end.div_ceil(NEEDLE_ALIGN) * NEEDLE_ALIGN
+}
+
 /// Stable 64-bit hash of a camera id (FNV-1a), kept in footer entries so a
 /// listing filters a segment's pictures without reading them.
 pub fn camera_hash(camera_id: &str) -> u64 {
@@ -379,7 +389,8 @@ impl NeedleEntry {
     }
 }
 
-/// Decodes contiguous needle entries starting at [`DATA_START`] (footer and
+/// Decodes needle entries, each starting where the previous one ends (rounded
+/// up to [`NEEDLE_ALIGN`]), the first at [`DATA_START`] (footer and
 /// checkpoint bodies). `count` is checked against the bytes by the caller.
 pub fn decode_entries(r: &mut Reader<'_>, count: usize) -> Result<Vec<NeedleEntry>, DecodeError> {
     let mut out = Vec::with_capacity(count);
@@ -389,7 +400,7 @@ pub fn decode_entries(r: &mut Reader<'_>, count: usize) -> Result<Vec<NeedleEntr
         if e.offset as u64 != next {
             return Err(bad("needle entries: not contiguous"));
         }
-        next = e.end();
+        next = next_needle_offset(e.end());
         out.push(e);
     }
     Ok(out)
@@ -457,7 +468,9 @@ mod tests {
     #[test]
     fn entries_round_trip() {
         let (_, e1) = NeedleDraft::new(&meta(false), 1, 5, b"abc").place(1, 4096, 0);
-        let (_, e2) = NeedleDraft::new(&meta(true), 1, 6, b"defg").place(1, e1.end() as u32, e1.crc);
+        let at = next_needle_offset(e1.end()) as u32;
+        assert_eq!(at % 8, 0);
+        let (_, e2) = NeedleDraft::new(&meta(true), 1, 6, b"defg").place(1, at, e1.crc);
         let mut w = Writer::default();
         e1.encode_into(&mut w);
         e2.encode_into(&mut w);
