@@ -59,7 +59,13 @@ pub(crate) fn run(inner: &Inner, repair: bool) -> Result<CheckReport> {
     // Everything written is on disk before we compare.
     let _ = inner.sync_all();
     let all: Vec<_> = inner.lock_state().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
-    for s in all {
+    for s in &all {
+        let _ = s.barrier();
+    }
+    // Seals completed meanwhile are applied by taking the engine lock; an
+    // empty one frees its segment with a header write: let that land too.
+    drop(inner.lock_state());
+    for s in &all {
         let _ = s.barrier();
     }
     let mut report = CheckReport::default();

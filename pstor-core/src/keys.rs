@@ -79,6 +79,9 @@ pub(crate) struct FoundKey {
     pub key: PictureKey,
     pub id: PictureId,
     pub stored_at: Timestamp,
+    /// The needle carries a delete mark: the key was deleted at `stored_at`
+    /// or later, so no older picture may name it again.
+    pub deleted: bool,
 }
 
 /// The key index.
@@ -100,7 +103,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS keys (
     bucket TEXT NOT NULL, key TEXT NOT NULL, id BLOB NOT NULL,
     space INTEGER NOT NULL, segment INTEGER NOT NULL, generation INTEGER NOT NULL,
-    stored_at INTEGER NOT NULL,
+    stored_at INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keys_by_segment ON keys (space, segment);
 CREATE TABLE IF NOT EXISTS segs (
@@ -152,6 +155,10 @@ impl KeyIndex {
         }
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").map_err(|e| e.to_string())?;
         conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+        // A database of another layout is rebuilt rather than migrated: it
+        // holds nothing the picture segments do not.
+        conn.prepare("SELECT bucket, key, id, space, segment, generation, stored_at, deleted FROM keys LIMIT 0")
+            .map_err(|e| format!("unexpected layout: {e}"))?;
         Ok(conn)
     }
 
@@ -218,7 +225,7 @@ impl KeyIndex {
             for op in &ready.ops {
                 match op {
                     Op::Put { key, id, stored_at, .. } => {
-                        upsert(&tx, key, id, *stored_at, true)?;
+                        upsert(&tx, key, id, *stored_at, false)?;
                     }
                     Op::Remove { key, id } => {
                         tx.execute(
@@ -279,7 +286,11 @@ impl KeyIndex {
         }
         let conn = self.conn.lock();
         let blob: Option<Vec<u8>> = conn
-            .query_row("SELECT id FROM keys WHERE bucket = ?1 AND key = ?2", params![key.bucket, key.key], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM keys WHERE bucket = ?1 AND key = ?2 AND deleted = 0",
+                params![key.bucket, key.key],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(db_err)?;
         let mut current = blob.map(|b| PictureId::from_bytes(&b)).transpose()?;
@@ -308,7 +319,7 @@ impl KeyIndex {
         };
         let strict = after.is_some_and(|a| a >= prefix);
         let mut stmt = conn
-            .prepare_cached("SELECT key, id FROM keys WHERE bucket = ?1 AND key >= ?2 ORDER BY key")
+            .prepare_cached("SELECT key, id FROM keys WHERE bucket = ?1 AND key >= ?2 AND deleted = 0 ORDER BY key")
             .map_err(db_err)?;
         let mut rows = stmt.query(params![bucket, from]).map_err(db_err)?;
         let mut out = Vec::new();
@@ -354,9 +365,13 @@ impl KeyIndex {
         Ok(out)
     }
 
-    /// Records what reconcile found in one segment: its keys (newest
-    /// `stored_at` wins) and that its first `count` needles are covered.
-    pub fn cover(&self, seg: &SegKeys, found: &[FoundKey]) -> Result<()> {
+    /// Records what reconcile found in one segment and that its first
+    /// `count` needles are covered. Per key the newest `stored_at` wins; a
+    /// deleted needle that wins leaves a tombstone row, so an older picture
+    /// found later cannot take the key back. Returns the live pictures that
+    /// lost (a crash cut off their delete after a newer put of the key): the
+    /// caller deletes them.
+    pub fn cover(&self, seg: &SegKeys, found: &[FoundKey]) -> Result<Vec<PictureId>> {
         let conn = self.conn.lock();
         let res = (|| {
             let tx = conn.unchecked_transaction()?;
@@ -364,14 +379,37 @@ impl KeyIndex {
                 "DELETE FROM keys WHERE space = ?1 AND segment = ?2 AND generation <> ?3",
                 params![seg.space.0, seg.segment, seg.generation],
             )?;
+            let mut losers = Vec::new();
             for f in found {
-                upsert(&tx, &f.key, &f.id, f.stored_at, false)?;
+                let row: Option<(Vec<u8>, Timestamp, bool)> = tx
+                    .query_row(
+                        "SELECT id, stored_at, deleted FROM keys WHERE bucket = ?1 AND key = ?2",
+                        params![f.key.bucket, f.key.key],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                let existing = row.and_then(|(b, at, del)| PictureId::from_bytes(&b).ok().map(|id| (id, at, del)));
+                match existing {
+                    Some((id, _, _)) if id == f.id => {}
+                    Some((_, at, _)) if at > f.stored_at => {
+                        if !f.deleted {
+                            losers.push(f.id);
+                        }
+                    }
+                    _ => {
+                        if let Some((old, _, false)) = existing {
+                            losers.push(old);
+                        }
+                        upsert(&tx, &f.key, &f.id, f.stored_at, f.deleted)?;
+                    }
+                }
             }
             tx.execute(
                 "INSERT OR REPLACE INTO segs (space, segment, generation, indexed) VALUES (?1, ?2, ?3, ?4)",
                 params![seg.space.0, seg.segment, seg.generation, seg.count],
             )?;
-            tx.commit()
+            tx.commit()?;
+            Ok(losers)
         })();
         res.map_err(db_err)
     }
@@ -388,26 +426,22 @@ impl KeyIndex {
     }
 }
 
-/// Inserts or replaces a key's row; unless `always`, only a newer picture
-/// replaces an existing one.
+/// Inserts or replaces a key's row (a tombstone if `deleted`).
 fn upsert(
     tx: &Connection,
     key: &PictureKey,
     id: &PictureId,
     stored_at: Timestamp,
-    always: bool,
+    deleted: bool,
 ) -> rusqlite::Result<usize> {
-    let sql = if always {
-        "INSERT INTO keys (bucket, key, id, space, segment, generation, stored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+    tx.execute(
+        "INSERT INTO keys (bucket, key, id, space, segment, generation, stored_at, deleted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (bucket, key) DO UPDATE SET id = excluded.id, space = excluded.space,
-         segment = excluded.segment, generation = excluded.generation, stored_at = excluded.stored_at"
-    } else {
-        "INSERT INTO keys (bucket, key, id, space, segment, generation, stored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (bucket, key) DO UPDATE SET id = excluded.id, space = excluded.space,
-         segment = excluded.segment, generation = excluded.generation, stored_at = excluded.stored_at
-         WHERE excluded.stored_at >= keys.stored_at"
-    };
-    tx.execute(sql, params![key.bucket, key.key, &id.to_bytes()[..], id.space.0, id.segment, id.generation, stored_at])
+         segment = excluded.segment, generation = excluded.generation, stored_at = excluded.stored_at,
+         deleted = excluded.deleted",
+        params![key.bucket, key.key, &id.to_bytes()[..], id.space.0, id.segment, id.generation, stored_at, deleted],
+    )
 }
 
 #[cfg(test)]
@@ -465,16 +499,27 @@ mod tests {
         ix.placed(id(1, 1, 4096), 0, Some((&key("k"), 50)));
         ix.flush(Durability::default).expect("flush");
         // An older picture of the same key found by a scan does not win...
-        let older = FoundKey { key: key("k"), id: id(2, 1, 4096), stored_at: 40 };
-        ix.cover(&seg(2, 1, 1), &[older]).expect("cover");
+        let older = FoundKey { key: key("k"), id: id(2, 1, 4096), stored_at: 40, deleted: false };
+        assert_eq!(ix.cover(&seg(2, 1, 1), &[older]).expect("cover"), vec![id(2, 1, 4096)], "the older one lost");
         assert_eq!(ix.get(&key("k")).expect("get"), Some(id(1, 1, 4096)));
-        // ...a newer one does.
-        let newer = FoundKey { key: key("k"), id: id(2, 1, 8192), stored_at: 60 };
-        ix.cover(&seg(2, 1, 2), &[newer]).expect("cover");
+        // ...a newer one does, and the one it replaces lost.
+        let newer = FoundKey { key: key("k"), id: id(2, 1, 8192), stored_at: 60, deleted: false };
+        assert_eq!(ix.cover(&seg(2, 1, 2), &[newer]).expect("cover"), vec![id(1, 1, 4096)]);
         assert_eq!(ix.get(&key("k")).expect("get"), Some(id(2, 1, 8192)));
-        // Segment 2 recycled (generation 2): its old rows go.
-        ix.cover(&seg(2, 2, 0), &[]).expect("cover");
+        // A newer deleted one leaves a tombstone: older live ones cannot
+        // take the key back.
+        let gone = FoundKey { key: key("k"), id: id(3, 1, 4096), stored_at: 70, deleted: true };
+        assert_eq!(ix.cover(&seg(3, 1, 1), &[gone]).expect("cover"), vec![id(2, 1, 8192)]);
         assert_eq!(ix.get(&key("k")).expect("get"), None);
+        let stale = FoundKey { key: key("k"), id: id(4, 1, 4096), stored_at: 65, deleted: false };
+        assert_eq!(ix.cover(&seg(4, 1, 1), &[stale]).expect("cover"), vec![id(4, 1, 4096)]);
+        assert_eq!(ix.get(&key("k")).expect("get"), None);
+        assert!(ix.list("b", "", None, 10).expect("list").is_empty());
+        // Segment 3 recycled (generation 2): its old rows go.
+        ix.cover(&seg(3, 2, 0), &[]).expect("cover");
+        let live = FoundKey { key: key("k"), id: id(4, 1, 4096), stored_at: 65, deleted: false };
+        assert!(ix.cover(&seg(4, 1, 1), &[live]).expect("cover").is_empty());
+        assert_eq!(ix.get(&key("k")).expect("get"), Some(id(4, 1, 4096)));
     }
 
     #[test]

@@ -303,6 +303,7 @@ impl Inner {
         };
         let keys: Vec<SegKeys> = segs.iter().map(|s| s.2.clone()).collect();
         self.flush_keys()?;
+        let mut stale = Vec::new();
         for (seg, start) in self.keys.uncovered(&keys)? {
             let Some((space, slot, _)) = segs.iter().find(|s| s.2.space == seg.space && s.2.segment == seg.segment)
             else {
@@ -321,15 +322,26 @@ impl Inner {
                 };
                 let mut buf = vec![0u8; e.head_len()];
                 space.read(seg.segment, e.offset as u64, &mut buf)?;
-                // Deleted pictures are not indexed; corrupt ones are left out
-                // (check reports them).
-                if let Ok((_, PictureInfo { meta: PictureMeta { key: Some(key), .. }, stored_at, .. })) =
-                    self.verify_head(&id, &buf)
-                {
-                    found.push(FoundKey { key, id, stored_at });
+                // Deleted needles count too (their key was deleted then);
+                // damaged ones are left out (check reports them).
+                let Ok(h) = NeedleHeader::parse(&buf) else { continue };
+                if h.generation != id.generation || h.cookie != id.cookie {
+                    continue;
+                }
+                if let Ok((PictureMeta { key: Some(key), .. }, stored_at)) = h.verify_head(&buf) {
+                    found.push(FoundKey { key, id, stored_at, deleted: h.deleted });
                 }
             }
-            self.keys.cover(&SegKeys { count: entries.len() as u32, ..seg }, &found)?;
+            let losers = self.keys.cover(&SegKeys { count: entries.len() as u32, ..seg }, &found)?;
+            stale.extend(losers);
+        }
+        // Pictures a newer put of their key replaced, whose delete a crash cut
+        // off: delete them now, durably.
+        for id in stale {
+            match self.mark_deleted(&id) {
+                Ok(_) | Err(Error::PictureNotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
