@@ -22,15 +22,17 @@ struct Args {
     seconds: u64,
     capacity_mib: u64,
     sync_every: usize,
+    cold: bool,
 }
 
 const USAGE: &str =
-    "usage: picture_load [--dir DIR] [--writers W] [--size-kib K] [--seconds S] [--capacity-mib M] [--sync-every N]
+    "usage: picture_load [--dir DIR] [--writers W] [--size-kib K] [--seconds S] [--capacity-mib M] [--sync-every N] [--cold]
 
 W writer threads (default 16) put pictures of K KiB (default 100) for S seconds
 (default 10), each syncing after every N of its puts (default 1: every put is
 durable before it counts; concurrent syncs share one fdatasync). Then W reader
-threads get random stored pictures for S seconds. Default folder:
+threads get random stored pictures for S seconds; with --cold the page cache
+is dropped first (needs root: /proc/sys/vm/drop_caches), so gets hit the disk. Default folder:
 ./pstor-pictures (a space of M MiB, default 4096, and a picture pool).";
 
 fn parse_args() -> std::result::Result<Args, String> {
@@ -41,11 +43,16 @@ fn parse_args() -> std::result::Result<Args, String> {
         seconds: 10,
         capacity_mib: 4096,
         sync_every: 1,
+        cold: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
+        }
+        if flag == "--cold" {
+            a.cold = true;
+            continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let num = || value.parse::<u64>().map_err(|_| format!("{flag}: not a number: {value}"));
@@ -172,6 +179,11 @@ fn run(args: &Args) -> Result<()> {
     );
 
     let ids = Arc::new(ids);
+    if args.cold {
+        let dropped = std::process::Command::new("sync").status().is_ok_and(|s| s.success())
+            && std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok();
+        println!("page cache {}", if dropped { "dropped: gets read the disk" } else { "NOT dropped (needs root)" });
+    }
     stop.store(false, Ordering::Relaxed);
     let started = Instant::now();
     let readers: Vec<_> = (0..args.writers)
