@@ -36,4 +36,8 @@ trap 'rm -rf "$tmp"' EXIT
 step "picture_load example"
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" --bin picture_load -- --writers 4 --seconds 1 --capacity-mib 512)
 
+step "pstor-bench smoke runs (figures: benches/RESULTS.md)"
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- ingest --dir "$tmp" --streams 8 --seconds 5 --segment-mib 4 --json)
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- pictures --dir "$tmp" --writers 4 --seconds 1 --json)
+
 step "all tests passed"
