@@ -327,9 +327,9 @@ impl Space {
         let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
         let me = Arc::clone(self);
         let (ev, ck) = (Arc::clone(&events), Arc::clone(&clock));
-        let handle = std::thread::Builder::new().name(format!("pstor-io-{}", self.id)).spawn(move || {
-            IoThread { space: me, events: ev, clock: ck, dirty: BTreeSet::new(), touched: Vec::new() }.run(rx)
-        });
+        let handle = std::thread::Builder::new()
+            .name(format!("pstor-io-{}", self.id))
+            .spawn(move || IoThread::new(me, ev, ck).run(rx));
         match handle {
             Ok(h) => {
                 *self.tx.lock() = Some(tx);
@@ -408,10 +408,83 @@ struct IoThread {
     space: Arc<Space>,
     events: Arc<EventFeed>,
     clock: Arc<dyn Clock>,
-    /// Data files written since the last fdatasync.
+    /// Data files written since the last sync was handed to the syncer.
     dirty: BTreeSet<usize>,
-    /// Open segments written since the last fdatasync.
+    /// Open segments written since the last sync was handed to the syncer.
     touched: Vec<Arc<OpenSeg>>,
+    /// The space's syncer thread (see [`SyncJob`]).
+    syncer: Option<(Sender<SyncJob>, JoinHandle<()>)>,
+}
+
+/// A sync handed from the I/O thread to the syncer: the files written before
+/// it, how many records of each open segment that makes durable, and who
+/// waits. The syncer runs the fdatasyncs while the I/O thread goes on
+/// writing (an fdatasync covers every write completed before it starts), so
+/// writes are not stalled by syncs. Jobs are done in order, and the syncer
+/// merges the jobs queued behind a running one (group commit).
+struct SyncJob {
+    files: BTreeSet<usize>,
+    marks: Vec<(Arc<OpenSeg>, usize)>,
+    waiters: Vec<Sender<Result<()>>>,
+}
+
+/// Marks a space failed (once) with an event.
+fn fail_space(space: &Space, events: &EventFeed, clock: &dyn Clock, detail: &str) {
+    let prev = space.set_status(SpaceStatus::Error);
+    if prev != SpaceStatus::Error {
+        events.emit(
+            clock.now(),
+            EventKind::SpaceStatus { space: space.id, status: SpaceStatus::Error, detail: detail.to_string() },
+        );
+    }
+}
+
+/// The error a sync of a space that is not in service reports, if any.
+fn unsyncable(space: &Space) -> Option<Error> {
+    // Writes to a lost or failed space were dropped: never confirm them.
+    match space.status() {
+        SpaceStatus::Error => Some(Error::SpaceFailed(space.id)),
+        SpaceStatus::Lost => Some(Error::SpaceLost(space.id)),
+        _ => None,
+    }
+}
+
+fn run_syncer(space: Arc<Space>, events: Arc<EventFeed>, clock: Arc<dyn Clock>, rx: Receiver<SyncJob>) {
+    while let Ok(mut job) = rx.recv() {
+        // Merge whatever queued up while the previous round ran.
+        while let Ok(more) = rx.try_recv() {
+            job.files.extend(more.files);
+            job.marks.extend(more.marks);
+            job.waiters.extend(more.waiters);
+        }
+        let mut result = unsyncable(&space).map_or(Ok(()), Err);
+        if result.is_ok() {
+            for &i in &job.files {
+                if let Some(f) = space.files.get(i) {
+                    if let Err(e) = f.sync_data() {
+                        // No retry: after a failed fsync the kernel may have
+                        // dropped the dirty pages, so a later success would lie.
+                        fail_space(&space, &events, clock.as_ref(), &format!("fdatasync failed: {e}"));
+                        result = Err(Error::SpaceFailed(space.id));
+                        break;
+                    }
+                }
+            }
+        }
+        if result.is_ok() {
+            for (o, n) in job.marks {
+                let mut g = o.inner.lock();
+                g.durable = g.durable.max(n);
+            }
+        }
+        for w in job.waiters {
+            let _ = w.send(match &result {
+                Ok(()) => Ok(()),
+                Err(Error::SpaceLost(id)) => Err(Error::SpaceLost(*id)),
+                Err(_) => Err(Error::SpaceFailed(space.id)),
+            });
+        }
+    }
 }
 
 /// How many queued commands a sync may absorb before it runs, so a steady
@@ -419,6 +492,17 @@ struct IoThread {
 const GROUP_COMMIT_MAX: usize = 4096;
 
 impl IoThread {
+    fn new(space: Arc<Space>, events: Arc<EventFeed>, clock: Arc<dyn Clock>) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (sp, ev, ck) = (Arc::clone(&space), Arc::clone(&events), Arc::clone(&clock));
+        let syncer = std::thread::Builder::new()
+            .name(format!("pstor-sync-{}", space.id))
+            .spawn(move || run_syncer(sp, ev, ck, rx))
+            .ok()
+            .map(|h| (tx, h));
+        IoThread { space, events, clock, dirty: BTreeSet::new(), touched: Vec::new(), syncer }
+    }
+
     fn run(mut self, rx: Receiver<IoCmd>) {
         while let Ok(cmd) = rx.recv() {
             let mut syncs = Vec::new();
@@ -431,18 +515,46 @@ impl IoThread {
                         Err(_) => break,
                     }
                 }
-                let result = self.sync();
-                for s in syncs {
-                    let _ = s.send(match &result {
-                        Ok(()) => Ok(()),
-                        Err(Error::SpaceLost(id)) => Err(Error::SpaceLost(*id)),
-                        Err(_) => Err(Error::SpaceFailed(self.space.id)),
-                    });
-                }
+                // The syncer answers them; this thread goes on writing.
+                self.hand_off(syncs);
             }
         }
         // Queue closed: make everything durable before the thread ends.
         let _ = self.sync();
+        if let Some((tx, h)) = self.syncer.take() {
+            drop(tx);
+            let _ = h.join();
+        }
+    }
+
+    /// Hands a sync of everything written so far to the syncer.
+    fn hand_off(&mut self, waiters: Vec<Sender<Result<()>>>) {
+        // Snapshot what is written now: that is what the fdatasync covers.
+        let marks: Vec<(Arc<OpenSeg>, usize)> = self
+            .touched
+            .drain(..)
+            .map(|o| {
+                let n = o.inner.lock().len();
+                (o, n)
+            })
+            .collect();
+        let job = SyncJob { files: std::mem::take(&mut self.dirty), marks, waiters };
+        match &self.syncer {
+            Some((tx, _)) => {
+                if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
+                    self.fail("the syncer thread is gone");
+                    for w in job.waiters {
+                        let _ = w.send(Err(Error::SpaceFailed(self.space.id)));
+                    }
+                }
+            }
+            None => {
+                self.fail("could not start the syncer thread");
+                for w in job.waiters {
+                    let _ = w.send(Err(Error::SpaceFailed(self.space.id)));
+                }
+            }
+        }
     }
 
     fn handle(&mut self, cmd: IoCmd, syncs: &mut Vec<Sender<Result<()>>>) {
@@ -532,38 +644,15 @@ impl IoThread {
         }
     }
 
+    /// Makes everything written so far durable and waits for it (seals,
+    /// allocations, delete marks need it before going on).
     fn sync(&mut self) -> Result<()> {
-        // Writes to a lost or failed space were dropped: never confirm them.
-        match self.space.status() {
-            SpaceStatus::Error => return Err(Error::SpaceFailed(self.space.id)),
-            SpaceStatus::Lost => return Err(Error::SpaceLost(self.space.id)),
-            _ => {}
+        if let Some(e) = unsyncable(&self.space) {
+            return Err(e);
         }
-        // Snapshot what is written now: that is what this fdatasync covers.
-        let marks: Vec<(Arc<OpenSeg>, usize)> = self
-            .touched
-            .drain(..)
-            .map(|o| {
-                let n = o.inner.lock().len();
-                (o, n)
-            })
-            .collect();
-        for &i in &self.dirty {
-            if let Some(f) = self.space.files.get(i) {
-                if let Err(e) = f.sync_data() {
-                    // No retry: after a failed fsync the kernel may have
-                    // dropped the dirty pages, so a later success would lie.
-                    self.fail(&format!("fdatasync failed: {e}"));
-                    return Err(Error::SpaceFailed(self.space.id));
-                }
-            }
-        }
-        self.dirty.clear();
-        for (o, n) in marks {
-            let mut g = o.inner.lock();
-            g.durable = g.durable.max(n);
-        }
-        Ok(())
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.hand_off(vec![tx]);
+        rx.recv().map_err(|_| Error::SpaceFailed(self.space.id))?
     }
 
     fn seal(&mut self, open: &Arc<OpenSeg>) -> Result<()> {
@@ -604,13 +693,7 @@ impl IoThread {
     }
 
     fn fail(&self, detail: &str) {
-        let prev = self.space.set_status(SpaceStatus::Error);
-        if prev != SpaceStatus::Error {
-            self.events.emit(
-                self.clock.now(),
-                EventKind::SpaceStatus { space: self.space.id, status: SpaceStatus::Error, detail: detail.to_string() },
-            );
-        }
+        fail_space(&self.space, &self.events, self.clock.as_ref(), detail);
     }
 }
 
