@@ -39,5 +39,6 @@ step "picture_load example"
 step "pstor-bench smoke runs (figures: benches/RESULTS.md)"
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- ingest --dir "$tmp" --streams 8 --seconds 5 --segment-mib 4 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- pictures --dir "$tmp" --writers 4 --seconds 1 --json)
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- recover --dir "$tmp" --segments 400 --streams 20 --json)
 
 step "all tests passed"

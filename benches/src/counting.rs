@@ -12,6 +12,7 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct Counters {
     pub reads: AtomicU64,
+    pub read_bytes: AtomicU64,
     pub syncs: AtomicU64,
 }
 
@@ -31,7 +32,9 @@ struct CountingFile {
 impl StorageFile for CountingFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
-        self.file.read_at(buf, offset)
+        let n = self.file.read_at(buf, offset)?;
+        self.counters.read_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.file.write_all_at(buf, offset)

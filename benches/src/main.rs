@@ -8,6 +8,7 @@ mod counting;
 mod ingest;
 mod measure;
 mod pictures;
+mod recover;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,9 @@ enum Command {
     /// Durable picture puts then random gets, against raw writes of the same
     /// bytes and a file-per-picture store.
     Pictures(pictures::PicturesArgs),
+    /// Reopen time of a space of N segments after a clean stop and after a
+    /// crash with K cameras writing.
+    Recover(recover::RecoverArgs),
 }
 
 fn main() {
@@ -34,6 +38,7 @@ fn main() {
     let res = match &cli.command {
         Command::Ingest(a) => ingest::run(a),
         Command::Pictures(a) => pictures::run(a),
+        Command::Recover(a) => recover::run(a),
     };
     if let Err(e) = res {
         eprintln!("pstor-bench: {e}");

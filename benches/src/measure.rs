@@ -28,6 +28,13 @@ pub fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// Writes dirty pages back and drops the page cache, so the next reads hit
+/// the disk. Needs root; returns whether it worked.
+pub fn drop_caches() -> bool {
+    std::process::Command::new("sync").status().is_ok_and(|s| s.success())
+        && std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok()
+}
+
 /// Wall and CPU time of one phase.
 #[derive(Debug, Clone, Copy)]
 pub struct Phase {

@@ -23,12 +23,7 @@ pub fn rig(dir: &Path, name: &str, capacity: u64, segment_size: u64, kind: PoolK
     if root.exists() {
         return Err(Error::InvalidArgument(format!("{} exists; give an empty --dir", root.display())));
     }
-    let storage = CountingStorage::default();
-    let counters = Arc::clone(&storage.counters);
-    let mut opts = EngineOptions::new(root.join("engine"));
-    opts.min_space_capacity = 64 << 20;
-    opts.segment_size = segment_size;
-    let engine = Engine::open_with(opts, Arc::new(storage), Arc::new(SystemClock))?;
+    let (engine, counters) = open(&root, segment_size)?;
     let space_dir = root.join("space");
     std::fs::create_dir_all(&space_dir)
         .map_err(|e| Error::Io { context: "creating the space folder".into(), source: e })?;
@@ -44,6 +39,17 @@ pub fn rig(dir: &Path, name: &str, capacity: u64, segment_size: u64, kind: PoolK
         max_lock_pct: 0,
     })?;
     Ok(Rig { engine, pool, counters, root })
+}
+
+/// Opens (again) the engine of a workload folder, through a fresh counting
+/// backend.
+pub fn open(root: &Path, segment_size: u64) -> Result<(Engine, Arc<Counters>)> {
+    let storage = CountingStorage::default();
+    let counters = Arc::clone(&storage.counters);
+    let mut opts = EngineOptions::new(root.join("engine"));
+    opts.min_space_capacity = 64 << 20;
+    opts.segment_size = segment_size;
+    Ok((Engine::open_with(opts, Arc::new(storage), Arc::new(SystemClock))?, counters))
 }
 
 impl Rig {
