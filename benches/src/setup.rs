@@ -47,7 +47,7 @@ pub fn open(root: &Path, segment_size: u64) -> Result<(Engine, Arc<Counters>)> {
     let storage = CountingStorage::default();
     let counters = Arc::clone(&storage.counters);
     let mut opts = EngineOptions::new(root.join("engine"));
-    opts.min_space_capacity = 64 << 20;
+    opts.min_space_capacity = 1 << 20;
     opts.segment_size = segment_size;
     Ok((Engine::open_with(opts, Arc::new(storage), Arc::new(SystemClock))?, counters))
 }
