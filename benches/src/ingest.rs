@@ -66,18 +66,7 @@ pub fn run(a: &IngestArgs) -> Result<()> {
     let segment = a.segment_mib << 20;
     let capacity = (total + total / 4 + (1 << 30)).max(2 * a.streams as u64 * segment + segment);
     let r = rig(&a.dir, "ingest", capacity, segment, PoolKind::Video)?;
-    let streams: Vec<StreamId> = (0..a.streams)
-        .map(|n| {
-            r.engine.register_stream(StreamSpec {
-                pool: r.pool,
-                camera_id: format!("bench-cam-{n}"),
-                channel: 1,
-                kind: StreamKind::Main,
-                codec: "H264".into(),
-                codec_config: Vec::new(),
-            })
-        })
-        .collect::<Result<_>>()?;
+    let streams = r.cameras(a.streams)?;
     let payload = Bytes::from((0..key_len).map(|i| (i as u8).wrapping_mul(7)).collect::<Vec<u8>>());
     let frame_us = 1_000_000 / a.fps as i64;
     let sync_every = (a.sync_ms as u64 * a.fps as u64 / 1000).max(1);

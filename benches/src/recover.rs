@@ -52,18 +52,7 @@ pub fn run(a: &RecoverArgs) -> Result<()> {
     }
     let segment = a.segment_kib << 10;
     let r = rig(&a.dir, "recover", a.segments * segment, segment, PoolKind::Video)?;
-    let streams: Vec<StreamId> = (0..a.streams)
-        .map(|n| {
-            r.engine.register_stream(StreamSpec {
-                pool: r.pool,
-                camera_id: format!("bench-cam-{n}"),
-                channel: 1,
-                kind: StreamKind::Main,
-                codec: "H264".into(),
-                codec_config: Vec::new(),
-            })
-        })
-        .collect::<Result<_>>()?;
+    let streams = r.cameras(a.streams)?;
     // Fill about 90 % of the space: sealed segments everywhere.
     let frame = Bytes::from(vec![0x42u8; 2048]);
     let fill = a.segments * segment * 9 / 10;

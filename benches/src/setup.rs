@@ -53,6 +53,22 @@ pub fn open(root: &Path, segment_size: u64) -> Result<(Engine, Arc<Counters>)> {
 }
 
 impl Rig {
+    /// Registers `n` cameras (main streams) in the pool.
+    pub fn cameras(&self, n: usize) -> Result<Vec<StreamId>> {
+        (0..n)
+            .map(|i| {
+                self.engine.register_stream(StreamSpec {
+                    pool: self.pool,
+                    camera_id: format!("bench-cam-{i}"),
+                    channel: 1,
+                    kind: StreamKind::Main,
+                    codec: "H264".into(),
+                    codec_config: Vec::new(),
+                })
+            })
+            .collect()
+    }
+
     /// Closes the engine and removes its folder.
     pub fn remove(self) -> Result<()> {
         self.engine.close()?;

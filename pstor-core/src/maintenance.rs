@@ -155,7 +155,7 @@ fn retention(inner: &Inner, now: Timestamp) {
             }
         }
     }
-    let mut sealing = Vec::new();
+    let closing = !pictures_to_close.is_empty() || !to_close.is_empty();
     for pool in pictures_to_close {
         if let Some(w) = inner.picture_writers.read().get(&pool) {
             w.close_segment(inner);
@@ -165,31 +165,23 @@ fn retention(inner: &Inner, now: Timestamp) {
         if let Some((sid, idx)) = resumable {
             seal_recovered(inner, sid, idx);
         }
-        let st = inner.lock_state();
-        for rt in st.spaces.values() {
-            if !sealing.iter().any(|x: &Arc<crate::space::Space>| Arc::ptr_eq(x, &rt.space)) {
-                sealing.push(Arc::clone(&rt.space));
-            }
-        }
     }
     for s in to_close {
         if let Ok(h) = inner.handle(s) {
             let _ = h.close_segment(inner);
         }
-        // A recovered segment nobody resumed is sealed directly.
         let resumable = inner.lock_state().resumable.remove(&s);
         if let Some((sid, idx)) = resumable {
             seal_recovered(inner, sid, idx);
         }
-        let st = inner.lock_state();
-        for rt in st.spaces.values() {
-            if !sealing.iter().any(|x: &Arc<crate::space::Space>| Arc::ptr_eq(x, &rt.space)) {
-                sealing.push(Arc::clone(&rt.space));
-            }
-        }
     }
-    for space in sealing {
-        let _ = space.barrier();
+    if closing {
+        // Wait for the seals, so this round frees what they sealed.
+        let spaces: Vec<Arc<crate::space::Space>> =
+            inner.lock_state().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
+        for space in spaces {
+            let _ = space.barrier();
+        }
     }
     // 2. Free sealed segments past the cycle.
     let mut st = inner.lock_state();
