@@ -64,6 +64,8 @@ mod events;
 pub mod format;
 mod init;
 mod inspect;
+#[cfg(feature = "internals")]
+pub mod internals;
 pub mod io;
 mod keys;
 mod locks;

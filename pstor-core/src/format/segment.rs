@@ -336,6 +336,10 @@ pub fn decode_footer(bytes: &[u8], trailer: &Trailer) -> Result<Vec<RecordEntry>
     if next != trailer.used {
         return Err(bad("footer: entries do not end at the used mark"));
     }
+    let span = (out.first().map_or(0, |e| e.first_ts), out.last().map_or(0, |e| e.last_ts));
+    if span != (trailer.first_ts, trailer.last_ts) || trailer.cameras != 0 {
+        return Err(bad("footer: record entries do not match the trailer"));
+    }
     Ok(out)
 }
 
