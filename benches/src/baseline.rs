@@ -1,6 +1,7 @@
 //! The baselines each workload is compared with, run in the same process on
-//! the same folder: raw positioned writes to one pre-allocated file, and a
-//! file-per-picture store with the durability of a picture put.
+//! the same folder: raw positioned writes to one pre-allocated file, raw
+//! positioned reads of one file, and a file-per-picture store with the
+//! durability of a picture put.
 
 use crate::measure::{Phase, Stopwatch};
 use pstor_core::io::{OpenMode, OsStorage, Storage};
@@ -33,6 +34,38 @@ pub fn raw_write(dir: &Path, total: u64, chunk: usize, syncs: u64) -> std::io::R
         }
     }
     file.sync_data()?;
+    let phase = watch.stop();
+    drop(file);
+    os.remove_file(&path)?;
+    Ok(phase)
+}
+
+/// Writes a file of `total` bytes (not timed), then reads it back in
+/// `chunk`-byte positioned reads, after dropping the page cache if `cold`;
+/// the file is removed afterwards.
+pub fn raw_read(dir: &Path, total: u64, chunk: usize, cold: bool) -> std::io::Result<Phase> {
+    let os = OsStorage::new();
+    let path = dir.join("baseline-read.dat");
+    let file = os.open(&path, OpenMode::CreateTruncate)?;
+    let data: Vec<u8> = (0..chunk).map(|i| (i as u8).wrapping_mul(29)).collect();
+    let mut written = 0u64;
+    while written < total {
+        let n = (total - written).min(chunk as u64) as usize;
+        file.write_all_at(&data[..n], written)?;
+        written += n as u64;
+    }
+    file.sync_data()?;
+    if cold {
+        crate::measure::drop_caches();
+    }
+    let mut buf = vec![0u8; chunk];
+    let watch = Stopwatch::start();
+    let mut read = 0u64;
+    while read < total {
+        let n = (total - read).min(chunk as u64) as usize;
+        pstor_core::io::read_exact_at(file.as_ref(), &mut buf[..n], read)?;
+        read += n as u64;
+    }
     let phase = watch.stop();
     drop(file);
     os.remove_file(&path)?;

@@ -47,7 +47,7 @@ pub struct IngestArgs {
 
 /// Frame sizes of one camera: (key frame, other frame) bytes, a GOP of 2 s
 /// whose key frame is 10x the others.
-fn frame_sizes(bitrate_kbps: u64, fps: u32) -> (usize, usize) {
+pub fn frame_sizes(bitrate_kbps: u64, fps: u32) -> (usize, usize) {
     let gop_frames = 2 * fps as u64;
     let gop_bytes = bitrate_kbps * 1000 / 8 * 2;
     let small = (gop_bytes / (gop_frames - 1 + 10)).max(1);

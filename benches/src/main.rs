@@ -8,6 +8,7 @@ mod counting;
 mod ingest;
 mod measure;
 mod pictures;
+mod read;
 mod recover;
 mod setup;
 
@@ -31,6 +32,9 @@ enum Command {
     /// Reopen time of a space of N segments after a clean stop and after a
     /// crash with K cameras writing.
     Recover(recover::RecoverArgs),
+    /// Random time-range reads from sealed segments (throughput, latency to
+    /// the first frame), against 1 MiB positioned reads of as many bytes.
+    Read(read::ReadArgs),
 }
 
 fn main() {
@@ -39,6 +43,7 @@ fn main() {
         Command::Ingest(a) => ingest::run(a),
         Command::Pictures(a) => pictures::run(a),
         Command::Recover(a) => recover::run(a),
+        Command::Read(a) => read::run(a),
     };
     if let Err(e) = res {
         eprintln!("pstor-bench: {e}");

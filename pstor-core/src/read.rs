@@ -120,6 +120,11 @@ pub(crate) fn segment_records(inner: &Inner, v: &SegView) -> Result<Arc<Vec<Reco
     }
 }
 
+/// Largest run of adjacent records a range read fetches with one pread:
+/// large enough that a cold read streams at disk speed, small enough that a
+/// reader who stops early wasted little.
+pub const READ_BATCH_BYTES: u64 = 2 << 20;
+
 /// Reads and verifies one record; a generation change means it was recycled.
 pub(crate) fn read_record(
     inner: &Inner,
@@ -129,24 +134,57 @@ pub(crate) fn read_record(
     stream: StreamId,
     e: &RecordEntry,
 ) -> Result<Vec<Frame>> {
-    let mut buf = vec![0u8; e.len as usize];
-    space.read(index, e.offset as u64, &mut buf)?;
+    match read_records(inner, space, index, gen, stream, std::slice::from_ref(e)) {
+        (_, Some(err)) => Err(err),
+        (frames, None) => Ok(frames),
+    }
+}
+
+/// Reads adjacent records (each starting where the previous one ends) with
+/// one positioned read and verifies each (generation, stream, CRC); their
+/// frames are slices of that one buffer. Returns the frames of the records
+/// before the first one that fails, and that failure.
+pub(crate) fn read_records(
+    inner: &Inner,
+    space: &Space,
+    index: u32,
+    gen: u32,
+    stream: StreamId,
+    entries: &[RecordEntry],
+) -> (Vec<Frame>, Option<Error>) {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return (Vec::new(), None) };
+    let base = first.offset as u64;
+    let mut buf = vec![0u8; (last.end() - base) as usize];
+    if let Err(e) = space.read(index, base, &mut buf) {
+        return (Vec::new(), Some(e));
+    }
+    let buf = Bytes::from(buf);
     let recycled = || {
         let st = inner.lock_state();
         st.spaces.get(&space.id).and_then(|rt| rt.gens.get(index as usize)).is_some_and(|&g| g != gen)
     };
-    let checked = RecordHeader::parse(&buf).and_then(|h| {
-        if h.generation != gen || h.stream != stream {
-            return Err(crate::format::DecodeError("record belongs to another generation or stream".into()));
-        }
-        verify_crc(&buf, &h)?;
-        decode_frames(&Bytes::from(buf), &h)
-    });
-    match checked {
-        Ok(f) => Ok(f),
-        Err(_) if recycled() => Err(Error::Overwritten { stream, ts: e.first_ts }),
-        Err(err) => Err(Error::Corrupt(format!("space {} segment {index} offset {}: {err}", space.id, e.offset))),
+    let mut frames = Vec::new();
+    for e in entries {
+        let at = (e.offset as u64 - base) as usize;
+        let bytes = buf.slice(at..at + e.len as usize);
+        let checked = RecordHeader::parse(&bytes).and_then(|h| {
+            if h.generation != gen || h.stream != stream {
+                return Err(crate::format::DecodeError("record belongs to another generation or stream".into()));
+            }
+            verify_crc(&bytes, &h)?;
+            decode_frames(&bytes, &h)
+        });
+        let err = match checked {
+            Ok(f) => {
+                frames.extend(f);
+                continue;
+            }
+            Err(_) if recycled() => Error::Overwritten { stream, ts: e.first_ts },
+            Err(err) => Error::Corrupt(format!("space {} segment {index} offset {}: {err}", space.id, e.offset)),
+        };
+        return (frames, Some(err));
     }
+    (frames, None)
 }
 
 /// Frames of a time range, read lazily record by record.
@@ -161,6 +199,8 @@ pub struct FrameIter {
     from: Timestamp,
     end: Timestamp,
     pending: VecDeque<Frame>,
+    /// The error to report once the frames before it are out.
+    failed: Option<Error>,
     done: bool,
 }
 
@@ -172,21 +212,31 @@ impl Iterator for FrameIter {
             if let Some(f) = self.pending.pop_front() {
                 return Some(Ok(f));
             }
+            if let Some(err) = self.failed.take() {
+                self.done = true;
+                return Some(Err(err));
+            }
             if self.done || self.next >= self.records.len() {
                 return None;
             }
-            let (space, index, gen, e) = &self.records[self.next];
-            self.next += 1;
-            match read_record(&self.inner, space, *index, *gen, self.stream, e) {
-                Ok(frames) => {
-                    let (from, end) = (self.from, self.end);
-                    self.pending.extend(frames.into_iter().filter(|f| f.ts >= from && f.ts <= end));
+            // The run of adjacent records of one segment that starts here.
+            let (space, index, gen, first) = &self.records[self.next];
+            let mut run = vec![*first];
+            for (s, i, g, e) in &self.records[self.next + 1..] {
+                let adjacent = Arc::ptr_eq(s, space)
+                    && i == index
+                    && g == gen
+                    && Some(e.offset as u64) == run.last().map(|r| r.end());
+                if !adjacent || e.end() - first.offset as u64 > READ_BATCH_BYTES {
+                    break;
                 }
-                Err(err) => {
-                    self.done = true;
-                    return Some(Err(err));
-                }
+                run.push(*e);
             }
+            self.next += run.len();
+            let (frames, failed) = read_records(&self.inner, space, *index, *gen, self.stream, &run);
+            let (from, end) = (self.from, self.end);
+            self.pending.extend(frames.into_iter().filter(|f| f.ts >= from && f.ts <= end));
+            self.failed = failed;
         }
     }
 }
@@ -249,6 +299,7 @@ pub(crate) fn read_range(inner: &Inner, stream: StreamId, start: Timestamp, end:
         from: start,
         end,
         pending: VecDeque::new(),
+        failed: None,
         done: false,
     };
     match (key_rec, upto) {

@@ -273,6 +273,38 @@ fn bit_rot_is_reported_never_returned() {
 }
 
 #[test]
+fn a_damaged_record_inside_a_batched_read_ends_the_range_after_the_good_frames() {
+    let clock = Arc::new(FakeClock::new(T0));
+    let storage = Arc::new(MemStorage::new(CAPACITY));
+    let (engine, ids) = setup(&storage, &clock, 1).expect("setup");
+    let mut ledger = Ledger::default();
+    assert!(workload(&engine, &ids, &mut ledger, 400, 50).is_none());
+    engine.close().expect("close");
+    // Records here are at most 6 KiB, so this lands in a later record of the
+    // run of adjacent records that one read fetches.
+    storage.corrupt(Path::new("/mem/space1/seg-00000.dat"), 4096 + 20_000, 1).expect("corrupt");
+    let dynstore: Arc<dyn Storage> = storage.clone();
+    let engine = Engine::open_with(opts(), dynstore, clock.clone()).expect("reopen");
+    let mut good = Vec::new();
+    let mut it = engine.read(ids[0], T0, T0 + 3_600 * US_PER_SEC).expect("read");
+    let err = loop {
+        match it.next() {
+            Some(Ok(f)) => good.push(f),
+            Some(Err(e)) => break e,
+            None => panic!("the damaged record was returned"),
+        }
+    };
+    assert!(matches!(err, Error::Corrupt(_)), "{err:?}");
+    assert!(it.next().is_none(), "the range ends at the error");
+    // Every frame before the damage came out, in order, intact.
+    assert!(good.len() >= 10, "only {} frames before the damage", good.len());
+    for (f, w) in good.iter().zip(&ledger.written[0]) {
+        assert_eq!((f.ts, f.key, &f.data), (w.0, w.1, &w.2));
+    }
+    engine.close().expect("close");
+}
+
+#[test]
 fn torn_tail_is_truncated_with_an_event_or_refused_in_absolute_mode() {
     let clock = Arc::new(FakeClock::new(T0));
     let storage = Arc::new(MemStorage::new(CAPACITY));
