@@ -5,7 +5,7 @@
 //! file, an fdatasync for every M ms of stream time.
 
 use crate::baseline::raw_write;
-use crate::measure::{cpu_per_gib, mib_s, percentile, rss_mib, Report, Stopwatch};
+use crate::measure::{cpu_per_gib, mib_s, percentile, rss_mib, settle, Report, Stopwatch};
 use crate::setup::rig;
 use bytes::Bytes;
 use pstor_core::*;
@@ -40,9 +40,6 @@ pub struct IngestArgs {
     /// Writer threads (cameras are spread over them).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Print one JSON object on the last line.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Frame sizes of one camera: (key frame, other frame) bytes, a GOP of 2 s
@@ -54,7 +51,7 @@ pub fn frame_sizes(bitrate_kbps: u64, fps: u32) -> (usize, usize) {
     (small as usize * 10, small as usize)
 }
 
-pub fn run(a: &IngestArgs) -> Result<()> {
+pub fn run(a: &IngestArgs) -> Result<Report> {
     if a.streams == 0 || a.fps == 0 || a.seconds == 0 || a.sync_ms == 0 || a.threads == 0 {
         return Err(Error::InvalidArgument("streams, fps, seconds, sync-ms and threads must be > 0".into()));
     }
@@ -71,6 +68,7 @@ pub fn run(a: &IngestArgs) -> Result<()> {
     let frame_us = 1_000_000 / a.fps as i64;
     let sync_every = (a.sync_ms as u64 * a.fps as u64 / 1000).max(1);
     let t0 = SystemClock.now();
+    settle();
     let watch = Stopwatch::start();
     let chunks: Vec<Vec<StreamId>> = (0..a.threads)
         .map(|t| streams.iter().copied().skip(t).step_by(a.threads).collect())
@@ -121,6 +119,7 @@ pub fn run(a: &IngestArgs) -> Result<()> {
     let root = r.root.clone();
     r.remove()?;
     std::fs::create_dir_all(&root).map_err(|e| Error::Io { context: "baseline folder".into(), source: e })?;
+    settle();
     let base = raw_write(&root, total, 1 << 20, (a.seconds as u64 * 1000 / a.sync_ms as u64).max(1))
         .map_err(|e| Error::Io { context: "the raw baseline".into(), source: e })?;
     let _ = std::fs::remove_dir_all(&root);
@@ -140,8 +139,7 @@ pub fn run(a: &IngestArgs) -> Result<()> {
     rep.add("p99_append_us", percentile(&mut appends, 0.99).as_micros() as u64, "µs");
     rep.num("p99_sync_ms", percentile(&mut syncs, 0.99).as_secs_f64() * 1000.0, 2, "ms");
     rep.num("rss_mib", rss, 1, "MiB");
-    rep.print("pstor-bench ingest", a.json);
-    Ok(())
+    Ok(rep)
 }
 
 #[cfg(test)]

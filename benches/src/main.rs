@@ -19,6 +19,13 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Run the workload (and its baseline) this many times and report the
+    /// median of each figure: the disk of a virtual machine is noisy.
+    #[arg(long, global = true, default_value_t = 1)]
+    runs: usize,
+    /// Print one JSON object on the last line.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,15 +44,31 @@ enum Command {
     Read(read::ReadArgs),
 }
 
+/// Runs the workload `cli.runs` times; prints each run when there are
+/// several, then the medians.
+fn run(cli: &Cli) -> pstor_core::Result<()> {
+    let (title, run): (&str, &dyn Fn() -> pstor_core::Result<measure::Report>) = match &cli.command {
+        Command::Ingest(a) => ("pstor-bench ingest", &|| ingest::run(a)),
+        Command::Pictures(a) => ("pstor-bench pictures", &|| pictures::run(a)),
+        Command::Recover(a) => ("pstor-bench recover", &|| recover::run(a)),
+        Command::Read(a) => ("pstor-bench read", &|| read::run(a)),
+    };
+    let runs = cli.runs.max(1);
+    let mut reports = Vec::with_capacity(runs);
+    for i in 1..=runs {
+        let report = run()?;
+        if runs > 1 {
+            report.print(&format!("{title} (run {i} of {runs})"), false);
+        }
+        reports.push(report);
+    }
+    measure::Report::median(&reports).print(title, cli.json);
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
-    let res = match &cli.command {
-        Command::Ingest(a) => ingest::run(a),
-        Command::Pictures(a) => pictures::run(a),
-        Command::Recover(a) => recover::run(a),
-        Command::Read(a) => read::run(a),
-    };
-    if let Err(e) = res {
+    if let Err(e) = run(&cli) {
         eprintln!("pstor-bench: {e}");
         std::process::exit(1);
     }

@@ -28,6 +28,17 @@ pub fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// Lets the machine settle before a measured phase: writes every dirty page
+/// back and waits for it (also what an earlier phase left in flight, even
+/// for files since removed), then (as root) drops clean cached pages, so one
+/// phase's writeback and page reclaim are not charged to the next and the
+/// order of the phases does not decide the ratio.
+pub fn settle() {
+    rustix::fs::sync();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop_caches();
+}
+
 /// Writes dirty pages back and drops the page cache, so the next reads hit
 /// the disk. Needs root; returns whether it worked.
 pub fn drop_caches() -> bool {
@@ -92,6 +103,33 @@ impl Report {
     pub fn num(&mut self, name: &'static str, value: f64, digits: i32, unit: &'static str) {
         let m = 10f64.powi(digits);
         self.add(name, (value * m).round() / m, unit);
+    }
+
+    /// The median of each numeric figure over several runs of one workload
+    /// (other figures from the first run), with the number of runs.
+    pub fn median(runs: &[Report]) -> Report {
+        let Some(first) = runs.first() else { return Report::default() };
+        let mut out = Report::default();
+        if runs.len() > 1 {
+            out.add("runs", runs.len(), "(medians)");
+        }
+        for (i, (name, value, unit)) in first.rows.iter().enumerate() {
+            let mut nums: Vec<f64> = runs.iter().filter_map(|r| r.rows.get(i)?.1.as_f64()).collect();
+            let value = if value.is_number() && nums.len() == runs.len() && runs.len() > 1 {
+                nums.sort_by(f64::total_cmp);
+                let m = nums.len() / 2;
+                let median = if nums.len() % 2 == 1 { nums[m] } else { (nums[m - 1] + nums[m]) / 2.0 };
+                if value.is_u64() {
+                    serde_json::json!(median.round() as u64)
+                } else {
+                    serde_json::json!((median * 1000.0).round() / 1000.0)
+                }
+            } else {
+                value.clone()
+            };
+            out.rows.push((name, value, unit));
+        }
+        out
     }
 
     /// Prints the table, then (with `json`) the JSON object on the last line.

@@ -5,7 +5,7 @@
 //! engine made, and a file-per-picture store with equal durability.
 
 use crate::baseline::{file_per_picture, raw_write};
-use crate::measure::{mib_s, percentile, Report, Stopwatch};
+use crate::measure::{mib_s, percentile, settle, Report, Stopwatch};
 use crate::setup::rig;
 use pstor_core::*;
 use std::path::PathBuf;
@@ -28,14 +28,11 @@ pub struct PicturesArgs {
     /// Seconds of each phase.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
-    /// Print one JSON object on the last line.
-    #[arg(long)]
-    pub json: bool,
 }
 
 type Latencies = Vec<Duration>;
 
-pub fn run(a: &PicturesArgs) -> Result<()> {
+pub fn run(a: &PicturesArgs) -> Result<Report> {
     if a.size_kib == 0 || a.writers == 0 || a.seconds <= 0.0 {
         return Err(Error::InvalidArgument("size-kib, writers and seconds must be > 0".into()));
     }
@@ -46,6 +43,7 @@ pub fn run(a: &PicturesArgs) -> Result<()> {
     let template: Vec<u8> = (0..size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let syncs_before = r.counters.syncs.load(Ordering::Relaxed);
+    settle();
     let watch = Stopwatch::start();
     let writers: Vec<_> = (0..a.writers)
         .map(|w| {
@@ -119,7 +117,9 @@ pub fn run(a: &PicturesArgs) -> Result<()> {
 
     std::fs::create_dir_all(&root).map_err(|e| Error::Io { context: "baseline folder".into(), source: e })?;
     let io = |e| Error::Io { context: "a baseline".into(), source: e };
+    settle();
     let raw = raw_write(&root, bytes.max(1), 1 << 20, syncs).map_err(io)?;
+    settle();
     let (fpp_count, fpp) = file_per_picture(&root, size, a.writers, a.seconds).map_err(io)?;
     let _ = std::fs::remove_dir_all(&root);
 
@@ -140,6 +140,5 @@ pub fn run(a: &PicturesArgs) -> Result<()> {
     rep.num("get_per_s", get_lat.len() as f64 / get.wall, 1, "gets/s");
     rep.add("p99_get_us", percentile(&mut get_lat, 0.99).as_micros() as u64, "µs");
     rep.num("reads_per_get", reads as f64 / get_lat.len().max(1) as f64, 3, "preads");
-    rep.print("pstor-bench pictures", a.json);
-    Ok(())
+    Ok(rep)
 }

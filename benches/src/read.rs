@@ -8,7 +8,7 @@
 
 use crate::baseline::raw_read;
 use crate::ingest::frame_sizes;
-use crate::measure::{drop_caches, mib_s, percentile, Report, Stopwatch};
+use crate::measure::{drop_caches, mib_s, percentile, settle, Report, Stopwatch};
 use crate::setup::{open, rig};
 use bytes::Bytes;
 use pstor_core::*;
@@ -50,9 +50,6 @@ pub struct ReadArgs {
     /// the baseline, so both read the disk.
     #[arg(long)]
     pub cold: bool,
-    /// Print one JSON object on the last line.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A small deterministic generator (xorshift) for the ranges' starts.
@@ -79,7 +76,7 @@ fn read_range(engine: &Engine, stream: StreamId, start: Timestamp, end: Timestam
     }
 }
 
-pub fn run(a: &ReadArgs) -> Result<()> {
+pub fn run(a: &ReadArgs) -> Result<Report> {
     if a.streams == 0 || a.fps == 0 || a.readers == 0 || a.ranges == 0 || a.range_seconds == 0 {
         return Err(Error::InvalidArgument("streams, fps, readers, ranges and range-seconds must be > 0".into()));
     }
@@ -112,6 +109,7 @@ pub fn run(a: &ReadArgs) -> Result<()> {
     r.engine.close()?;
 
     let (engine, counters) = open(&root, segment)?;
+    settle();
     let cold = a.cold && drop_caches();
     let range_us = a.range_seconds as i64 * 1_000_000;
     // Starts in [t0, t_last - range - open segment margin).
@@ -166,6 +164,5 @@ pub fn run(a: &ReadArgs) -> Result<()> {
     rep.num("p50_first_frame_ms", percentile(&mut firsts, 0.5).as_secs_f64() * 1000.0, 3, "ms");
     rep.num("p99_first_frame_ms", percentile(&mut firsts, 0.99).as_secs_f64() * 1000.0, 3, "ms");
     rep.num("cpu_s_per_gib", crate::measure::cpu_per_gib(phase.cpu, bytes), 3, "CPU s/GiB");
-    rep.print("pstor-bench read", a.json);
-    Ok(())
+    Ok(rep)
 }

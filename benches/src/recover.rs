@@ -30,9 +30,6 @@ pub struct RecoverArgs {
     /// Drop the page cache before each open (needs root), so opens read the disk.
     #[arg(long)]
     pub cold: bool,
-    /// Print one JSON object on the last line.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Appends `frames` 25 fps frames of 2 KiB to every stream from `ts`.
@@ -46,7 +43,7 @@ fn record(engine: &Engine, streams: &[StreamId], ts: &mut Timestamp, frames: u64
     engine.sync_streams(streams)
 }
 
-pub fn run(a: &RecoverArgs) -> Result<()> {
+pub fn run(a: &RecoverArgs) -> Result<Report> {
     if a.segments < 2 * a.streams as u64 + 1 || a.segment_kib < 64 {
         return Err(Error::InvalidArgument("need segments >= 2 x streams + 1 and segment-kib >= 64".into()));
     }
@@ -94,6 +91,5 @@ pub fn run(a: &RecoverArgs) -> Result<()> {
     rep.num("crash_open_ms", crash_open, 1, "ms");
     rep.num("clean_read_mib", clean_read as f64 / (1 << 20) as f64, 2, "MiB read by the clean open");
     rep.num("scanned_mib", crash_read as f64 / (1 << 20) as f64, 2, "MiB read by the crash open");
-    rep.print("pstor-bench recover", a.json);
-    Ok(())
+    Ok(rep)
 }

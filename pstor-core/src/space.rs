@@ -19,7 +19,7 @@ use crate::io::{read_exact_at, OpenMode, Storage, StorageFile};
 use crate::types::*;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -195,8 +195,9 @@ pub(crate) enum IoCmd {
     /// (otherwise the next sync covers it); answers whether it was live.
     MarkDeleted { index: u32, offset: u64, generation: u32, cookie: u32, durable: bool, done: Sender<Result<bool>> },
     /// Write a segment header; `durable` = fdatasync it before anything
-    /// queued after it (an allocation must be on disk before records
-    /// overwrite the segment's previous life).
+    /// queued after it for that segment is written (an allocation must be on
+    /// disk before records overwrite the segment's previous life). Commands
+    /// for other segments go on meanwhile.
     Header { index: u32, data: Vec<u8>, durable: bool },
     /// Make the open segment's records durable, then write its footer.
     Seal { open: Arc<OpenSeg>, done: SealDone },
@@ -414,6 +415,43 @@ struct IoThread {
     touched: Vec<Arc<OpenSeg>>,
     /// The space's syncer thread (see [`SyncJob`]).
     syncer: Option<(Sender<SyncJob>, JoinHandle<()>)>,
+    /// Where the syncer reports syncs that have work after them.
+    after_rx: Receiver<SyncDone>,
+    after_tx: Sender<SyncDone>,
+    /// Syncs with work after them handed off, and reported done, so far
+    /// (reports come back in hand-off order).
+    issued: u64,
+    completed: u64,
+    /// Commands for segments whose allocation header is not durable yet,
+    /// held back in order.
+    held: HashMap<u32, Vec<IoCmd>>,
+    /// Syncs and barriers that came while syncs with work after them were
+    /// outstanding, each with the count it waits for: they cover what was
+    /// queued before them, held commands and footers included.
+    parked: Vec<(u64, Parked)>,
+}
+
+/// Work the I/O thread does once a sync it handed off is done, so that it
+/// never waits for an fdatasync itself: seals and allocations in a burst
+/// share sync rounds while other segments' writes go on.
+enum AfterSync {
+    /// The sealed segment's records are durable: write its footer.
+    Footer { open: Arc<OpenSeg>, done: SealDone },
+    /// The allocation header of segment `index` is durable: write what was
+    /// held back for it.
+    Gate { index: u32 },
+}
+
+/// The syncer's report of a sync with work after it.
+struct SyncDone {
+    after: AfterSync,
+    result: Result<()>,
+}
+
+/// A sync or barrier waiting for outstanding [`AfterSync`] work.
+enum Parked {
+    Sync(Sender<Result<()>>),
+    Barrier(Sender<()>),
 }
 
 /// A sync handed from the I/O thread to the syncer: the files written before
@@ -426,6 +464,8 @@ struct SyncJob {
     files: BTreeSet<usize>,
     marks: Vec<(Arc<OpenSeg>, usize)>,
     waiters: Vec<Sender<Result<()>>>,
+    /// Work for the I/O thread once done, reported on the sender.
+    after: Vec<(AfterSync, Sender<SyncDone>)>,
 }
 
 /// Marks a space failed (once) with an event.
@@ -456,6 +496,7 @@ fn run_syncer(space: Arc<Space>, events: Arc<EventFeed>, clock: Arc<dyn Clock>, 
             job.files.extend(more.files);
             job.marks.extend(more.marks);
             job.waiters.extend(more.waiters);
+            job.after.extend(more.after);
         }
         let mut result = unsyncable(&space).map_or(Ok(()), Err);
         if result.is_ok() {
@@ -477,12 +518,16 @@ fn run_syncer(space: Arc<Space>, events: Arc<EventFeed>, clock: Arc<dyn Clock>, 
                 g.durable = g.durable.max(n);
             }
         }
+        let answer = || match &result {
+            Ok(()) => Ok(()),
+            Err(Error::SpaceLost(id)) => Err(Error::SpaceLost(*id)),
+            Err(_) => Err(Error::SpaceFailed(space.id)),
+        };
         for w in job.waiters {
-            let _ = w.send(match &result {
-                Ok(()) => Ok(()),
-                Err(Error::SpaceLost(id)) => Err(Error::SpaceLost(*id)),
-                Err(_) => Err(Error::SpaceFailed(space.id)),
-            });
+            let _ = w.send(answer());
+        }
+        for (after, tx) in job.after {
+            let _ = tx.send(SyncDone { after, result: answer() });
         }
     }
 }
@@ -500,13 +545,38 @@ impl IoThread {
             .spawn(move || run_syncer(sp, ev, ck, rx))
             .ok()
             .map(|h| (tx, h));
-        IoThread { space, events, clock, dirty: BTreeSet::new(), touched: Vec::new(), syncer }
+        let (after_tx, after_rx) = crossbeam_channel::unbounded();
+        IoThread {
+            space,
+            events,
+            clock,
+            dirty: BTreeSet::new(),
+            touched: Vec::new(),
+            syncer,
+            after_rx,
+            after_tx,
+            issued: 0,
+            completed: 0,
+            held: HashMap::new(),
+            parked: Vec::new(),
+        }
     }
 
     fn run(mut self, rx: Receiver<IoCmd>) {
-        while let Ok(cmd) = rx.recv() {
+        let after_rx = self.after_rx.clone();
+        loop {
             let mut syncs = Vec::new();
-            self.handle(cmd, &mut syncs);
+            crossbeam_channel::select! {
+                recv(rx) -> cmd => match cmd {
+                    Ok(cmd) => self.handle(cmd, &mut syncs),
+                    Err(_) => break,
+                },
+                recv(after_rx) -> done => {
+                    if let Ok(done) = done {
+                        self.after_sync(done, &mut syncs);
+                    }
+                }
+            }
             if !syncs.is_empty() {
                 // Group commit: absorb whatever else is already queued.
                 for _ in 0..GROUP_COMMIT_MAX {
@@ -519,7 +589,18 @@ impl IoThread {
                 self.hand_off(syncs);
             }
         }
-        // Queue closed: make everything durable before the thread ends.
+        // Queue closed: finish the work waiting on syncs in flight, then make
+        // everything durable before the thread ends.
+        while self.completed < self.issued {
+            let mut syncs = Vec::new();
+            match after_rx.recv() {
+                Ok(done) => self.after_sync(done, &mut syncs),
+                Err(_) => break,
+            }
+            if !syncs.is_empty() {
+                self.hand_off(syncs);
+            }
+        }
         let _ = self.sync();
         if let Some((tx, h)) = self.syncer.take() {
             drop(tx);
@@ -529,6 +610,48 @@ impl IoThread {
 
     /// Hands a sync of everything written so far to the syncer.
     fn hand_off(&mut self, waiters: Vec<Sender<Result<()>>>) {
+        self.hand_off_with(waiters, Vec::new());
+    }
+
+    /// Hands a sync of everything written so far to the syncer, with `after`
+    /// to do once it is done (see [`AfterSync`]).
+    fn sync_then(&mut self, after: AfterSync) {
+        self.issued += 1;
+        let tx = self.after_tx.clone();
+        self.hand_off_with(Vec::new(), vec![(after, tx)]);
+    }
+
+    /// The work after a sync the syncer reports done; then the syncs and
+    /// barriers that waited for it.
+    fn after_sync(&mut self, done: SyncDone, syncs: &mut Vec<Sender<Result<()>>>) {
+        self.completed += 1;
+        match done.after {
+            AfterSync::Footer { open, done: sealed } => {
+                sealed(done.result.and_then(|()| self.write_footer(&open)));
+            }
+            AfterSync::Gate { index } => {
+                // On a failed sync the space is failed: the held writes are
+                // refused one by one, with their own answers.
+                for cmd in self.held.remove(&index).unwrap_or_default() {
+                    self.handle(cmd, syncs);
+                }
+            }
+        }
+        let completed = self.completed;
+        let (ready, waiting): (Vec<_>, Vec<_>) = self.parked.drain(..).partition(|(n, _)| *n <= completed);
+        self.parked = waiting;
+        for (_, p) in ready {
+            match p {
+                Parked::Sync(done) => syncs.push(done),
+                Parked::Barrier(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    /// Hands a sync to the syncer (see [`SyncJob`]).
+    fn hand_off_with(&mut self, waiters: Vec<Sender<Result<()>>>, after: Vec<(AfterSync, Sender<SyncDone>)>) {
         // Snapshot what is written now: that is what the fdatasync covers.
         let marks: Vec<(Arc<OpenSeg>, usize)> = self
             .touched
@@ -538,26 +661,37 @@ impl IoThread {
                 (o, n)
             })
             .collect();
-        let job = SyncJob { files: std::mem::take(&mut self.dirty), marks, waiters };
-        match &self.syncer {
-            Some((tx, _)) => {
-                if let Err(crossbeam_channel::SendError(job)) = tx.send(job) {
-                    self.fail("the syncer thread is gone");
-                    for w in job.waiters {
-                        let _ = w.send(Err(Error::SpaceFailed(self.space.id)));
-                    }
-                }
+        let job = SyncJob { files: std::mem::take(&mut self.dirty), marks, waiters, after };
+        let unsent = match &self.syncer {
+            Some((tx, _)) => tx.send(job).err().map(|e| (e.0, "the syncer thread is gone")),
+            None => Some((job, "could not start the syncer thread")),
+        };
+        if let Some((job, why)) = unsent {
+            self.fail(why);
+            for w in job.waiters {
+                let _ = w.send(Err(Error::SpaceFailed(self.space.id)));
             }
-            None => {
-                self.fail("could not start the syncer thread");
-                for w in job.waiters {
-                    let _ = w.send(Err(Error::SpaceFailed(self.space.id)));
-                }
+            for (after, tx) in job.after {
+                let _ = tx.send(SyncDone { after, result: Err(Error::SpaceFailed(self.space.id)) });
             }
         }
     }
 
+    /// The segment a command writes into, if held back commands for it
+    /// must stay in order with it.
+    fn segment_of(cmd: &IoCmd) -> Option<u32> {
+        match cmd {
+            IoCmd::Record { open, .. } | IoCmd::Needle { open, .. } | IoCmd::Seal { open, .. } => Some(open.index),
+            IoCmd::Header { index, .. } | IoCmd::Footer { index, .. } => Some(*index),
+            IoCmd::MarkDeleted { .. } | IoCmd::Sync { .. } | IoCmd::Barrier { .. } => None,
+        }
+    }
+
     fn handle(&mut self, cmd: IoCmd, syncs: &mut Vec<Sender<Result<()>>>) {
+        if let Some(held) = Self::segment_of(&cmd).and_then(|i| self.held.get_mut(&i)) {
+            held.push(cmd);
+            return;
+        }
         match cmd {
             IoCmd::Record { offset, data, entry, open } => {
                 if self.write(open.index, offset, &data) {
@@ -580,14 +714,27 @@ impl IoThread {
             }
             IoCmd::Header { index, data, durable } => {
                 if self.write(index, 0, &data) && durable {
-                    let _ = self.sync();
+                    self.held.insert(index, Vec::new());
+                    self.sync_then(AfterSync::Gate { index });
                 }
             }
-            IoCmd::Seal { open, done } => done(self.seal(&open)),
+            IoCmd::Seal { open, done } => {
+                // Records first, durably; only then the footer that vouches
+                // for them. An empty segment is freed by the engine instead.
+                if open.inner.lock().len() == 0 {
+                    done(Ok(()));
+                } else {
+                    self.sync_then(AfterSync::Footer { open, done });
+                }
+            }
             IoCmd::Footer { index, generation, usage, used, footer } => {
                 self.rewrite_footer(index, generation, usage, used, &footer)
             }
+            IoCmd::Sync { done } if self.completed < self.issued => self.parked.push((self.issued, Parked::Sync(done))),
             IoCmd::Sync { done } => syncs.push(done),
+            IoCmd::Barrier { done } if self.completed < self.issued => {
+                self.parked.push((self.issued, Parked::Barrier(done)))
+            }
             IoCmd::Barrier { done } => {
                 let _ = done.send(());
             }
@@ -655,17 +802,9 @@ impl IoThread {
         rx.recv().map_err(|_| Error::SpaceFailed(self.space.id))?
     }
 
-    fn seal(&mut self, open: &Arc<OpenSeg>) -> Result<()> {
-        // Records first, durably; only then the footer that vouches for them.
-        self.sync()?;
-        let used = {
-            let g = open.inner.lock();
-            if g.len() == 0 {
-                // Nothing to vouch for: the engine frees the segment instead.
-                return Ok(());
-            }
-            g.used()
-        };
+    /// Writes the footer of a segment being sealed, whose records are durable.
+    fn write_footer(&mut self, open: &Arc<OpenSeg>) -> Result<()> {
+        let used = open.inner.lock().used();
         let footer = open.encode_footer();
         let offset = self.space.sb.segment_size - footer.len() as u64;
         if used > offset || offset < DATA_START {
