@@ -49,6 +49,9 @@ impl StorageFile for CountingFile {
     fn len(&self) -> io::Result<u64> {
         self.file.len()
     }
+    fn will_need(&self, offset: u64, len: u64) {
+        self.file.will_need(offset, len)
+    }
 }
 
 impl Storage for CountingStorage {

@@ -204,6 +204,25 @@ pub struct FrameIter {
     done: bool,
 }
 
+impl FrameIter {
+    /// The run of adjacent records of one segment starting at record
+    /// `start`, at most [`READ_BATCH_BYTES`] (or the one record if larger):
+    /// what one read fetches.
+    fn run_at(&self, start: usize) -> std::ops::Range<usize> {
+        let Some((space, index, gen, first)) = self.records.get(start) else { return start..start };
+        let mut end = start + 1;
+        for (s, i, g, e) in &self.records[start + 1..] {
+            let prev = &self.records[end - 1].3;
+            let adjacent = Arc::ptr_eq(s, space) && i == index && g == gen && e.offset as u64 == prev.end();
+            if !adjacent || e.end() - first.offset as u64 > READ_BATCH_BYTES {
+                break;
+            }
+            end += 1;
+        }
+        start..end
+    }
+}
+
 impl Iterator for FrameIter {
     type Item = Result<Frame>;
 
@@ -219,20 +238,17 @@ impl Iterator for FrameIter {
             if self.done || self.next >= self.records.len() {
                 return None;
             }
-            // The run of adjacent records of one segment that starts here.
-            let (space, index, gen, first) = &self.records[self.next];
-            let mut run = vec![*first];
-            for (s, i, g, e) in &self.records[self.next + 1..] {
-                let adjacent = Arc::ptr_eq(s, space)
-                    && i == index
-                    && g == gen
-                    && Some(e.offset as u64) == run.last().map(|r| r.end());
-                if !adjacent || e.end() - first.offset as u64 > READ_BATCH_BYTES {
-                    break;
-                }
-                run.push(*e);
-            }
+            let run: Vec<RecordEntry> = self.records[self.run_at(self.next)].iter().map(|r| r.3).collect();
+            let (space, index, gen, _) = &self.records[self.next];
             self.next += run.len();
+            // Let the next run be read ahead while this one is verified and
+            // consumed: playback streams at disk speed.
+            if self.next < self.records.len() {
+                let (s, i, _, e) = &self.records[self.next];
+                if let Some(last) = self.records[self.run_at(self.next)].last() {
+                    s.will_need(*i, e.offset as u64, last.3.end() - e.offset as u64);
+                }
+            }
             let (frames, failed) = read_records(&self.inner, space, *index, *gen, self.stream, &run);
             let (from, end) = (self.from, self.end);
             self.pending.extend(frames.into_iter().filter(|f| f.ts >= from && f.ts <= end));

@@ -308,6 +308,13 @@ impl Space {
             .map_err(|e| Error::io(format!("reading segment {index} of space {}", self.id), e))
     }
 
+    /// Hints that bytes of a segment will be read soon (readahead).
+    pub fn will_need(&self, index: u32, offset: u64, len: u64) {
+        if let Ok((file, off)) = self.locate(index, offset) {
+            file.will_need(off, len);
+        }
+    }
+
     /// Writes bytes of a segment directly (initialization and repair only;
     /// in service every write goes through the I/O thread).
     pub fn write_direct(&self, index: u32, offset: u64, data: &[u8]) -> Result<()> {

@@ -100,6 +100,9 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
     fn sync_data(&self) -> io::Result<()>;
     /// The file's current length.
     fn len(&self) -> io::Result<u64>;
+    /// A hint that `len` bytes at `offset` will be read soon (readahead);
+    /// it may be ignored.
+    fn will_need(&self, _offset: u64, _len: u64) {}
 }
 
 /// Reads exactly `buf.len()` bytes at `offset`, failing with `UnexpectedEof` if

@@ -120,6 +120,11 @@ impl StorageFile for OsFile {
     fn len(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
+
+    fn will_need(&self, offset: u64, len: u64) {
+        // Only a hint: the read that follows reports any real error.
+        let _ = rustix::fs::fadvise(&self.0, offset, len, rustix::fs::Advice::WillNeed);
+    }
 }
 
 fn write_zeros(file: &File, mut offset: u64, len: u64) -> io::Result<()> {
