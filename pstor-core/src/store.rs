@@ -425,3 +425,22 @@ impl State {
         self.catalog.seq += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DESIGN.md: the in-memory index costs at most 1 KiB per segment. A
+    /// sealed segment costs its slot, its generation, its place in its
+    /// stream's list and (when free) a set entry; record lists live on disk
+    /// (footers) and in a bounded cache, not per segment.
+    #[test]
+    fn index_memory_per_segment_is_within_budget() {
+        let per_segment = std::mem::size_of::<Slot>()
+            + std::mem::size_of::<u32>()
+            + std::mem::size_of::<(SpaceId, u32)>()
+            // A BTreeSet<u32> entry, with the node overhead at worst.
+            + 4 * std::mem::size_of::<u32>();
+        assert!(per_segment <= 128, "{per_segment} bytes per segment");
+    }
+}
