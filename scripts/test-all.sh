@@ -40,5 +40,6 @@ step "pstor-bench smoke runs (figures: benches/RESULTS.md)"
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- ingest --dir "$tmp" --streams 8 --seconds 5 --segment-mib 4 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- pictures --dir "$tmp" --writers 4 --seconds 1 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- recover --dir "$tmp" --segments 400 --streams 20 --json)
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- read --dir "$tmp" --streams 2 --minutes 1 --range-seconds 10 --ranges 8 --json)
 
 step "all tests passed"
