@@ -8,7 +8,7 @@
 
 use crate::baseline::raw_read;
 use crate::ingest::frame_sizes;
-use crate::measure::{drop_caches, mib_s, percentile, settle, Report, Stopwatch};
+use crate::measure::{drop_caches, mib_s, percentile, Report, Stopwatch};
 use crate::setup::{open, rig};
 use bytes::Bytes;
 use pstor_core::*;
@@ -109,7 +109,8 @@ pub fn run(a: &ReadArgs) -> Result<Report> {
     r.engine.close()?;
 
     let (engine, counters) = open(&root, segment)?;
-    settle();
+    // Warm: what was just recorded is still cached, as the baseline's file
+    // will be; cold: neither is.
     let cold = a.cold && drop_caches();
     let range_us = a.range_seconds as i64 * 1_000_000;
     // Starts in [t0, t_last - range - open segment margin).
