@@ -26,6 +26,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "rust tests"
 cargo test --workspace --locked
 
+step "criterion benches, once each in test mode (figures: benches/RESULTS.md)"
+cargo test -p pstor-bench --benches --locked
+
 step "quickstart example"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
