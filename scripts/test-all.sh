@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of pstor on a fresh machine: formatting, lints, the Rust
-# unit/integration/doc tests (crash, kill -9 and model tests included), and a
-# run of the quickstart and picture_load examples. Installs what it needs by itself.
+# unit/integration/doc tests (crash, kill -9 and model tests included), the
+# criterion benches once each, a smoke run of every fuzz target, and runs of
+# the quickstart and picture_load examples and of pstor-bench. Installs what
+# it needs by itself (cargo-fuzz included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,9 @@ cargo test --workspace --locked
 
 step "criterion benches, once each in test mode (figures: benches/RESULTS.md)"
 cargo test -p pstor-bench --benches --locked
+
+step "fuzz targets, a smoke run of each (longer runs: fuzz/README.md)"
+bash scripts/fuzz-smoke.sh
 
 step "quickstart example"
 tmp=$(mktemp -d)

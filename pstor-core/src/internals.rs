@@ -12,7 +12,8 @@ use crate::format::checkpoint::Checkpoint;
 use crate::format::needle::{NeedleDraft, NeedleHeader};
 use crate::format::record::{decode_frames, verify_crc, ChunkBuilder, RecordHeader};
 use crate::format::segment::{
-    decode_footer, decode_picture_footer, encode_footer, encode_picture_footer, SegmentHeader, Trailer, TRAILER_LEN,
+    decode_footer, decode_picture_footer, encode_footer, encode_picture_footer, SegmentHeader, Trailer,
+    MAX_SEGMENT_SIZE, TRAILER_LEN,
 };
 use crate::format::superblock::SuperBlock;
 use crate::format::DecodeError;
@@ -61,15 +62,21 @@ pub fn fuzz_checkpoint(b: &[u8]) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// Treats `b` as the end of a segment of `b.len()` bytes: decodes the trailer
-/// in its last 64 bytes, then the footer before it both as video record
-/// entries and as picture needle entries.
+/// Decodes the end of a segment as reading a sealed one does: `b` is the
+/// segment size (8 bytes, little-endian) followed by the segment's last
+/// bytes. Decodes the trailer in the last 64 bytes, then the footer before
+/// it both as video record entries and as picture needle entries.
 pub fn fuzz_footer(b: &[u8]) -> Result<(), DecodeError> {
-    let seg = b.len() as u64;
-    let tail = b.len().checked_sub(TRAILER_LEN).ok_or_else(|| DecodeError("segment end: truncated".into()))?;
+    let truncated = || DecodeError("segment end: truncated".into());
+    let (size, b) = b.split_first_chunk::<8>().ok_or_else(truncated)?;
+    let seg = u64::from_le_bytes(*size).clamp(b.len() as u64, MAX_SEGMENT_SIZE.max(b.len() as u64));
+    let tail = b.len().checked_sub(TRAILER_LEN).ok_or_else(truncated)?;
     let t = Trailer::decode(&b[tail..], seg)?;
     assert_round_trip("trailer", &t, t.encode(), |x| Trailer::decode(x, seg));
-    let fo = t.footer_offset(seg).ok_or_else(|| DecodeError("footer: does not fit".into()))? as usize;
+    // Where `b` starts in the segment, and the footer in `b`.
+    let b_start = seg - b.len() as u64;
+    let fo = t.footer_offset(seg).ok_or_else(|| DecodeError("footer: does not fit".into()))?;
+    let fo = usize::try_from(fo.checked_sub(b_start).ok_or_else(truncated)?).map_err(|_| truncated())?;
     let body = &b[fo..tail];
     let video = decode_footer(body, &t).map(|entries| {
         let again = encode_footer(t.generation, &entries);

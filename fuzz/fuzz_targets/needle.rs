@@ -1,0 +1,7 @@
+//! The needle decoder on arbitrary bytes: an error or a value that survives
+//! re-encoding, never a panic (see `pstor_core::internals::fuzz_needle`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = pstor_core::internals::fuzz_needle(data);
+});
