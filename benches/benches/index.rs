@@ -12,6 +12,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
+mod common;
+
 const T0: Timestamp = 1_795_392_000 * US_PER_SEC;
 const HOURS: i64 = 8;
 const SEG: u64 = 64 << 10;
@@ -36,31 +38,9 @@ fn setup() -> Setup {
         .expect("init")
         .wait()
         .expect("init done");
-    let pool = |name: &str, kind, segments| {
-        engine
-            .create_pool(PoolSpec {
-                name: name.into(),
-                kind,
-                capacity: segments * SEG,
-                spaces: vec![space],
-                strategy: OverwriteStrategy::OverwriteOldest,
-                cycle_days: 0,
-                max_lock_pct: 0,
-            })
-            .expect("pool")
-    };
-    let video = pool("video", PoolKind::Video, 1_200);
-    let pictures = pool("pictures", PoolKind::Picture, 300);
-    let cam = engine
-        .register_stream(StreamSpec {
-            pool: video,
-            camera_id: "cam-1".into(),
-            channel: 1,
-            kind: StreamKind::Main,
-            codec: "H264".into(),
-            codec_config: Vec::new(),
-        })
-        .expect("register");
+    let video = common::pool(&engine, space, "video", PoolKind::Video, 1_200 * SEG);
+    let pictures = common::pool(&engine, space, "pictures", PoolKind::Picture, 300 * SEG);
+    let cam = common::camera(&engine, video, "cam-1");
     let frame = Bytes::from(vec![0x5au8; 2_000]);
     for i in 0..HOURS * 3_600 {
         engine.append(cam, T0 + i * US_PER_SEC, i % 10 == 0, frame.clone()).expect("append");

@@ -5,6 +5,8 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pstor_core::*;
 
+mod common;
+
 const T0: Timestamp = 1_795_392_000 * US_PER_SEC;
 
 fn read_path(c: &mut Criterion) {
@@ -20,27 +22,8 @@ fn read_path(c: &mut Criterion) {
         .expect("init")
         .wait()
         .expect("init done");
-    let pool = engine
-        .create_pool(PoolSpec {
-            name: "video".into(),
-            kind: PoolKind::Video,
-            capacity: 128 << 20,
-            spaces: vec![space],
-            strategy: OverwriteStrategy::OverwriteOldest,
-            cycle_days: 0,
-            max_lock_pct: 0,
-        })
-        .expect("pool");
-    let cam = engine
-        .register_stream(StreamSpec {
-            pool,
-            camera_id: "cam-1".into(),
-            channel: 1,
-            kind: StreamKind::Main,
-            codec: "H264".into(),
-            codec_config: Vec::new(),
-        })
-        .expect("register");
+    let pool = common::pool(&engine, space, "video", PoolKind::Video, 128 << 20);
+    let cam = common::camera(&engine, pool, "cam-1");
     // 60 s at 25 fps: a 60 KB key frame every 2 s, 12 KB frames between.
     let data = Bytes::from((0..60_000).map(|i| (i * 7) as u8).collect::<Vec<u8>>());
     for i in 0..60 * 25i64 {
