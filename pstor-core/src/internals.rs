@@ -5,15 +5,17 @@
 //! Each `fuzz_*` function decodes arbitrary bytes and returns the decoder's
 //! verdict. When decoding succeeds it also checks that encoding the result
 //! and decoding it again gives the same value, and panics if not: a panic
-//! here is a bug the fuzzer reports.
+//! here is a bug the fuzzer reports. Each also decodes a second copy of the
+//! input whose checksums are made valid, so that mutations reach the
+//! decoding behind them (random bytes almost never pass a CRC).
 
 use crate::format::catalog::Catalog;
 use crate::format::checkpoint::Checkpoint;
-use crate::format::needle::{NeedleDraft, NeedleHeader};
-use crate::format::record::{decode_frames, verify_crc, ChunkBuilder, RecordHeader};
+use crate::format::needle::{NeedleDraft, NeedleHeader, NEEDLE_HEADER_LEN};
+use crate::format::record::{decode_frames, verify_crc, ChunkBuilder, RecordHeader, RECORD_HEADER_LEN};
 use crate::format::segment::{
-    decode_footer, decode_picture_footer, encode_footer, encode_picture_footer, SegmentHeader, Trailer,
-    MAX_SEGMENT_SIZE, TRAILER_LEN,
+    decode_footer, decode_picture_footer, encode_footer, encode_picture_footer, SegmentHeader, Trailer, ENTRY_LEN,
+    MAX_SEGMENT_SIZE, SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
 use crate::format::superblock::SuperBlock;
 use crate::format::DecodeError;
@@ -34,32 +36,78 @@ fn assert_round_trip<T: PartialEq + std::fmt::Debug>(
     }
 }
 
+/// Runs `f` on `b`, then on `b` with its checksums made valid by `fix` (if
+/// it applies); returns the verdict on `b` itself.
+fn as_is_and_fixed<T>(
+    b: &[u8],
+    fix: impl Fn(&mut [u8]) -> Option<()>,
+    f: impl Fn(&[u8]) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    let mut fixed = b.to_vec();
+    if fix(&mut fixed).is_some() {
+        let _ = f(&fixed);
+    }
+    f(b)
+}
+
+/// Sets the CRC in the 4 bytes before `end` to that of the bytes before it.
+fn fix_crc_before(b: &mut [u8], end: usize) -> Option<()> {
+    let at = end.checked_sub(4)?;
+    let crc = crc32fast::hash(b.get(..at)?);
+    b.get_mut(at..end)?.copy_from_slice(&crc.to_le_bytes());
+    Some(())
+}
+
 /// Decodes a space superblock.
 pub fn fuzz_superblock(b: &[u8]) -> Result<(), DecodeError> {
-    let sb = SuperBlock::decode(b)?;
-    assert_round_trip("superblock", &sb, sb.encode(), SuperBlock::decode);
-    Ok(())
+    as_is_and_fixed(
+        b,
+        |x| fix_crc_before(x, x.len()),
+        |b| {
+            let sb = SuperBlock::decode(b)?;
+            assert_round_trip("superblock", &sb, sb.encode(), SuperBlock::decode);
+            Ok(())
+        },
+    )
 }
 
 /// Decodes a segment header.
 pub fn fuzz_segment_header(b: &[u8]) -> Result<(), DecodeError> {
-    let h = SegmentHeader::decode(b)?;
-    assert_round_trip("segment header", &h, h.encode(), SegmentHeader::decode);
-    Ok(())
+    as_is_and_fixed(
+        b,
+        |x| fix_crc_before(x, SEGMENT_HEADER_LEN),
+        |b| {
+            let h = SegmentHeader::decode(b)?;
+            assert_round_trip("segment header", &h, h.encode(), SegmentHeader::decode);
+            Ok(())
+        },
+    )
 }
 
 /// Decodes the catalog (pools, streams, locks).
 pub fn fuzz_catalog(b: &[u8]) -> Result<(), DecodeError> {
-    let c = Catalog::decode(b)?;
-    assert_round_trip("catalog", &c, c.encode(), Catalog::decode);
-    Ok(())
+    as_is_and_fixed(
+        b,
+        |x| fix_crc_before(x, x.len()),
+        |b| {
+            let c = Catalog::decode(b)?;
+            assert_round_trip("catalog", &c, c.encode(), Catalog::decode);
+            Ok(())
+        },
+    )
 }
 
 /// Decodes a checkpoint.
 pub fn fuzz_checkpoint(b: &[u8]) -> Result<(), DecodeError> {
-    let c = Checkpoint::decode(b)?;
-    assert_round_trip("checkpoint", &c, c.encode(), Checkpoint::decode);
-    Ok(())
+    as_is_and_fixed(
+        b,
+        |x| fix_crc_before(x, x.len()),
+        |b| {
+            let c = Checkpoint::decode(b)?;
+            assert_round_trip("checkpoint", &c, c.encode(), Checkpoint::decode);
+            Ok(())
+        },
+    )
 }
 
 /// Decodes the end of a segment as reading a sealed one does: `b` is the
@@ -67,6 +115,21 @@ pub fn fuzz_checkpoint(b: &[u8]) -> Result<(), DecodeError> {
 /// bytes. Decodes the trailer in the last 64 bytes, then the footer before
 /// it both as video record entries and as picture needle entries.
 pub fn fuzz_footer(b: &[u8]) -> Result<(), DecodeError> {
+    as_is_and_fixed(b, fix_footer, decode_segment_end)
+}
+
+/// Makes the footer CRC in the trailer and the trailer's own CRC valid.
+fn fix_footer(b: &mut [u8]) -> Option<()> {
+    // `b` is the segment size (8 bytes), then the segment's last bytes.
+    let trailer = b.len().checked_sub(TRAILER_LEN)?.checked_sub(8)? + 8;
+    let records = u32::from_le_bytes(*b.get(trailer + 12..)?.first_chunk::<4>()?) as usize;
+    let footer = trailer.checked_sub(records.checked_mul(ENTRY_LEN)?).filter(|&f| f >= 8)?;
+    let crc = crc32fast::hash(b.get(footer..trailer)?);
+    b.get_mut(trailer + 16..trailer + 20)?.copy_from_slice(&crc.to_le_bytes());
+    fix_crc_before(b.get_mut(trailer..)?, TRAILER_LEN)
+}
+
+fn decode_segment_end(b: &[u8]) -> Result<(), DecodeError> {
     let truncated = || DecodeError("segment end: truncated".into());
     let (size, b) = b.split_first_chunk::<8>().ok_or_else(truncated)?;
     let seg = u64::from_le_bytes(*size).clamp(b.len() as u64, MAX_SEGMENT_SIZE.max(b.len() as u64));
@@ -105,6 +168,20 @@ fn split_footer<E>(
 
 /// Decodes a video record (header, CRC, frame table), as a read does.
 pub fn fuzz_record(b: &[u8]) -> Result<Vec<Frame>, DecodeError> {
+    as_is_and_fixed(b, fix_record, decode_one_record)
+}
+
+/// Makes a record's CRC (over its header and payload) valid.
+fn fix_record(b: &mut [u8]) -> Option<()> {
+    let total = usize::try_from(RecordHeader::parse(b).ok()?.total_len()).ok()?;
+    let mut h = crc32fast::Hasher::new();
+    h.update(b.get(..RECORD_HEADER_LEN - 4)?);
+    h.update(b.get(RECORD_HEADER_LEN..total)?);
+    b.get_mut(RECORD_HEADER_LEN - 4..RECORD_HEADER_LEN)?.copy_from_slice(&h.finalize().to_le_bytes());
+    Some(())
+}
+
+fn decode_one_record(b: &[u8]) -> Result<Vec<Frame>, DecodeError> {
     let h = RecordHeader::parse(b)?;
     let bytes = b
         .get(..usize::try_from(h.total_len()).unwrap_or(usize::MAX))
@@ -123,6 +200,23 @@ pub fn fuzz_record(b: &[u8]) -> Result<Vec<Frame>, DecodeError> {
 /// Decodes a picture needle (header, header CRC over the meta, data CRC), as
 /// a get does.
 pub fn fuzz_needle(b: &[u8]) -> Result<PictureMeta, DecodeError> {
+    as_is_and_fixed(b, fix_needle, decode_one_needle)
+}
+
+/// Makes a needle's data CRC and header CRC (over header and meta) valid.
+fn fix_needle(b: &mut [u8]) -> Option<()> {
+    let h = NeedleHeader::parse(b).ok()?;
+    let total = usize::try_from(h.total_len()).ok()?;
+    let data_crc = crc32fast::hash(b.get(h.head_len()..total)?);
+    b.get_mut(20..24)?.copy_from_slice(&data_crc.to_le_bytes());
+    let mut c = crc32fast::Hasher::new();
+    c.update(b.get(..64)?);
+    c.update(b.get(NEEDLE_HEADER_LEN..h.head_len())?);
+    b.get_mut(64..68)?.copy_from_slice(&c.finalize().to_le_bytes());
+    Some(())
+}
+
+fn decode_one_needle(b: &[u8]) -> Result<PictureMeta, DecodeError> {
     let h = NeedleHeader::parse(b)?;
     let (meta, _) = h.verify_head(b)?;
     let end = usize::try_from(h.total_len()).unwrap_or(usize::MAX);
