@@ -1,5 +1,6 @@
 //! The engine's errors: one enum, each variant says what was wrong in words an
-//! operator can act on. Bindings map variants to numbered codes / exceptions.
+//! operator can act on. [`Error::code`] gives each kind its stable number
+//! ([`ErrorCode`](crate::ErrorCode)), which the bindings and the protocol use.
 
 use crate::types::*;
 use std::path::PathBuf;
