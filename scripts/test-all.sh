@@ -31,6 +31,9 @@ cargo test --workspace --locked
 step "criterion benches, once each in test mode (figures: benches/RESULTS.md)"
 cargo test -p pstor-bench --benches --locked
 
+step "C SDK: header check, C example built with -Werror, run under valgrind"
+bash scripts/test-c-sdk.sh
+
 step "fuzz targets, a smoke run of each (longer runs: fuzz/README.md)"
 bash scripts/fuzz-smoke.sh
 

@@ -345,6 +345,7 @@ impl Engine {
 
     /// Writes the stream's buffered frames (visible to readers, not yet durable).
     pub fn flush(&self, stream: StreamId) -> Result<()> {
+        self.inner.check_open()?;
         let h = self.inner.handle(stream)?;
         let spaces = {
             let mut w = h.writer.lock();
@@ -360,6 +361,7 @@ impl Engine {
     /// Makes every frame appended to the stream so far durable. Concurrent
     /// syncs of many streams share one fdatasync per data file.
     pub fn sync(&self, stream: StreamId) -> Result<()> {
+        self.inner.check_open()?;
         let h = self.inner.handle(stream)?;
         let spaces = h.prepare_sync(&self.inner)?;
         wait_syncs(&spaces)
@@ -368,12 +370,14 @@ impl Engine {
     /// Makes every frame appended to these streams durable, with one sync
     /// per space for all of them (cheaper than one `sync` per stream).
     pub fn sync_streams(&self, streams: &[StreamId]) -> Result<()> {
+        self.inner.check_open()?;
         let handles = streams.iter().map(|&s| self.inner.handle(s)).collect::<Result<Vec<_>>>()?;
         self.inner.sync_handles(handles)
     }
 
     /// Makes every frame of every stream durable.
     pub fn sync_all(&self) -> Result<()> {
+        self.inner.check_open()?;
         self.inner.sync_all()
     }
 

@@ -1,0 +1,265 @@
+//! Result codes and messages at the C boundary: every exported function
+//! returns a [`pstor_result`], runs inside a panic boundary, and leaves a
+//! detailed message for [`pstor_result_message`].
+//!
+//! The numbers are `pstor_core::ErrorCode`'s (docs/error-codes.md); a test
+//! checks that this enum lists exactly those, by number and name.
+#![allow(non_camel_case_types)] // C names
+#![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
+
+use crate::ptr::{copy_text, Out};
+use pstor_core::{Error, ErrorCode};
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The result of every fallible function: `PSTOR_OK` (0) or the stable
+/// number of what went wrong. Numbers are never reused (docs/error-codes.md).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pstor_result {
+    /// Success.
+    PSTOR_OK = 0,
+    /// A required pointer argument was NULL.
+    PSTOR_NULL_PARAMETER = 1,
+    /// A panic was caught at the binding's boundary (a bug in pstor).
+    PSTOR_PANIC = 2,
+    /// A caller's buffer is too small for the output.
+    PSTOR_BUFFER_TOO_SMALL = 3,
+    /// A string argument is not valid UTF-8.
+    PSTOR_INVALID_UTF8 = 4,
+    /// An error this build of the binding has no number for.
+    PSTOR_UNKNOWN = 99,
+    /// An I/O call failed.
+    PSTOR_IO = 100,
+    /// Bytes on disk are not what they should be.
+    PSTOR_CORRUPT = 101,
+    /// The data asked for was recycled while being read.
+    PSTOR_OVERWRITTEN = 102,
+    /// A storage space path does not exist.
+    PSTOR_PATH_NOT_FOUND = 200,
+    /// A storage space path is not a directory.
+    PSTOR_NOT_A_DIRECTORY = 201,
+    /// The folder is already a storage space.
+    PSTOR_ALREADY_INITIALIZED = 202,
+    /// The folder holds no storage space.
+    PSTOR_NOT_A_SPACE = 203,
+    /// The capacity is below the minimum.
+    PSTOR_CAPACITY_TOO_SMALL = 204,
+    /// The volume lacks the free space asked for.
+    PSTOR_INSUFFICIENT_VOLUME_SPACE = 205,
+    /// A bad segment size.
+    PSTOR_BAD_SEGMENT_SIZE = 206,
+    /// A space initialization was cancelled.
+    PSTOR_CANCELLED = 207,
+    /// No such storage space.
+    PSTOR_SPACE_NOT_FOUND = 208,
+    /// The storage space is already attached.
+    PSTOR_SPACE_ALREADY_KNOWN = 209,
+    /// The storage space is lost (its folder vanished).
+    PSTOR_SPACE_LOST = 210,
+    /// The storage space failed (an earlier I/O error).
+    PSTOR_SPACE_FAILED = 211,
+    /// The storage space's status does not allow this.
+    PSTOR_SPACE_STATUS = 212,
+    /// A destructive operation needs its explicit confirmation.
+    PSTOR_CONFIRMATION_REQUIRED = 213,
+    /// The folder is in use by another engine.
+    PSTOR_IN_USE = 214,
+    /// The pool limit is reached.
+    PSTOR_TOO_MANY_POOLS = 300,
+    /// A pool with that name exists.
+    PSTOR_DUPLICATE_POOL_NAME = 301,
+    /// No such pool.
+    PSTOR_POOL_NOT_FOUND = 302,
+    /// The pool capacity exceeds the free capacity of its spaces.
+    PSTOR_CAPACITY_EXCEEDS_FREE = 303,
+    /// A pool cannot shrink below what it uses.
+    PSTOR_SHRINK_BELOW_USED = 304,
+    /// The pool still has locks.
+    PSTOR_POOL_HAS_LOCKS = 305,
+    /// The pool refuses the write.
+    PSTOR_POOL_FULL = 306,
+    /// The pool is of the wrong kind (video vs picture).
+    PSTOR_WRONG_POOL_KIND = 307,
+    /// No such stream.
+    PSTOR_STREAM_NOT_FOUND = 400,
+    /// The stream is already registered.
+    PSTOR_STREAM_EXISTS = 401,
+    /// A frame's timestamp is before the stream's last one.
+    PSTOR_OUT_OF_ORDER = 402,
+    /// A frame's timestamp equals the stream's last one.
+    PSTOR_DUPLICATE_TIMESTAMP = 403,
+    /// A frame is empty or too large.
+    PSTOR_FRAME_SIZE = 404,
+    /// A picture id is not well formed.
+    PSTOR_INVALID_PICTURE_ID = 500,
+    /// No such picture.
+    PSTOR_PICTURE_NOT_FOUND = 501,
+    /// No picture under that bucket and key.
+    PSTOR_KEY_NOT_FOUND = 502,
+    /// A picture is empty or too large.
+    PSTOR_PICTURE_SIZE = 503,
+    /// The key index failed.
+    PSTOR_KEY_INDEX = 504,
+    /// No such lock.
+    PSTOR_LOCK_NOT_FOUND = 600,
+    /// The lock would exceed the pool's lock quota.
+    PSTOR_LOCK_QUOTA_EXCEEDED = 601,
+    /// An argument is out of range or malformed.
+    PSTOR_INVALID_ARGUMENT = 900,
+    /// The engine is closed.
+    PSTOR_CLOSED = 901,
+}
+
+impl pstor_result {
+    /// The result for an engine error code.
+    pub fn from_code(code: ErrorCode) -> pstor_result {
+        match code.number() {
+            0 => pstor_result::PSTOR_OK,
+            1 => pstor_result::PSTOR_NULL_PARAMETER,
+            2 => pstor_result::PSTOR_PANIC,
+            3 => pstor_result::PSTOR_BUFFER_TOO_SMALL,
+            4 => pstor_result::PSTOR_INVALID_UTF8,
+            99 => pstor_result::PSTOR_UNKNOWN,
+            100 => pstor_result::PSTOR_IO,
+            101 => pstor_result::PSTOR_CORRUPT,
+            102 => pstor_result::PSTOR_OVERWRITTEN,
+            200 => pstor_result::PSTOR_PATH_NOT_FOUND,
+            201 => pstor_result::PSTOR_NOT_A_DIRECTORY,
+            202 => pstor_result::PSTOR_ALREADY_INITIALIZED,
+            203 => pstor_result::PSTOR_NOT_A_SPACE,
+            204 => pstor_result::PSTOR_CAPACITY_TOO_SMALL,
+            205 => pstor_result::PSTOR_INSUFFICIENT_VOLUME_SPACE,
+            206 => pstor_result::PSTOR_BAD_SEGMENT_SIZE,
+            207 => pstor_result::PSTOR_CANCELLED,
+            208 => pstor_result::PSTOR_SPACE_NOT_FOUND,
+            209 => pstor_result::PSTOR_SPACE_ALREADY_KNOWN,
+            210 => pstor_result::PSTOR_SPACE_LOST,
+            211 => pstor_result::PSTOR_SPACE_FAILED,
+            212 => pstor_result::PSTOR_SPACE_STATUS,
+            213 => pstor_result::PSTOR_CONFIRMATION_REQUIRED,
+            214 => pstor_result::PSTOR_IN_USE,
+            300 => pstor_result::PSTOR_TOO_MANY_POOLS,
+            301 => pstor_result::PSTOR_DUPLICATE_POOL_NAME,
+            302 => pstor_result::PSTOR_POOL_NOT_FOUND,
+            303 => pstor_result::PSTOR_CAPACITY_EXCEEDS_FREE,
+            304 => pstor_result::PSTOR_SHRINK_BELOW_USED,
+            305 => pstor_result::PSTOR_POOL_HAS_LOCKS,
+            306 => pstor_result::PSTOR_POOL_FULL,
+            307 => pstor_result::PSTOR_WRONG_POOL_KIND,
+            400 => pstor_result::PSTOR_STREAM_NOT_FOUND,
+            401 => pstor_result::PSTOR_STREAM_EXISTS,
+            402 => pstor_result::PSTOR_OUT_OF_ORDER,
+            403 => pstor_result::PSTOR_DUPLICATE_TIMESTAMP,
+            404 => pstor_result::PSTOR_FRAME_SIZE,
+            500 => pstor_result::PSTOR_INVALID_PICTURE_ID,
+            501 => pstor_result::PSTOR_PICTURE_NOT_FOUND,
+            502 => pstor_result::PSTOR_KEY_NOT_FOUND,
+            503 => pstor_result::PSTOR_PICTURE_SIZE,
+            504 => pstor_result::PSTOR_KEY_INDEX,
+            600 => pstor_result::PSTOR_LOCK_NOT_FOUND,
+            601 => pstor_result::PSTOR_LOCK_QUOTA_EXCEEDED,
+            900 => pstor_result::PSTOR_INVALID_ARGUMENT,
+            901 => pstor_result::PSTOR_CLOSED,
+            _ => pstor_result::PSTOR_UNKNOWN,
+        }
+    }
+}
+
+/// Why a call failed: the binding's own checks, or the engine's error.
+#[derive(Debug)]
+pub enum Failure {
+    /// A required pointer was NULL.
+    NullParameter,
+    /// A string was not UTF-8.
+    InvalidUtf8,
+    /// An output buffer was too small.
+    BufferTooSmall,
+    /// The engine refused.
+    Engine(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+/// What the crate's functions return before the boundary turns it into a code.
+pub type FfiResult<T> = Result<T, Failure>;
+
+impl Failure {
+    fn describe(&self) -> (pstor_result, String) {
+        let code = match self {
+            Failure::NullParameter => ErrorCode::NullParameter,
+            Failure::InvalidUtf8 => ErrorCode::InvalidUtf8,
+            Failure::BufferTooSmall => ErrorCode::BufferTooSmall,
+            Failure::Engine(e) => e.code(),
+        };
+        let message = match self {
+            Failure::Engine(e) => e.to_string(),
+            _ => code.description().to_string(),
+        };
+        (pstor_result::from_code(code), message)
+    }
+}
+
+thread_local! {
+    /// The last failure on this thread: its code and message.
+    static LAST: RefCell<Option<(pstor_result, String)>> = const { RefCell::new(None) };
+}
+
+/// Runs an exported function's body: a panic becomes `PSTOR_PANIC`, a
+/// failure its code; either leaves its message for [`pstor_result_message`].
+pub fn boundary(body: impl FnOnce() -> FfiResult<()>) -> pstor_result {
+    let (code, message) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return pstor_result::PSTOR_OK,
+        Ok(Err(failure)) => failure.describe(),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            (pstor_result::PSTOR_PANIC, format!("internal error (please report it): {what}"))
+        }
+    };
+    LAST.with(|l| *l.borrow_mut() = Some((code, message)));
+    code
+}
+
+/// Copies the message for `result` into `buf` (`len` bytes, NUL-terminated,
+/// cut to fit) and its length without the NUL into `*out_n`. The message is
+/// the detailed one of the last failure on this thread when that failure
+/// had this code (which object, and why), else the code's description.
+///
+/// Ownership: `buf` is the caller's. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn pstor_result_message(result: u32, buf: *mut c_char, len: usize, out_n: *mut usize) -> pstor_result {
+    boundary(|| {
+        let out_n = Out::new(out_n)?;
+        let last = LAST.with(|l| l.borrow().clone());
+        let text = match (last, ErrorCode::from_number(result)) {
+            (Some((code, message)), _) if code as u32 == result => message,
+            (_, Some(code)) => code.description().to_string(),
+            (_, None) => format!("unknown result code {result}"),
+        };
+        out_n.write(copy_text(&text, buf, len)?);
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_code_has_its_c_result() {
+        for &code in ErrorCode::ALL {
+            let r = pstor_result::from_code(code);
+            assert_eq!(r as u32, code.number(), "{code}");
+            assert_eq!(format!("{r:?}"), code.c_name());
+        }
+    }
+}
