@@ -238,6 +238,13 @@ impl Engine {
         Ok(Engine { inner })
     }
 
+    /// Fails with [`Error::Closed`] once [`Engine::close`] has begun. Calls
+    /// that only read in-memory state (listings, the event feed) do not
+    /// check by themselves; bindings that promise `Closed` after close ask.
+    pub fn check_open(&self) -> Result<()> {
+        self.inner.check_open()
+    }
+
     /// The event feed (alarms, status changes, recording errors).
     pub fn events(&self) -> &EventFeed {
         &self.inner.events

@@ -88,6 +88,55 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// A stable snake-case name of the kind (`"space_status"`, `"pool_full"`,
+    /// ...), for logs, the C API and the SDK protocol.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SpaceStatus { .. } => "space_status",
+            EventKind::PoolStatus { .. } => "pool_status",
+            EventKind::LowSpace { .. } => "low_space",
+            EventKind::LowVolumeSpace { .. } => "low_volume_space",
+            EventKind::PoolFull { .. } => "pool_full",
+            EventKind::RecordingError { .. } => "recording_error",
+            EventKind::Recycled { .. } => "recycled",
+            EventKind::LockExpired { .. } => "lock_expired",
+            EventKind::TailTruncated { .. } => "tail_truncated",
+            EventKind::KeyIndexRebuilt { .. } => "key_index_rebuilt",
+        }
+    }
+}
+
+/// One line in words, for operators.
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventKind::SpaceStatus { space, status, detail } => {
+                write!(f, "storage space {space} is now {status:?}: {detail}")
+            }
+            EventKind::PoolStatus { pool, status } => write!(f, "resource pool {pool} is now {status:?}"),
+            EventKind::LowSpace { pool, free_pct } => {
+                write!(f, "resource pool {pool} is low on space: {free_pct}% free")
+            }
+            EventKind::LowVolumeSpace { space, free_pct } => {
+                write!(f, "the volume of storage space {space} is low on space: {free_pct}% free")
+            }
+            EventKind::PoolFull { pool, reason } => write!(f, "resource pool {pool} refuses writes: {reason}"),
+            EventKind::RecordingError { stream, message } => write!(f, "recording stream {stream} failed: {message}"),
+            EventKind::Recycled { pool, stream, until, retention } => write!(
+                f,
+                "resource pool {pool} recycled stream {stream} up to {until} ({})",
+                if *retention { "cycle" } else { "overwrite" }
+            ),
+            EventKind::LockExpired { lock } => write!(f, "lock {lock} expired"),
+            EventKind::TailTruncated { space, segment, detail } => {
+                write!(f, "storage space {space} segment {segment}: torn tail truncated: {detail}")
+            }
+            EventKind::KeyIndexRebuilt { reason } => write!(f, "the picture key index was rebuilt: {reason}"),
+        }
+    }
+}
+
 /// One event with its sequence number and time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {

@@ -17,6 +17,15 @@
 #define PSTOR_VERSION "0.1.0"
 
 
+// How many events the engine keeps for polling.
+#define PSTOR_EVENT_RING EVENT_RING
+
+// An `expires` value: the lock holds until it is removed.
+#define PSTOR_NEVER 0
+
+// Length of a picture id's text form, without the NUL.
+#define PSTOR_PICTURE_ID_LEN 32
+
 // Pool kind: video recordings.
 #define PSTOR_POOL_VIDEO 0
 
@@ -31,6 +40,51 @@
 
 // Overwrite strategy: refuse writes when full (`PSTOR_POOL_FULL`).
 #define PSTOR_STOP_WHEN_FULL 1
+
+// Pool status: all its spaces are in service.
+#define PSTOR_POOL_STATUS_NORMAL 0
+
+// Pool status: some of its spaces are lost or failed; writes go to the others.
+#define PSTOR_POOL_STATUS_DEGRADED 1
+
+// Pool status: none of its spaces is usable.
+#define PSTOR_POOL_STATUS_OFFLINE 2
+
+// `pstor_pool_changes.fields`: change the name.
+#define PSTOR_POOL_EDIT_NAME 1
+
+// `pstor_pool_changes.fields`: change the capacity.
+#define PSTOR_POOL_EDIT_CAPACITY 2
+
+// `pstor_pool_changes.fields`: change the overwrite strategy.
+#define PSTOR_POOL_EDIT_STRATEGY 4
+
+// `pstor_pool_changes.fields`: change the cycle.
+#define PSTOR_POOL_EDIT_CYCLE_DAYS 8
+
+// `pstor_pool_changes.fields`: change the lock quota.
+#define PSTOR_POOL_EDIT_MAX_LOCK_PCT 16
+
+// Space status: known, but its folder holds no space (wiped by hand).
+#define PSTOR_SPACE_STATUS_UNINITIALIZED 0
+
+// Space status: being initialized (see progress).
+#define PSTOR_SPACE_STATUS_INITIALIZING 1
+
+// Space status: in service.
+#define PSTOR_SPACE_STATUS_NORMAL 2
+
+// Space status: its segments are being scanned (see progress).
+#define PSTOR_SPACE_STATUS_SCANNING 3
+
+// Space status: being restored into this engine (see progress).
+#define PSTOR_SPACE_STATUS_RESTORING 4
+
+// Space status: its folder vanished or became unreadable.
+#define PSTOR_SPACE_STATUS_LOST 5
+
+// Space status: a fatal I/O error; no more writes go to it.
+#define PSTOR_SPACE_STATUS_ERROR 6
 
 // Stream kind: main stream.
 #define PSTOR_STREAM_MAIN 0
@@ -151,9 +205,47 @@ typedef uint32_t pstor_result;
 // Freed by [`pstor_engine_free`] only.
 typedef struct pstor_engine pstor_engine;
 
+// Events as polled (opaque). Read-only: any number of threads. Freed by
+// [`pstor_event_list_free`] only.
+typedef struct pstor_event_list pstor_event_list;
+
 // Frames of a time range being read (opaque). Not to be shared between
 // threads while in use. Freed by [`pstor_frame_iter_free`] only.
 typedef struct pstor_frame_iter pstor_frame_iter;
+
+// The locks as listed at one moment (opaque). Read-only: any number of
+// threads. Freed by [`pstor_lock_list_free`] only.
+typedef struct pstor_lock_list pstor_lock_list;
+
+// A picture read back (opaque): its info and (unless it came from
+// [`pstor_picture_head`]) its bytes. Read-only: any number of threads.
+// Freed by [`pstor_picture_free`] only.
+typedef struct pstor_picture pstor_picture;
+
+// Pictures as listed (opaque). Read-only: any number of threads. Freed by
+// [`pstor_picture_list_free`] only.
+typedef struct pstor_picture_list pstor_picture_list;
+
+// The resource pools as listed at one moment (opaque). Read-only: any
+// number of threads. Freed by [`pstor_pool_list_free`] only.
+typedef struct pstor_pool_list pstor_pool_list;
+
+// Recorded ranges of a stream (opaque). Read-only: any number of threads.
+// Freed by [`pstor_range_list_free`] only.
+typedef struct pstor_range_list pstor_range_list;
+
+// A running initialization or restore (opaque). Progress and cancel may be
+// called from any thread; [`pstor_space_job_wait`] from one thread at a
+// time. Freed by [`pstor_space_job_free`] only.
+typedef struct pstor_space_job pstor_space_job;
+
+// The storage spaces as listed at one moment (opaque). Read-only: any
+// number of threads. Freed by [`pstor_space_list_free`] only.
+typedef struct pstor_space_list pstor_space_list;
+
+// The registered streams as listed at one moment (opaque). Read-only: any
+// number of threads. Freed by [`pstor_stream_list_free`] only.
+typedef struct pstor_stream_list pstor_stream_list;
 
 // Engine settings; fill with [`pstor_engine_options_default`], then change.
 typedef struct pstor_engine_options {
@@ -162,6 +254,237 @@ typedef struct pstor_engine_options {
   // Segment size of new storage spaces, in bytes (default 256 MiB).
   uint64_t segment_size;
 } pstor_engine_options;
+
+// One event. Ids that do not apply to its kind are 0. The strings belong
+// to the list.
+typedef struct pstor_event {
+  // Increases by one per event, from 1.
+  uint64_t seq;
+  // When it happened, µs UTC.
+  int64_t at;
+  // Its kind, a stable snake-case name: "space_status", "pool_status",
+  // "low_space", "low_volume_space", "pool_full", "recording_error",
+  // "recycled", "lock_expired", "tail_truncated", "key_index_rebuilt".
+  const char *kind;
+  // The storage space it concerns.
+  uint32_t space;
+  // The pool it concerns.
+  uint32_t pool;
+  // The stream it concerns.
+  uint64_t stream;
+  // The lock it concerns.
+  uint64_t lock;
+  // What happened, in words.
+  const char *text;
+} pstor_event;
+
+// One hour of an inspected day.
+typedef struct pstor_hour_inspection {
+  // Hour of the day, 0..=23 (engine's local time).
+  uint32_t hour;
+  // Seconds recorded in the hour.
+  uint32_t recorded_secs;
+  // Gaps longer than the tolerance in the hour (their times:
+  // [`crate::pstor_recorded_ranges`]).
+  uint32_t gaps;
+  // An exception hour: it has gaps, or no recording at all.
+  bool exception;
+  // The hour is not over yet (today); counted up to now.
+  bool partial;
+} pstor_hour_inspection;
+
+// A stream's day, hour by hour.
+typedef struct pstor_day_inspection {
+  // The stream.
+  uint64_t stream;
+  // Year.
+  int32_t year;
+  // Month, 1..=12.
+  uint32_t month;
+  // Day, 1..=31.
+  uint32_t day;
+  // How many of `hours` are filled (today: the hours begun so far).
+  uint32_t n_hours;
+  // The hours, in order.
+  struct pstor_hour_inspection hours[24];
+  // Seconds recorded in the day.
+  uint64_t recorded_secs;
+  // Hours with gaps.
+  uint32_t exception_hours;
+} pstor_day_inspection;
+
+// One day of an inspected month.
+typedef struct pstor_day_summary {
+  // Day of the month, 1..=31.
+  uint32_t day;
+  // Seconds recorded.
+  uint64_t recorded_secs;
+  // Hours with gaps.
+  uint32_t exception_hours;
+} pstor_day_summary;
+
+// A stream's month, day by day.
+typedef struct pstor_month_inspection {
+  // The stream.
+  uint64_t stream;
+  // Year.
+  int32_t year;
+  // Month, 1..=12.
+  uint32_t month;
+  // How many of `days` are filled.
+  uint32_t n_days;
+  // The days, in order.
+  struct pstor_day_summary days[31];
+} pstor_month_inspection;
+
+// A lock as listed. A stream lock has `stream` set and `camera_id` NULL;
+// a picture lock has `pool` and `camera_id` set and `stream` 0.
+typedef struct pstor_lock_info {
+  // Its id.
+  uint64_t id;
+  // The locked stream (stream locks).
+  uint64_t stream;
+  // The pool (picture locks).
+  uint32_t pool;
+  // The camera (picture locks; belongs to the list).
+  const char *camera_id;
+  // Start of the locked range, µs UTC.
+  int64_t start;
+  // End of the locked range, µs UTC.
+  int64_t end;
+  // When it lapses, µs UTC, or `PSTOR_NEVER`.
+  int64_t expires;
+} pstor_lock_info;
+
+// What is stored with a picture.
+typedef struct pstor_picture_meta {
+  // The camera that took it (1..=256 bytes).
+  const char *camera_id;
+  // When it was taken, µs UTC.
+  int64_t captured_at;
+  // MIME type such as "image/jpeg"; NULL for none.
+  const char *content_type;
+  // Bucket of its name; NULL for a picture without a name.
+  const char *bucket;
+  // Key of its name (with `bucket`); a key stored again replaces the
+  // older picture.
+  const char *key;
+} pstor_picture_meta;
+
+// A picture id: 32 URL-safe characters and a NUL. Pass `text` wherever a
+// `const char *picture_id` is asked for.
+typedef struct pstor_picture_id {
+  // The id, NUL-terminated.
+  char text[33];
+} pstor_picture_id;
+
+// What is known about a picture. The strings and the id belong to the
+// handle or list it came from.
+typedef struct pstor_picture_info {
+  // Its id.
+  struct pstor_picture_id id;
+  // The camera that took it.
+  const char *camera_id;
+  // When it was taken, µs UTC.
+  int64_t captured_at;
+  // Its MIME type ("" if none was given).
+  const char *content_type;
+  // Bucket of its name, or NULL.
+  const char *bucket;
+  // Key of its name, or NULL.
+  const char *key;
+  // When pstor stored it, µs UTC.
+  int64_t stored_at;
+  // Size of the picture in bytes.
+  uint64_t size;
+  // MD5 of the bytes (the S3 ETag).
+  uint8_t md5[16];
+} pstor_picture_info;
+
+// A listing of pictures by capture time: one page.
+typedef struct pstor_picture_query {
+  // The pool.
+  uint32_t pool;
+  // Only this camera's pictures; NULL for every camera.
+  const char *camera_id;
+  // Captured at or after, µs UTC.
+  int64_t start;
+  // Captured at or before, µs UTC.
+  int64_t end;
+  // At most this many pictures.
+  size_t limit;
+  // The next page: the id of the last picture of the previous page (with
+  // `after_captured_at`); NULL for the first page.
+  const char *after_id;
+  // The capture time of that last picture.
+  int64_t after_captured_at;
+} pstor_picture_query;
+
+// A resource pool to create.
+typedef struct pstor_pool_spec {
+  // Its name (unique; NUL-terminated UTF-8).
+  const char *name;
+  // `PSTOR_POOL_VIDEO`, `PSTOR_POOL_PICTURE` or `PSTOR_POOL_MIXED`.
+  uint32_t kind;
+  // Capacity in bytes, taken from its spaces.
+  uint64_t capacity;
+  // Ids of the storage spaces it uses (`n_spaces` of them; none: every
+  // space in service).
+  const uint32_t *spaces;
+  // How many ids `spaces` holds.
+  size_t n_spaces;
+  // `PSTOR_OVERWRITE_OLDEST` or `PSTOR_STOP_WHEN_FULL`.
+  uint32_t strategy;
+  // Cycle (retention) in days; 0 keeps data until overwritten.
+  uint32_t cycle_days;
+  // Largest share of the capacity that locks may hold, in percent.
+  uint32_t max_lock_pct;
+} pstor_pool_spec;
+
+// Changes to a pool: only the fields whose `PSTOR_POOL_EDIT_*` bit is set
+// in `fields` are changed.
+typedef struct pstor_pool_changes {
+  // Which fields to change (`PSTOR_POOL_EDIT_*` bits, or'ed).
+  uint32_t fields;
+  // New name (NUL-terminated UTF-8).
+  const char *name;
+  // New capacity in bytes (it may not shrink below what is used).
+  uint64_t capacity;
+  // New overwrite strategy.
+  uint32_t strategy;
+  // New cycle in days.
+  uint32_t cycle_days;
+  // New lock quota in percent.
+  uint32_t max_lock_pct;
+} pstor_pool_changes;
+
+// A resource pool as listed. The name belongs to the list.
+typedef struct pstor_pool_info {
+  // Its id.
+  uint32_t id;
+  // Its name.
+  const char *name;
+  // `PSTOR_POOL_VIDEO`, `PSTOR_POOL_PICTURE` or `PSTOR_POOL_MIXED`.
+  uint32_t kind;
+  // `PSTOR_OVERWRITE_OLDEST` or `PSTOR_STOP_WHEN_FULL`.
+  uint32_t strategy;
+  // Cycle in days (0: none).
+  uint32_t cycle_days;
+  // Lock quota in percent.
+  uint32_t max_lock_pct;
+  // `PSTOR_POOL_STATUS_NORMAL`, `PSTOR_POOL_STATUS_DEGRADED` or `PSTOR_POOL_STATUS_OFFLINE`.
+  uint32_t status;
+  // Capacity in bytes.
+  uint64_t capacity;
+  // Bytes in segments holding data.
+  uint64_t used;
+  // Capacity minus used.
+  uint64_t free;
+  // Bytes protected by locks.
+  uint64_t locked;
+  // How many storage spaces it is striped over.
+  uint32_t n_spaces;
+} pstor_pool_info;
 
 // One frame. `data` points into memory owned by the iterator, valid until
 // the next [`pstor_frame_iter_next`] or [`pstor_frame_iter_free`] on it.
@@ -176,25 +499,59 @@ typedef struct pstor_frame {
   size_t len;
 } pstor_frame;
 
-// A resource pool to create.
-typedef struct pstor_pool_spec {
-  // Its name (unique; NUL-terminated UTF-8).
-  const char *name;
-  // `PSTOR_POOL_VIDEO`, `PSTOR_POOL_PICTURE` or `PSTOR_POOL_MIXED`.
-  uint32_t kind;
-  // Capacity in bytes, taken from its spaces.
+// One recorded time range, µs UTC, both ends included.
+typedef struct pstor_range {
+  // First recorded moment.
+  int64_t start;
+  // Last recorded moment.
+  int64_t end;
+} pstor_range;
+
+// A storage space as listed. The strings belong to the list.
+typedef struct pstor_space_info {
+  // Its id.
+  uint32_t id;
+  // Its folder (the saving path).
+  const char *path;
+  // `PSTOR_SPACE_STATUS_NORMAL`, ... (`PSTOR_SPACE_*`).
+  uint32_t status;
+  // Progress of initializing, scanning or restoring, in percent.
+  uint8_t progress;
+  // Total bytes (segments times segment size).
   uint64_t capacity;
-  // Ids of the storage spaces it uses (`n_spaces` of them).
-  const uint32_t *spaces;
-  // How many ids `spaces` holds.
-  size_t n_spaces;
-  // `PSTOR_OVERWRITE_OLDEST` or `PSTOR_STOP_WHEN_FULL`.
-  uint32_t strategy;
-  // Cycle (retention) in days; 0 keeps data until overwritten.
-  uint32_t cycle_days;
-  // Largest share of the capacity that locks may hold, in percent.
-  uint32_t max_lock_pct;
-} pstor_pool_spec;
+  // Bytes in segments holding data.
+  uint64_t used;
+  // Bytes in free segments.
+  uint64_t free;
+  // Bytes reserved by pools.
+  uint64_t reserved;
+  // Segment size in bytes.
+  uint64_t segment_size;
+  // Why it is lost or failed; NULL when it is not.
+  const char *detail;
+} pstor_space_info;
+
+// A registered stream as listed. The strings belong to the list.
+typedef struct pstor_stream_info {
+  // Its id.
+  uint64_t id;
+  // The pool it records into.
+  uint32_t pool;
+  // The VMS camera id.
+  const char *camera_id;
+  // The channel number.
+  uint32_t channel;
+  // `PSTOR_STREAM_MAIN` or `PSTOR_STREAM_SUB`.
+  uint32_t kind;
+  // The codec name.
+  const char *codec;
+  // Whether any frame is recorded (else `first_ts` and `last_ts` are 0).
+  bool has_frames;
+  // Oldest recorded frame, µs UTC.
+  int64_t first_ts;
+  // Newest recorded frame, µs UTC.
+  int64_t last_ts;
+} pstor_stream_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -213,13 +570,228 @@ pstor_result pstor_engine_open(const char *data_dir,
                                struct pstor_engine **out);
 
 // Closes the engine cleanly: flushes and syncs every stream, writes the
-// checkpoint and the clean-shutdown marker. Calls after it fail with
-// `PSTOR_CLOSED`. The handle still needs [`pstor_engine_free`].
+// checkpoint and the clean-shutdown marker. The engine is closed even when
+// this reports an error: for example `PSTOR_POOL_FULL` when frames
+// buffered for a full stop-when-full pool (never acknowledged by a sync)
+// could not be stored. Closing again does nothing. Calls after it fail
+// with `PSTOR_CLOSED`. The handle still needs [`pstor_engine_free`].
 pstor_result pstor_engine_close(const struct pstor_engine *engine);
 
 // Frees the handle; closes the engine first if it is still open (errors
 // are then lost: call [`pstor_engine_close`] to see them). NULL is a no-op.
 void pstor_engine_free(struct pstor_engine *engine);
+
+// Checks the engine's invariants (catalog, segment headers, footers, every
+// record's checksum) and writes the number of problems left unfixed to
+// `*out_problems` (0: clean). With `repair`, what can be fixed is fixed
+// first. Reads everything: it takes as long as the data.
+pstor_result pstor_engine_check(const struct pstor_engine *engine,
+                                bool repair,
+                                size_t *out_problems);
+
+// Lists the events with `seq > after_seq`, oldest first, into `*out_list`
+// (the engine keeps the last `PSTOR_EVENT_RING` of them; poll with 0 for
+// all it has).
+pstor_result pstor_event_list_new(const struct pstor_engine *engine,
+                                  uint64_t after_seq,
+                                  struct pstor_event_list **out_list);
+
+// The number of events in the list (0 for NULL).
+size_t pstor_event_list_len(const struct pstor_event_list *list);
+
+// Writes event `index` of the list to `*out_event`; its strings stay
+// valid until the list is freed.
+pstor_result pstor_event_list_at(const struct pstor_event_list *list,
+                                 size_t index,
+                                 struct pstor_event *out_event);
+
+// Frees the list and its strings. NULL is a no-op.
+void pstor_event_list_free(struct pstor_event_list *list);
+
+// Inspects one day (engine's local time) of a stream into `*out`.
+pstor_result pstor_inspect_day(const struct pstor_engine *engine,
+                               uint64_t stream,
+                               int32_t year,
+                               uint32_t month,
+                               uint32_t day,
+                               struct pstor_day_inspection *out);
+
+// Inspects today (engine's local time) of a stream into `*out`, up to now.
+pstor_result pstor_inspect_today(const struct pstor_engine *engine,
+                                 uint64_t stream,
+                                 struct pstor_day_inspection *out);
+
+// Inspects a month (engine's local time) of a stream into `*out`.
+pstor_result pstor_inspect_month(const struct pstor_engine *engine,
+                                 uint64_t stream,
+                                 int32_t year,
+                                 uint32_t month,
+                                 struct pstor_month_inspection *out);
+
+// Locks `[start, end]` (µs UTC, inclusive) of a stream until `expires`
+// (µs UTC, or `PSTOR_NEVER`) and writes the lock id to `*out_lock`. Fails
+// with `PSTOR_LOCK_QUOTA_EXCEEDED` beyond the pool's lock quota.
+pstor_result pstor_lock_stream(const struct pstor_engine *engine,
+                               uint64_t stream,
+                               int64_t start,
+                               int64_t end,
+                               int64_t expires,
+                               uint64_t *out_lock);
+
+// Locks the pictures of camera `camera_id` in pool `pool` captured in
+// `[start, end]` (µs UTC) until `expires` (or `PSTOR_NEVER`) and writes the
+// lock id to `*out_lock`.
+pstor_result pstor_lock_pictures(const struct pstor_engine *engine,
+                                 uint32_t pool,
+                                 const char *camera_id,
+                                 int64_t start,
+                                 int64_t end,
+                                 int64_t expires,
+                                 uint64_t *out_lock);
+
+// Changes when a lock lapses (µs UTC, or `PSTOR_NEVER`).
+pstor_result pstor_lock_extend(const struct pstor_engine *engine, uint64_t lock, int64_t expires);
+
+// Removes a lock; its range may be overwritten again.
+pstor_result pstor_unlock(const struct pstor_engine *engine, uint64_t lock);
+
+// Lists the locks in force into `*out_list`.
+pstor_result pstor_lock_list_new(const struct pstor_engine *engine,
+                                 struct pstor_lock_list **out_list);
+
+// The number of locks in the list (0 for NULL).
+size_t pstor_lock_list_len(const struct pstor_lock_list *list);
+
+// Writes lock `index` of the list to `*out_info`; its camera id stays
+// valid until the list is freed.
+pstor_result pstor_lock_list_at(const struct pstor_lock_list *list,
+                                size_t index,
+                                struct pstor_lock_info *out_info);
+
+// Frees the list and its strings. NULL is a no-op.
+void pstor_lock_list_free(struct pstor_lock_list *list);
+
+// Stores a picture of `len` bytes in picture or mixed pool `pool` and
+// writes its id to `*out_id` once it is written and readable. Durable
+// after [`pstor_picture_sync`]. The bytes are the caller's; they are not
+// kept after the call.
+pstor_result pstor_picture_put(const struct pstor_engine *engine,
+                               uint32_t pool,
+                               const struct pstor_picture_meta *meta,
+                               const uint8_t *data,
+                               size_t len,
+                               struct pstor_picture_id *out_id);
+
+// Makes every picture stored in `pool` so far durable (one fdatasync per
+// data file serves many callers).
+pstor_result pstor_picture_sync(const struct pstor_engine *engine, uint32_t pool);
+
+// Reads picture `picture_id` (exactly one positioned read, checksums
+// verified) into `*out_picture`. A malformed id fails with
+// `PSTOR_INVALID_PICTURE_ID`; an unknown, stale or deleted one with
+// `PSTOR_PICTURE_NOT_FOUND`; damaged bytes with `PSTOR_CORRUPT`.
+pstor_result pstor_picture_get(const struct pstor_engine *engine,
+                               const char *picture_id,
+                               struct pstor_picture **out_picture);
+
+// Reads `len` bytes from `offset` of a picture (an HTTP Range) into
+// `*out_picture`; the info still describes the whole picture.
+pstor_result pstor_picture_get_range(const struct pstor_engine *engine,
+                                     const char *picture_id,
+                                     uint64_t offset,
+                                     uint64_t len,
+                                     struct pstor_picture **out_picture);
+
+// Reads a picture's info without its bytes (one small read) into
+// `*out_picture`; its data is empty.
+pstor_result pstor_picture_head(const struct pstor_engine *engine,
+                                const char *picture_id,
+                                struct pstor_picture **out_picture);
+
+// Reads the picture stored under `bucket` + `key` into `*out_picture`;
+// `PSTOR_KEY_NOT_FOUND` if there is none.
+pstor_result pstor_picture_get_by_key(const struct pstor_engine *engine,
+                                      const char *bucket,
+                                      const char *key,
+                                      struct pstor_picture **out_picture);
+
+// Writes the picture's info to `*out_info`; its strings stay valid until
+// the picture is freed.
+pstor_result pstor_picture_info_of(const struct pstor_picture *picture,
+                                   struct pstor_picture_info *out_info);
+
+// Writes a pointer to the picture's bytes to `*out_data` and their number
+// to `*out_len`. The bytes belong to the picture, valid until it is freed
+// (not a copy: the buffer of the one read).
+pstor_result pstor_picture_data(const struct pstor_picture *picture,
+                                const uint8_t **out_data,
+                                size_t *out_len);
+
+// Frees a picture and its bytes. NULL is a no-op.
+void pstor_picture_free(struct pstor_picture *picture);
+
+// Deletes a picture: it is never served again, also after a crash (the
+// delete is durable when this returns).
+pstor_result pstor_picture_delete(const struct pstor_engine *engine, const char *picture_id);
+
+// Deletes the picture stored under `bucket` + `key`.
+pstor_result pstor_picture_delete_by_key(const struct pstor_engine *engine,
+                                         const char *bucket,
+                                         const char *key);
+
+// Lists one page of pictures, by capture time then id, into `*out_list`.
+// Deleted and overwritten pictures are left out. Memory is bounded by
+// `limit`, whatever the range holds.
+pstor_result pstor_picture_list_new(const struct pstor_engine *engine,
+                                    const struct pstor_picture_query *query,
+                                    struct pstor_picture_list **out_list);
+
+// The number of pictures in the list (0 for NULL).
+size_t pstor_picture_list_len(const struct pstor_picture_list *list);
+
+// Writes picture `index` of the list to `*out_info`; its strings stay
+// valid until the list is freed.
+pstor_result pstor_picture_list_at(const struct pstor_picture_list *list,
+                                   size_t index,
+                                   struct pstor_picture_info *out_info);
+
+// Frees the list and its strings. NULL is a no-op.
+void pstor_picture_list_free(struct pstor_picture_list *list);
+
+// Creates a resource pool and writes its id to `*out_pool`.
+pstor_result pstor_pool_create(const struct pstor_engine *engine,
+                               const struct pstor_pool_spec *spec,
+                               uint32_t *out_pool);
+
+// Changes the settings of pool `pool` named in `changes`.
+pstor_result pstor_pool_edit(const struct pstor_engine *engine,
+                             uint32_t pool,
+                             const struct pstor_pool_changes *changes);
+
+// Deletes pool `pool` with all its recordings and pictures. A pool with
+// locks fails with `PSTOR_POOL_HAS_LOCKS`.
+pstor_result pstor_pool_delete(const struct pstor_engine *engine, uint32_t pool);
+
+// Lists the resource pools into `*out_list`.
+pstor_result pstor_pool_list_new(const struct pstor_engine *engine,
+                                 struct pstor_pool_list **out_list);
+
+// Lists one pool (a list of one) into `*out_list`.
+pstor_result pstor_pool_status(const struct pstor_engine *engine,
+                               uint32_t pool,
+                               struct pstor_pool_list **out_list);
+
+// The number of pools in the list (0 for NULL).
+size_t pstor_pool_list_len(const struct pstor_pool_list *list);
+
+// Writes pool `index` of the list to `*out_info`; its name stays valid
+// until the list is freed.
+pstor_result pstor_pool_list_at(const struct pstor_pool_list *list,
+                                size_t index,
+                                struct pstor_pool_info *out_info);
+
+// Frees the list and its strings. NULL is a no-op.
+void pstor_pool_list_free(struct pstor_pool_list *list);
 
 // Starts reading `[start, end]` (µs UTC) of a stream, from the last key
 // frame at or before `start`, and writes the iterator to `*out`.
@@ -240,18 +812,111 @@ pstor_result pstor_frame_iter_next(struct pstor_frame_iter *iter,
 // Frees the iterator (and the last frame's bytes). NULL is a no-op.
 void pstor_frame_iter_free(struct pstor_frame_iter *iter);
 
+// Lists the recorded ranges of a stream within `[start, end]` (µs UTC)
+// into `*out_list`, merging gaps up to `tolerance_us` (what the VMS
+// timeline shows).
+pstor_result pstor_recorded_ranges(const struct pstor_engine *engine,
+                                   uint64_t stream,
+                                   int64_t start,
+                                   int64_t end,
+                                   int64_t tolerance_us,
+                                   struct pstor_range_list **out_list);
+
+// The number of ranges in the list (0 for NULL).
+size_t pstor_range_list_len(const struct pstor_range_list *list);
+
+// Writes range `index` of the list to `*out_range`.
+pstor_result pstor_range_list_at(const struct pstor_range_list *list,
+                                 size_t index,
+                                 struct pstor_range *out_range);
+
+// Frees the list. NULL is a no-op.
+void pstor_range_list_free(struct pstor_range_list *list);
+
+// Copies the message for `result` into `buf` (`len` bytes, NUL-terminated,
+// cut to fit) and its length without the NUL into `*out_n`. The message is
+// the detailed one of the last failure on this thread when that failure
+// had this code (which object, and why), else the code's description.
+//
+// Ownership: `buf` is the caller's. Thread safety: any thread.
+pstor_result pstor_result_message(uint32_t result, char *buf, size_t len, size_t *out_n);
+
 // Initializes folder `path` (which must exist) as a storage space of
 // `capacity` bytes, waits until its segment files are allocated, and
-// writes its id to `*out_space`.
+// writes its id to `*out_space`. For progress and cancel, use
+// [`pstor_space_initialize_start`].
 pstor_result pstor_space_initialize(const struct pstor_engine *engine,
                                     const char *path,
                                     uint64_t capacity,
                                     uint32_t *out_space);
 
-// Creates a resource pool and writes its id to `*out_pool`.
-pstor_result pstor_pool_create(const struct pstor_engine *engine,
-                               const struct pstor_pool_spec *spec,
-                               uint32_t *out_pool);
+// Starts initializing folder `path` (which must exist) as a storage space
+// of `capacity` bytes with segments of `segment_size` bytes (0: the
+// engine's default) and writes the job to `*out_job`. Bad arguments fail
+// here at once; allocation runs on a background thread.
+pstor_result pstor_space_initialize_start(const struct pstor_engine *engine,
+                                          const char *path,
+                                          uint64_t capacity,
+                                          uint64_t segment_size,
+                                          struct pstor_space_job **out_job);
+
+// Starts restoring the storage space in folder `path` (one this or another
+// engine initialized) into this engine: its segments are scanned and its
+// pools and streams come back. Writes the job to `*out_job`.
+pstor_result pstor_space_restore_start(const struct pstor_engine *engine,
+                                       const char *path,
+                                       struct pstor_space_job **out_job);
+
+// Writes the id of the space the job works on to `*out_space` (known from
+// the start, before the job is done).
+pstor_result pstor_space_job_space(const struct pstor_space_job *job, uint32_t *out_space);
+
+// Writes the job's progress in percent (0..=100) to `*out_percent` and
+// whether it has finished to `*out_finished`. Never blocks.
+pstor_result pstor_space_job_progress(const struct pstor_space_job *job,
+                                      uint8_t *out_percent,
+                                      bool *out_finished);
+
+// Asks the job to stop; [`pstor_space_job_wait`] then fails with
+// `PSTOR_CANCELLED` (unless it had already finished).
+pstor_result pstor_space_job_cancel(const struct pstor_space_job *job);
+
+// Waits until the job has finished and writes the space id to
+// `*out_space`, or fails with the job's error (`PSTOR_CANCELLED` after a
+// cancel). Waiting again after a success gives the id again; after a
+// failure, `PSTOR_INVALID_ARGUMENT`.
+pstor_result pstor_space_job_wait(struct pstor_space_job *job, uint32_t *out_space);
+
+// Frees the job handle. A job still running goes on in the background
+// (cancel it first to stop it). NULL is a no-op.
+void pstor_space_job_free(struct pstor_space_job *job);
+
+// Lists the storage spaces into `*out_list`.
+pstor_result pstor_space_list_new(const struct pstor_engine *engine,
+                                  struct pstor_space_list **out_list);
+
+// Lists one storage space (a list of one) into `*out_list`: its status,
+// progress and figures now.
+pstor_result pstor_space_status(const struct pstor_engine *engine,
+                                uint32_t space,
+                                struct pstor_space_list **out_list);
+
+// The number of spaces in the list (0 for NULL).
+size_t pstor_space_list_len(const struct pstor_space_list *list);
+
+// Writes space `index` of the list to `*out_info`; its strings stay valid
+// until the list is freed.
+pstor_result pstor_space_list_at(const struct pstor_space_list *list,
+                                 size_t index,
+                                 struct pstor_space_info *out_info);
+
+// Frees the list and its strings. NULL is a no-op.
+void pstor_space_list_free(struct pstor_space_list *list);
+
+// Deletes a storage space from the engine. Only a lost or uninitialized
+// space may be deleted (`PSTOR_SPACE_STATUS` otherwise); its pools lose
+// its capacity.
+pstor_result pstor_space_delete(const struct pstor_engine *engine, uint32_t space);
 
 // Registers a camera's stream in `pool` and writes its id to `*out_stream`.
 // `kind` is `PSTOR_STREAM_MAIN` or `PSTOR_STREAM_SUB`; `codec` names the
@@ -278,13 +943,37 @@ pstor_result pstor_stream_append(const struct pstor_engine *engine,
 // one fdatasync serves many streams).
 pstor_result pstor_stream_sync(const struct pstor_engine *engine, uint64_t stream);
 
-// Copies the message for `result` into `buf` (`len` bytes, NUL-terminated,
-// cut to fit) and its length without the NUL into `*out_n`. The message is
-// the detailed one of the last failure on this thread when that failure
-// had this code (which object, and why), else the code's description.
-//
-// Ownership: `buf` is the caller's. Thread safety: any thread.
-pstor_result pstor_result_message(uint32_t result, char *buf, size_t len, size_t *out_n);
+// Makes every frame appended to the stream so far readable (it is written
+// to the segment, not yet synced).
+pstor_result pstor_stream_flush(const struct pstor_engine *engine, uint64_t stream);
+
+// Makes every frame appended to every stream, and every picture stored,
+// durable.
+pstor_result pstor_engine_sync_all(const struct pstor_engine *engine);
+
+// Finds the stream registered for a camera's channel and kind and writes
+// its id to `*out_stream`; `PSTOR_STREAM_NOT_FOUND` if there is none.
+pstor_result pstor_stream_find(const struct pstor_engine *engine,
+                               const char *camera_id,
+                               uint32_t channel,
+                               uint32_t kind,
+                               uint64_t *out_stream);
+
+// Lists the registered streams into `*out_list`.
+pstor_result pstor_stream_list_new(const struct pstor_engine *engine,
+                                   struct pstor_stream_list **out_list);
+
+// The number of streams in the list (0 for NULL).
+size_t pstor_stream_list_len(const struct pstor_stream_list *list);
+
+// Writes stream `index` of the list to `*out_info`; its strings stay valid
+// until the list is freed.
+pstor_result pstor_stream_list_at(const struct pstor_stream_list *list,
+                                  size_t index,
+                                  struct pstor_stream_info *out_info);
+
+// Frees the list and its strings. NULL is a no-op.
+void pstor_stream_list_free(struct pstor_stream_list *list);
 
 #ifdef __cplusplus
 }  // extern "C"

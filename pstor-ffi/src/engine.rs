@@ -3,7 +3,7 @@
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
 use crate::ptr::{arg_ref, arg_str, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result};
+use crate::result::{boundary, pstor_result, FfiResult};
 use pstor_core::{Engine, EngineOptions};
 use std::ffi::c_char;
 
@@ -12,6 +12,15 @@ use std::ffi::c_char;
 /// Freed by [`pstor_engine_free`] only.
 pub struct pstor_engine {
     pub(crate) engine: Engine,
+}
+
+/// The engine behind a handle, if the handle is not NULL and the engine is
+/// not closed: every call after [`pstor_engine_close`] fails with
+/// `PSTOR_CLOSED`, whatever it is.
+pub(crate) fn open_engine<'a>(engine: *const pstor_engine) -> FfiResult<&'a Engine> {
+    let e = &arg_ref(engine)?.engine;
+    e.check_open()?;
+    Ok(e)
 }
 
 /// Engine settings; fill with [`pstor_engine_options_default`], then change.
@@ -62,8 +71,11 @@ pub extern "C" fn pstor_engine_open(
 }
 
 /// Closes the engine cleanly: flushes and syncs every stream, writes the
-/// checkpoint and the clean-shutdown marker. Calls after it fail with
-/// `PSTOR_CLOSED`. The handle still needs [`pstor_engine_free`].
+/// checkpoint and the clean-shutdown marker. The engine is closed even when
+/// this reports an error: for example `PSTOR_POOL_FULL` when frames
+/// buffered for a full stop-when-full pool (never acknowledged by a sync)
+/// could not be stored. Closing again does nothing. Calls after it fail
+/// with `PSTOR_CLOSED`. The handle still needs [`pstor_engine_free`].
 #[no_mangle]
 pub extern "C" fn pstor_engine_close(engine: *const pstor_engine) -> pstor_result {
     boundary(|| Ok(arg_ref(engine)?.engine.close()?))
@@ -80,4 +92,23 @@ pub extern "C" fn pstor_engine_free(engine: *mut pstor_engine) {
         free_handle(engine);
         Ok(())
     });
+}
+
+/// Checks the engine's invariants (catalog, segment headers, footers, every
+/// record's checksum) and writes the number of problems left unfixed to
+/// `*out_problems` (0: clean). With `repair`, what can be fixed is fixed
+/// first. Reads everything: it takes as long as the data.
+#[no_mangle]
+pub extern "C" fn pstor_engine_check(
+    engine: *const pstor_engine,
+    repair: bool,
+    out_problems: *mut usize,
+) -> pstor_result {
+    boundary(|| {
+        let e = open_engine(engine)?;
+        let out = Out::new(out_problems)?;
+        let report = e.check(repair)?;
+        out.write(report.problems.iter().filter(|p| !p.repaired).count());
+        Ok(())
+    })
 }

@@ -15,15 +15,28 @@
 //! It is not a second engine: every call goes to `pstor_core::Engine`.
 
 mod engine;
+mod events;
+mod inspect;
+mod listing;
+mod locks;
+mod pictures;
+mod pools;
 mod ptr;
 mod read;
-mod recording;
 mod result;
+mod spaces;
+mod streams;
 
 pub use engine::*;
+pub use events::*;
+pub use inspect::*;
+pub use locks::*;
+pub use pictures::*;
+pub use pools::*;
 pub use read::*;
-pub use recording::*;
 pub use result::{pstor_result, pstor_result_message};
+pub use spaces::*;
+pub use streams::*;
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,10 @@
-//! Reading a time range back, frame by frame, through an iterator handle.
+//! Reading a time range back, frame by frame, through an iterator handle;
+//! the recorded ranges of a stream.
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::pstor_engine;
+use crate::engine::{open_engine, pstor_engine};
+use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_mut, arg_ref, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result};
 use pstor_core::{Frame, FrameIter, StreamId};
@@ -41,7 +43,7 @@ pub extern "C" fn pstor_read_open(
     out: *mut *mut pstor_frame_iter,
 ) -> pstor_result {
     boundary(|| {
-        let e = &arg_ref(engine)?.engine;
+        let e = open_engine(engine)?;
         let out = Out::new(out)?;
         let iter = e.read(StreamId(stream), start, end)?;
         out.write(into_handle(pstor_frame_iter { iter, current: None }));
@@ -79,6 +81,70 @@ pub extern "C" fn pstor_frame_iter_next(
 pub extern "C" fn pstor_frame_iter_free(iter: *mut pstor_frame_iter) {
     let _ = boundary(|| {
         free_handle(iter);
+        Ok(())
+    });
+}
+
+/// One recorded time range, µs UTC, both ends included.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pstor_range {
+    /// First recorded moment.
+    pub start: i64,
+    /// Last recorded moment.
+    pub end: i64,
+}
+
+/// Recorded ranges of a stream (opaque). Read-only: any number of threads.
+/// Freed by [`pstor_range_list_free`] only.
+pub struct pstor_range_list(Listing<pstor_range>);
+
+/// Lists the recorded ranges of a stream within `[start, end]` (µs UTC)
+/// into `*out_list`, merging gaps up to `tolerance_us` (what the VMS
+/// timeline shows).
+#[no_mangle]
+pub extern "C" fn pstor_recorded_ranges(
+    engine: *const pstor_engine,
+    stream: u64,
+    start: i64,
+    end: i64,
+    tolerance_us: i64,
+    out_list: *mut *mut pstor_range_list,
+) -> pstor_result {
+    boundary(|| {
+        let e = open_engine(engine)?;
+        let out = Out::new(out_list)?;
+        let items = e
+            .recorded_ranges(StreamId(stream), start, end, tolerance_us)?
+            .into_iter()
+            .map(|(start, end)| pstor_range { start, end })
+            .collect();
+        out.write(into_handle(pstor_range_list(Listing::new(items, Texts::default()))));
+        Ok(())
+    })
+}
+
+/// The number of ranges in the list (0 for NULL).
+#[no_mangle]
+pub extern "C" fn pstor_range_list_len(list: *const pstor_range_list) -> usize {
+    arg_ref(list).map_or(0, |l| l.0.len())
+}
+
+/// Writes range `index` of the list to `*out_range`.
+#[no_mangle]
+pub extern "C" fn pstor_range_list_at(
+    list: *const pstor_range_list,
+    index: usize,
+    out_range: *mut pstor_range,
+) -> pstor_result {
+    boundary(|| arg_ref(list)?.0.write_at(index, out_range))
+}
+
+/// Frees the list. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn pstor_range_list_free(list: *mut pstor_range_list) {
+    let _ = boundary(|| {
+        free_handle(list);
         Ok(())
     });
 }

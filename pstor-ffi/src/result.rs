@@ -178,6 +178,15 @@ pub enum Failure {
     BufferTooSmall,
     /// The engine refused.
     Engine(Error),
+    /// A code with a message of the binding's own (a lookup that found nothing, ...).
+    Coded(ErrorCode, String),
+}
+
+impl Failure {
+    /// An invalid argument, with what was wrong.
+    pub fn invalid(what: impl Into<String>) -> Failure {
+        Failure::Engine(Error::InvalidArgument(what.into()))
+    }
 }
 
 impl From<Error> for Failure {
@@ -196,9 +205,11 @@ impl Failure {
             Failure::InvalidUtf8 => ErrorCode::InvalidUtf8,
             Failure::BufferTooSmall => ErrorCode::BufferTooSmall,
             Failure::Engine(e) => e.code(),
+            Failure::Coded(code, _) => *code,
         };
         let message = match self {
             Failure::Engine(e) => e.to_string(),
+            Failure::Coded(_, message) => message.clone(),
             _ => code.description().to_string(),
         };
         (pstor_result::from_code(code), message)
