@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of pstor on a fresh machine: formatting, lints, the Rust
 # unit/integration/doc tests (crash, kill -9 and model tests included), the
-# criterion benches once each, a smoke run of every fuzz target, and runs of
-# the quickstart and picture_load examples and of pstor-bench. Installs what
-# it needs by itself (cargo-fuzz included).
+# criterion benches once each, the C SDK (C, C++ under valgrind), the Python
+# package (pytest in its own venv), a smoke run of every fuzz target, and runs
+# of the quickstart and picture_load examples and of pstor-bench. Installs what
+# it needs by itself (cargo-fuzz, cbindgen, valgrind, the venv with maturin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,12 @@ cargo test -p pstor-bench --benches --locked
 
 step "C SDK: header check, C example built with -Werror, run under valgrind"
 bash scripts/test-c-sdk.sh
+
+step "C++ face (cxx): example built with -Werror, run under valgrind"
+bash scripts/test-cpp.sh
+
+step "Python package: venv, maturin build, pytest (hypothesis), abi3 wheel, capacity_test"
+bash scripts/test-python.sh
 
 step "fuzz targets, a smoke run of each (longer runs: fuzz/README.md)"
 bash scripts/fuzz-smoke.sh

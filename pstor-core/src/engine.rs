@@ -391,6 +391,7 @@ impl Engine {
     /// Reads frames of `stream` from the last key frame at or before `start`
     /// up to `end` (inclusive), in order. Sees flushed frames.
     pub fn read(&self, stream: StreamId, start: Timestamp, end: Timestamp) -> Result<crate::read::FrameIter> {
+        self.inner.check_open()?;
         crate::read::read_range(&self.inner, stream, start, end)
     }
 
@@ -403,6 +404,7 @@ impl Engine {
         end: Timestamp,
         tolerance_us: i64,
     ) -> Result<Vec<(Timestamp, Timestamp)>> {
+        self.inner.check_open()?;
         crate::read::recorded_ranges(&self.inner, stream, start, end, tolerance_us)
     }
 

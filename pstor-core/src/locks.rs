@@ -80,6 +80,7 @@ impl Engine {
 
     /// Changes a lock's expiry (`None` = until unlocked).
     pub fn extend_lock(&self, id: LockId, expires: Option<Timestamp>) -> Result<()> {
+        self.inner.check_open()?;
         let now = self.inner.clock.now();
         if expires.is_some_and(|e| e <= now) {
             return Err(Error::InvalidArgument("lock expiry is in the past".into()));
@@ -95,6 +96,7 @@ impl Engine {
     /// Removes a lock.
     /// A lock that has lapsed is not found, as in [`Engine::locks`].
     pub fn unlock(&self, id: LockId) -> Result<()> {
+        self.inner.check_open()?;
         let now = self.inner.clock.now();
         self.inner.change_catalog(|st| {
             if !st.catalog.locks.iter().any(|l| l.id == id && l.in_force(now)) {

@@ -113,6 +113,7 @@ impl Engine {
     /// Reads a picture with exactly one positioned read of its record,
     /// verifying header, cookie, generation and both checksums.
     pub fn get_picture(&self, id: &PictureId) -> Result<Picture> {
+        self.inner.check_open()?;
         let space = self.inner.picture_space(id)?;
         let mut buf = vec![0u8; id.len as usize];
         space.read(id.segment, id.offset as u64, &mut buf)?;
@@ -128,6 +129,7 @@ impl Engine {
     /// Reads `len` bytes of a picture from `offset` (an HTTP Range). The whole
     /// record is still read once and verified.
     pub fn get_picture_range(&self, id: &PictureId, offset: u64, len: u64) -> Result<Picture> {
+        self.inner.check_open()?;
         let mut p = self.get_picture(id)?;
         let end = offset.checked_add(len).filter(|&e| e <= p.data.len() as u64).ok_or_else(|| {
             Error::InvalidArgument(format!("range {offset}+{len} is outside the picture's {} bytes", p.data.len()))
@@ -138,6 +140,7 @@ impl Engine {
 
     /// A picture's metadata, verified, with one small read (not its data).
     pub fn head_picture(&self, id: &PictureId) -> Result<PictureInfo> {
+        self.inner.check_open()?;
         let space = self.inner.picture_space(id)?;
         let n = (id.len as usize).min(NEEDLE_HEADER_LEN + MAX_META_LEN);
         let mut buf = vec![0u8; n];
@@ -163,6 +166,7 @@ impl Engine {
 
     /// The id of the picture stored under `key`.
     pub fn picture_id_for_key(&self, key: &PictureKey) -> Result<PictureId> {
+        self.inner.check_open()?;
         self.inner.keys.get(key)?.ok_or_else(|| Error::KeyNotFound { bucket: key.bucket.clone(), key: key.key.clone() })
     }
 
@@ -187,6 +191,7 @@ impl Engine {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, PictureId)>> {
+        self.inner.check_open()?;
         self.inner.flush_keys()?;
         self.inner.keys.list(bucket, prefix, after, limit)
     }
@@ -197,6 +202,7 @@ impl Engine {
     /// result is then verified with one small read, so deleted pictures are
     /// left out. Memory stays bounded by the segments and `limit`.
     pub fn list_pictures(&self, q: &PictureQuery) -> Result<Vec<PictureInfo>> {
+        self.inner.check_open()?;
         if q.start > q.end {
             return Err(Error::InvalidArgument(format!("range {}..{} ends before it starts", q.start, q.end)));
         }
@@ -471,7 +477,7 @@ impl Inner {
         };
         // The `want` smallest (time, id) after the cursor: a max-heap bounded
         // to `want`, so a busy day does not become a huge vector.
-        let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(want + 1);
+        let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(want.saturating_add(1).min(4096));
         for (space, index, gen, slot) in views {
             if space.check_readable().is_err() {
                 continue;

@@ -1,0 +1,211 @@
+//! Tests of the Rust side of the bridge. The C++ side is exercised by
+//! `examples/cpp/record.cpp` (scripts/test-cpp.sh).
+
+use crate::bridge::ffi;
+use crate::engine::*;
+use pstor_core::ErrorCode;
+
+/// The bridge's `ErrorCode` constant for `code`, `None` if the bridge lacks it.
+fn bridge_code(code: ErrorCode) -> Option<ffi::ErrorCode> {
+    use ffi::ErrorCode as B;
+    Some(match code {
+        ErrorCode::Ok => B::Ok,
+        ErrorCode::NullParameter => B::NullParameter,
+        ErrorCode::Panic => B::Panic,
+        ErrorCode::BufferTooSmall => B::BufferTooSmall,
+        ErrorCode::InvalidUtf8 => B::InvalidUtf8,
+        ErrorCode::Unknown => B::Unknown,
+        ErrorCode::Io => B::Io,
+        ErrorCode::Corrupt => B::Corrupt,
+        ErrorCode::Overwritten => B::Overwritten,
+        ErrorCode::PathNotFound => B::PathNotFound,
+        ErrorCode::NotADirectory => B::NotADirectory,
+        ErrorCode::AlreadyInitialized => B::AlreadyInitialized,
+        ErrorCode::NotASpace => B::NotASpace,
+        ErrorCode::CapacityTooSmall => B::CapacityTooSmall,
+        ErrorCode::InsufficientVolumeSpace => B::InsufficientVolumeSpace,
+        ErrorCode::BadSegmentSize => B::BadSegmentSize,
+        ErrorCode::Cancelled => B::Cancelled,
+        ErrorCode::SpaceNotFound => B::SpaceNotFound,
+        ErrorCode::SpaceAlreadyKnown => B::SpaceAlreadyKnown,
+        ErrorCode::SpaceLost => B::SpaceLost,
+        ErrorCode::SpaceFailed => B::SpaceFailed,
+        ErrorCode::SpaceStatus => B::SpaceStatus,
+        ErrorCode::ConfirmationRequired => B::ConfirmationRequired,
+        ErrorCode::InUse => B::InUse,
+        ErrorCode::TooManyPools => B::TooManyPools,
+        ErrorCode::DuplicatePoolName => B::DuplicatePoolName,
+        ErrorCode::PoolNotFound => B::PoolNotFound,
+        ErrorCode::CapacityExceedsFree => B::CapacityExceedsFree,
+        ErrorCode::ShrinkBelowUsed => B::ShrinkBelowUsed,
+        ErrorCode::PoolHasLocks => B::PoolHasLocks,
+        ErrorCode::PoolFull => B::PoolFull,
+        ErrorCode::WrongPoolKind => B::WrongPoolKind,
+        ErrorCode::StreamNotFound => B::StreamNotFound,
+        ErrorCode::StreamExists => B::StreamExists,
+        ErrorCode::OutOfOrder => B::OutOfOrder,
+        ErrorCode::DuplicateTimestamp => B::DuplicateTimestamp,
+        ErrorCode::FrameSize => B::FrameSize,
+        ErrorCode::InvalidPictureId => B::InvalidPictureId,
+        ErrorCode::PictureNotFound => B::PictureNotFound,
+        ErrorCode::KeyNotFound => B::KeyNotFound,
+        ErrorCode::PictureSize => B::PictureSize,
+        ErrorCode::KeyIndex => B::KeyIndex,
+        ErrorCode::LockNotFound => B::LockNotFound,
+        ErrorCode::LockQuotaExceeded => B::LockQuotaExceeded,
+        ErrorCode::InvalidArgument => B::InvalidArgument,
+        ErrorCode::Closed => B::Closed,
+        _ => return None,
+    })
+}
+
+#[test]
+fn bridge_error_codes_are_the_engines() {
+    for &code in ErrorCode::ALL {
+        let b = bridge_code(code)
+            .unwrap_or_else(|| panic!("add {} = {} to ErrorCode in bridge.rs", code.c_name(), code.number()));
+        assert_eq!(b.repr, code.number(), "{}", code.c_name());
+        assert_eq!(error_code_name(code.number()), code.c_name());
+        assert_eq!(error_code_description(code.number()), code.description());
+    }
+    assert_eq!(error_code_name(12345), "PSTOR_UNKNOWN");
+}
+
+#[test]
+fn failures_leave_their_number_on_the_thread() {
+    let e = check_picture_id("not a picture id").expect_err("bad id");
+    assert_eq!(last_error_code(), ErrorCode::InvalidPictureId.number());
+    assert!(!e.to_string().is_empty());
+    // Another thread has its own.
+    std::thread::spawn(|| assert_eq!(last_error_code(), 0)).join().expect("thread");
+    // A panic becomes PSTOR_PANIC, not an abort.
+    let e = boundary::<()>(|| panic!("boom")).expect_err("panic");
+    assert_eq!(last_error_code(), ErrorCode::Panic.number());
+    assert!(e.to_string().contains("boom"), "{e}");
+}
+
+#[test]
+fn bad_enum_values_are_invalid_arguments() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let e = open(tmp.path());
+    assert!(e
+        .create_pool("p", ffi::PoolKind { repr: 42 }, 1 << 20, &[], ffi::OverwriteStrategy::OverwriteOldest, 1, 1)
+        .is_err());
+    assert_eq!(last_error_code(), ErrorCode::InvalidArgument.number());
+    assert!(e.find_stream("cam", 1, ffi::StreamKind { repr: 9 }).is_err());
+    assert_eq!(last_error_code(), ErrorCode::InvalidArgument.number());
+    assert!(open_engine("", &default_engine_options()).is_err());
+    assert_eq!(last_error_code(), ErrorCode::InvalidArgument.number());
+}
+
+fn open(dir: &std::path::Path) -> Box<Engine> {
+    let mut o = default_engine_options();
+    o.min_space_capacity = 1 << 20;
+    o.segment_size = 256 << 10;
+    open_engine(dir.join("engine").to_str().expect("utf-8"), &o).expect("open")
+}
+
+#[test]
+fn record_read_lock_inspect_pictures() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let e = open(tmp.path());
+    let space_dir = tmp.path().join("space1");
+    std::fs::create_dir(&space_dir).expect("mkdir");
+    let mut job = e.initialize_space(space_dir.to_str().expect("utf-8"), 4 << 20, 0).expect("init");
+    let space = job.wait().expect("wait");
+    assert_eq!(space, job.space());
+    assert_eq!(job.wait().expect("again"), space);
+    assert!(job.is_finished());
+    let spaces = e.spaces().expect("spaces");
+    assert_eq!(spaces.len(), 1);
+    assert_eq!(spaces[0].status, ffi::SpaceStatus::Normal);
+
+    let pool = e
+        .create_pool("mixed", ffi::PoolKind::Mixed, 2 << 20, &[space], ffi::OverwriteStrategy::OverwriteOldest, 30, 50)
+        .expect("pool");
+    assert_eq!(e.pools().expect("pools")[0].kind, ffi::PoolKind::Mixed);
+    let cam = e.register_stream(pool, "cam-1", 1, ffi::StreamKind::Main, "H264", b"cfg").expect("register");
+    assert_eq!(e.find_stream("cam-1", 1, ffi::StreamKind::Main).expect("find"), cam);
+    assert_eq!(e.find_stream("cam-2", 1, ffi::StreamKind::Main).expect("find"), 0);
+
+    let t0 = 1_795_392_000_000_000i64;
+    for i in 0..50i64 {
+        e.append(cam, t0 + i * 40_000, i % 25 == 0, &[i as u8; 100]).expect("append");
+    }
+    e.sync(cam).expect("sync");
+    let mut r = e.read(cam, t0 + 1_100_000, t0 + 2_000_000).expect("read");
+    assert!(r.data().is_empty());
+    let mut seen = Vec::new();
+    while r.next().expect("next") {
+        assert_eq!(r.data(), &[((r.ts() - t0) / 40_000) as u8; 100][..]);
+        seen.push((r.ts(), r.key()));
+    }
+    assert_eq!(seen.first(), Some(&(t0 + 1_000_000, true)));
+    assert_eq!(seen.len(), 25);
+    assert!(!r.next().expect("after the end"));
+
+    let ranges = e.recorded_ranges(cam, 0, i64::MAX, 1_000_000).expect("ranges");
+    assert_eq!(ranges, vec![ffi::TimeRange { start: t0, end: t0 + 49 * 40_000 }]);
+
+    let lock = e.lock(cam, t0, t0 + 1_000_000, false, 0).expect("lock");
+    let locks = e.locks().expect("locks");
+    assert_eq!((locks.len(), locks[0].id, locks[0].stream, locks[0].has_expiry), (1, lock, cam, false));
+    e.unlock(lock).expect("unlock");
+    assert!(e.unlock(lock).is_err());
+    assert_eq!(last_error_code(), ErrorCode::LockNotFound.number());
+
+    let days = e.inspect_day(cam, ffi::Date { year: 2026, month: 11, day: 23 }).expect("inspect");
+    assert_eq!(days.hours.len(), 24);
+    assert_eq!(days.recorded_secs, days.hours.iter().map(|h| h.recorded_secs as u64).sum::<u64>());
+    assert!(e.inspect_day(cam, ffi::Date { year: 2026, month: 2, day: 30 }).is_err());
+    assert_eq!(last_error_code(), ErrorCode::InvalidArgument.number());
+
+    let id = e.put_picture(pool, "cam-1", t0, "image/jpeg", true, "plates", "a.jpg", b"jpeg bytes").expect("put");
+    assert_eq!(id.len(), pstor_core::PICTURE_ID_CHARS);
+    e.sync_pictures(pool).expect("sync pictures");
+    let pic = e.get_picture(&id).expect("get");
+    assert_eq!(pic.data(), b"jpeg bytes");
+    let info = pic.info();
+    assert_eq!((info.id.as_str(), info.has_key, info.size), (id.as_str(), true, 10));
+    assert_eq!(e.get_picture_by_key("plates", "a.jpg").expect("by key").info().id, id);
+    assert_eq!(e.head_picture(&id).expect("head").etag, info.etag);
+    let listed = e.list_pictures(pool, "", 0, i64::MAX, 10, 0, "").expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(e.list_pictures(pool, "", 0, i64::MAX, 10, t0, &id).expect("page 2").is_empty());
+    e.delete_picture(&id).expect("delete");
+    assert!(e.get_picture(&id).is_err());
+    assert_eq!(last_error_code(), ErrorCode::PictureNotFound.number());
+    assert!(e.get_picture("short").is_err());
+    assert_eq!(last_error_code(), ErrorCode::InvalidPictureId.number());
+
+    let kept = e.lock(cam, t0, t0 + 500_000, false, 0).expect("kept lock");
+    e.close().expect("close");
+    e.close().expect("close twice");
+    // Every call fails after close, including those the engine itself
+    // still serves (reads) or carries out (unlock) once closed.
+    let calls: [&dyn Fn() -> bool; 5] = [
+        &|| e.append(cam, t0 + 10_000_000, true, b"x").is_err(),
+        &|| e.read(cam, t0, t0 + 1_000_000).is_err(),
+        &|| e.unlock(kept).is_err(),
+        &|| e.locks().is_err(),
+        &|| e.find_stream("cam-1", 1, ffi::StreamKind::Main).is_err(),
+    ];
+    for (i, call) in calls.iter().enumerate() {
+        assert!(call(), "call {i} after close");
+        assert_eq!(last_error_code(), ErrorCode::Closed.number(), "call {i}");
+    }
+}
+
+/// Unsafe code comes only from the `#[cxx::bridge]` expansion: no source
+/// file has an unsafe block of its own.
+#[test]
+fn no_hand_written_unsafe() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(dir).expect("src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        for word in [["unsafe", " {"].concat(), ["unsafe", " fn"].concat(), ["unsafe", " impl"].concat()] {
+            assert!(!text.contains(&word), "`{word}` in {}", path.display());
+        }
+    }
+}

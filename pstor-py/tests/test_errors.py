@@ -1,0 +1,137 @@
+"""Exceptions: every stable error number has a class, and real failures
+raise the right one."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import pstor
+from conftest import MIB, new_space, open_engine, repo_root
+
+T0 = 1_790_000_000_000_000
+
+
+def doc_codes():
+    """(number, C name) rows of docs/error-codes.md."""
+    text = (repo_root() / "docs" / "error-codes.md").read_text()
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"\|\s*(\d+)\s*\|\s*`?(PSTOR_[A-Z0-9_]+)`?\s*\|", line)
+        if m:
+            rows.append((int(m.group(1)), m.group(2)))
+    return rows
+
+
+def test_every_documented_code_has_a_class():
+    rows = doc_codes()
+    assert len(rows) >= 40
+    assert rows == [(n, c) for n, c, _ in pstor.error_codes()], "docs/error-codes.md and the build differ"
+    classes = set()
+    for number, c_name in rows:
+        if number == 0:
+            with pytest.raises(ValueError):
+                pstor.error_class(0)
+            continue
+        cls = pstor.error_class(number)
+        assert issubclass(cls, pstor.Error) and cls is not pstor.Error, c_name
+        assert cls.code == number and cls.__doc__
+        assert getattr(pstor, cls.__name__) is cls and cls.__module__ == "pstor"
+        e = cls("message", number, c_name)
+        assert (e.code, e.code_name, str(e)) == (number, c_name, "message")
+        classes.add(cls)
+    assert len(classes) == len(rows) - 1  # one class per number
+    assert pstor.error_class(123456) is pstor.Error  # a number from a newer version
+
+
+def test_groups():
+    assert issubclass(pstor.PoolNotFound, pstor.NotFound) and issubclass(pstor.NotFound, LookupError)
+    assert issubclass(pstor.InvalidPictureId, pstor.InvalidArgument)
+    assert issubclass(pstor.InvalidArgument, ValueError)
+    assert issubclass(pstor.PoolFull, pstor.CapacityError)
+    assert issubclass(pstor.LockQuotaExceeded, pstor.CapacityError)
+    assert issubclass(pstor.Corrupt, pstor.StorageError) and issubclass(pstor.IoError, pstor.StorageError)
+    assert issubclass(pstor.Closed, pstor.StateError)
+    for name in ("SpaceNotFound", "StreamNotFound", "PictureNotFound", "KeyNotFound", "LockNotFound", "PathNotFound"):
+        assert issubclass(getattr(pstor, name), pstor.NotFound)
+
+
+def test_pickling_keeps_the_code():
+    import pickle
+
+    e = pickle.loads(pickle.dumps(pstor.PoolFull("full", 306, "PSTOR_POOL_FULL")))
+    assert type(e) is pstor.PoolFull and e.code == 306 and str(e) == "full"
+
+
+def test_unknown_pool_id(engine):
+    with pytest.raises(pstor.PoolNotFound) as ei:
+        engine.pool(424242)
+    assert ei.value.code == 302 and ei.value.code_name == "PSTOR_POOL_NOT_FOUND"
+    assert "424242" in str(ei.value)
+
+
+def test_bad_picture_id_text(engine):
+    for bad in ["", "short", "A" * 31, "A" * 33, "!" * 32, "ä" * 16]:
+        with pytest.raises(pstor.InvalidPictureId) as ei:
+            engine.get_picture(bad)
+        assert ei.value.code == 500
+        with pytest.raises(pstor.InvalidPictureId):
+            pstor.PictureId(bad)
+
+
+def test_append_to_a_closed_engine(engine, camera):
+    engine.append(camera, T0, True, b"x")
+    engine.close()
+    with pytest.raises(pstor.Closed) as ei:
+        engine.append(camera, T0 + 1, True, b"x")
+    assert ei.value.code == 901 and ei.value.code_name == "PSTOR_CLOSED"
+    for call in (engine.pools, engine.spaces, engine.streams, engine.locks, engine.poll_events, engine.check):
+        with pytest.raises(pstor.Closed):
+            call()
+
+
+def test_pool_full_with_stop_when_full(engine, space):
+    pool = engine.create_pool("stop", kind="picture", capacity=MIB, spaces=[space], strategy="stop_when_full")
+    with pytest.raises(pstor.PoolFull) as ei:
+        for i in range(1000):
+            engine.put_picture(pool, bytes([i % 256]) * 50_000, camera_id="c", captured_at=T0 + i)
+    assert ei.value.code == 306 and isinstance(ei.value, pstor.CapacityError)
+    assert i > 5  # it stored some first
+
+
+def test_lock_quota_exceeded(engine, space):
+    pool = engine.create_pool("nolocks", capacity=2 * MIB, spaces=[space], max_lock_pct=0)
+    cam = engine.register_stream(pool, "c")
+    for i in range(20):
+        engine.append(cam, T0 + i * 40_000, True, b"v" * 5000)
+    engine.sync(cam)
+    with pytest.raises(pstor.LockQuotaExceeded) as ei:
+        engine.lock(cam, T0, T0 + 10**6)
+    assert ei.value.code == 601
+
+
+def test_a_corrupt_byte_on_disk(tmp_path):
+    marker = b"\xa5MARKER\x5a" * 100
+    with open_engine(tmp_path / "e") as e:
+        sid = new_space(e, tmp_path / "s")
+        pool = e.create_pool("v", capacity=2 * MIB, spaces=[sid])
+        cam = e.register_stream(pool, "c")
+        for i in range(10):
+            e.append(cam, T0 + i * 40_000, i == 0, marker)
+        e.sync(cam)
+    hits = 0
+    for f in sorted((tmp_path / "s").rglob("*")):
+        if f.is_file():
+            data = bytearray(f.read_bytes())
+            at = data.find(marker)
+            if at >= 0:
+                data[at + 50] ^= 0xFF
+                f.write_bytes(bytes(data))
+                hits += 1
+    assert hits == 1, "the frame bytes were not found on disk"
+    with open_engine(tmp_path / "e") as e:
+        with pytest.raises(pstor.Corrupt) as ei:
+            list(e.read(cam, T0, T0 + 10**6))
+        assert ei.value.code == 101 and isinstance(ei.value, pstor.StorageError)
+        assert not e.check().is_clean

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The Python package's tests (pstor-py): builds the abi3 wheel with maturin in
+# a venv of its own (target/py-venv, made here; nothing is installed outside
+# it), checks the wheel is tagged abi3 and does not link libpython, installs
+# it, runs the pytest suite (pstor-py/tests, with hypothesis), then the
+# capacity-planning example: --help, and a short real run with --json whose
+# output must parse. Needs python3 >= 3.11 with venv/pip and the Rust
+# toolchain; reaches only PyPI (the pinned tools) and crates.io.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3 python; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      PY=$cand
+      break
+    fi
+  done
+fi
+[ -n "$PY" ] || { echo "test-python: needs Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
+
+venv=target/py-venv
+if [ ! -x "$venv/bin/python" ]; then
+  "$PY" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --disable-pip-version-check \
+  "maturin==1.16.0" "pytest==9.2.0" "hypothesis==6.170.15"
+
+# Build the wheel (release: the capacity run below measures real speed).
+wheels=target/py-wheels
+rm -rf "$wheels"
+"$venv/bin/maturin" build --release --quiet -m pstor-py/Cargo.toml -o "$wheels" -i "$venv/bin/python"
+shopt -s nullglob
+built=("$wheels"/pstor-*.whl)
+[ ${#built[@]} -eq 1 ] || { echo "test-python: expected one wheel in $wheels, found ${#built[@]}" >&2; exit 1; }
+wheel=${built[0]}
+echo "wheel: $(basename "$wheel")"
+
+# abi3: one wheel for CPython 3.11 and later, named and built as such.
+case "$(basename "$wheel")" in
+  pstor-*-cp311-abi3-*.whl) ;;
+  *) echo "test-python: the wheel is not tagged cp311-abi3: $(basename "$wheel")" >&2; exit 1 ;;
+esac
+"$venv/bin/python" - "$wheel" <<'PYEOF'
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+names = z.namelist()
+sos = [n for n in names if n.startswith("pstor/_pstor") and n.endswith(".so")]
+assert sos == ["pstor/_pstor.abi3.so"], f"native module not built for the stable ABI: {sos}"
+for f in ("pstor/__init__.py", "pstor/__init__.pyi", "pstor/py.typed", "pstor/_errors.py", "pstor/_enums.py"):
+    assert f in names, f"{f} missing from the wheel"
+wheel_meta = next(n for n in names if n.endswith(".dist-info/WHEEL"))
+tags = [l.split(":", 1)[1].strip() for l in z.read(wheel_meta).decode().splitlines() if l.startswith("Tag:")]
+assert tags and all("-abi3-" in t for t in tags), tags
+print("abi3:", ", ".join(tags))
+PYEOF
+# An extension module must not link libpython (maturin builds it so).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$venv/bin/python" -m zipfile -e "$wheel" "$tmp/whl"
+if readelf -dW "$tmp/whl/pstor/_pstor.abi3.so" | grep NEEDED | grep -q libpython; then
+  echo "test-python: _pstor.abi3.so links libpython" >&2
+  exit 1
+fi
+
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+
+# The tests import the installed package (not pstor-py/python).
+(cd pstor-py && ../"$venv"/bin/python -m pytest -q -p no:cacheprovider tests)
+
+# The capacity-planning example.
+example=examples/python/capacity_test.py
+"$venv/bin/python" "$example" --help >"$tmp/help.txt"
+grep -q -- "--bitrate-mbit" "$tmp/help.txt"
+if "$venv/bin/python" "$example" --data "$tmp/bad" --cameras 0 2>/dev/null; then
+  echo "test-python: capacity_test.py accepted --cameras 0" >&2
+  exit 1
+fi
+"$venv/bin/python" "$example" --data "$tmp/cap" --capacity-gib 0.25 --cameras 8 --bitrate-mbit 4 \
+  --pictures-per-sec 20 --picture-kib 50 --seconds 3 --json >"$tmp/cap.json"
+"$venv/bin/python" - "$tmp/cap.json" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["frames"] == 8 * 25 * 3, r["frames"]
+assert r["sustained_mib_s"] > 0 and r["append_latency"]["p99_ms"] is not None
+assert r["sync_latency"]["count"] > 0 and r["pictures"] > 0
+assert r["retention_days"] > 0 and r["pool"]["capacity"] > 0
+print(f"capacity_test: {r['sustained_mib_s']} MiB/s, sync p99 {r['sync_latency']['p99_ms']} ms, "
+      f"{r['pictures_per_s']} pictures/s, retention {r['retention_days']} days")
+PYEOF
+# A second run reuses the space and pool.
+"$venv/bin/python" "$example" --data "$tmp/cap" --cameras 8 --seconds 1 --quiet --json >/dev/null
+echo "test-python: ok"
