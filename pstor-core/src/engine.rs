@@ -262,6 +262,7 @@ impl Engine {
 
     /// Sets the storage thresholds (manual 3.8.2).
     pub fn set_thresholds(&self, t: Thresholds) -> Result<()> {
+        self.inner.check_open()?;
         if t.overwrite_pct > 100 || t.alarm_pct > 100 || t.volume_free_pct > 100 {
             return Err(Error::InvalidArgument("thresholds are percentages (0..=100)".into()));
         }
@@ -405,6 +406,9 @@ impl Engine {
         tolerance_us: i64,
     ) -> Result<Vec<(Timestamp, Timestamp)>> {
         self.inner.check_open()?;
+        if tolerance_us < 0 {
+            return Err(Error::InvalidArgument(format!("gap tolerance {tolerance_us} us is negative")));
+        }
         crate::read::recorded_ranges(&self.inner, stream, start, end, tolerance_us)
     }
 

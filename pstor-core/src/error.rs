@@ -171,6 +171,15 @@ pub enum Error {
         /// Its kind.
         kind: PoolKind,
     },
+    /// An error reported by a remote pstor-server (or by the connection to
+    /// it), carried by its stable number and the server's message.
+    #[error("{message}")]
+    Remote {
+        /// The stable number (the same as the engine's error would have).
+        code: crate::ErrorCode,
+        /// The message, in words an operator can act on.
+        message: String,
+    },
     /// An argument was invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

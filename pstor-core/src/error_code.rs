@@ -136,6 +136,24 @@ error_codes! {
     /// The lock would exceed the pool's lock quota.
     LockQuotaExceeded = 601, "PSTOR_LOCK_QUOTA_EXCEEDED", "the lock exceeds the pool's lock quota";
 
+    /// The peer broke the SDK protocol (bad magic, version, checksum or body).
+    Protocol = 700, "PSTOR_PROTOCOL", "the SDK protocol was broken (malformed frame or body)";
+    /// The access key is unknown or the proof of the secret key is wrong.
+    AuthFailed = 701, "PSTOR_AUTH_FAILED", "authentication failed (unknown access key or wrong secret key)";
+    /// The server does not know this request, or it is not served on this port.
+    UnknownRequest = 702, "PSTOR_UNKNOWN_REQUEST", "unknown request, or not served on this port";
+    /// A frame is larger than the peer accepts.
+    FrameTooLarge = 703, "PSTOR_FRAME_TOO_LARGE", "the protocol frame is larger than allowed";
+    /// The server is at its connection limit or shutting down.
+    Busy = 704, "PSTOR_BUSY", "the server is busy (connection limit) or shutting down";
+    /// The peer did not answer in time.
+    Timeout = 705, "PSTOR_TIMEOUT", "the peer did not answer in time";
+    /// The connection could not be made or was lost; the outcome of
+    /// requests in flight is unknown (only acknowledged writes are durable).
+    Disconnected = 706, "PSTOR_DISCONNECTED", "not connected to the server, or the connection was lost";
+    /// The operation is not available in this mode (embedded or remote).
+    Unsupported = 707, "PSTOR_UNSUPPORTED", "the operation is not available in this mode";
+
     /// An argument is out of range or malformed.
     InvalidArgument = 900, "PSTOR_INVALID_ARGUMENT", "invalid argument";
     /// The engine is closed.
@@ -204,6 +222,7 @@ impl Error {
             Error::LockQuotaExceeded { .. } => ErrorCode::LockQuotaExceeded,
             Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Error::Closed => ErrorCode::Closed,
+            Error::Remote { code, .. } => *code,
         }
     }
 }

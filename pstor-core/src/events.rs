@@ -5,8 +5,9 @@
 use crate::types::*;
 use crate::{PoolStatus, SpaceStatus};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +163,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct EventFeed {
     inner: Mutex<Inner>,
+    /// Woken by every event, for [`EventFeed::wait_newer`].
+    arrived: Condvar,
 }
 
 impl EventFeed {
@@ -176,11 +179,38 @@ impl EventFeed {
         // A subscriber that does not keep up loses events rather than growing
         // memory or blocking the engine; one that hung up is dropped.
         g.subscribers.retain(|s| !matches!(s.try_send(ev.clone()), Err(TrySendError::Disconnected(_))));
+        drop(g);
+        self.arrived.notify_all();
     }
 
     /// Events with `seq > after`, oldest first (at most [`EVENT_RING`] kept).
     pub fn poll(&self, after: u64) -> Vec<Event> {
         self.inner.lock().ring.iter().filter(|e| e.seq > after).cloned().collect()
+    }
+
+    /// The sequence number of the newest event so far (0: none yet). Poll
+    /// after it for the events from now on.
+    pub fn last_seq(&self) -> u64 {
+        self.inner.lock().next_seq
+    }
+
+    /// Waits until an event with `seq > after` exists, at most `timeout`;
+    /// whether one does. Unlike [`EventFeed::subscribe`] it leaves nothing
+    /// behind, so a long poll may call it again and again.
+    pub fn wait_newer(&self, after: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut g = self.inner.lock();
+        while g.next_seq <= after {
+            match deadline {
+                Some(d) => {
+                    if self.arrived.wait_until(&mut g, d).timed_out() {
+                        return g.next_seq > after;
+                    }
+                }
+                None => self.arrived.wait(&mut g),
+            }
+        }
+        true
     }
 
     /// A channel receiving every later event (bounded; a slow reader misses events).
@@ -208,5 +238,20 @@ mod tests {
             f.emit(3, EventKind::LockExpired { lock: LockId(i) });
         }
         assert_eq!(f.poll(0).len(), EVENT_RING);
+        assert_eq!(f.last_seq(), EVENT_RING as u64 + 12);
+    }
+
+    #[test]
+    fn wait_newer_wakes_on_an_event_or_times_out() {
+        let f = std::sync::Arc::new(EventFeed::default());
+        assert_eq!(f.last_seq(), 0);
+        assert!(!f.wait_newer(0, Duration::from_millis(10)));
+        let g = std::sync::Arc::clone(&f);
+        let t = std::thread::spawn(move || g.wait_newer(0, Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(20));
+        f.emit(1, EventKind::LockExpired { lock: LockId(1) });
+        assert!(t.join().expect("waiter"));
+        assert!(f.wait_newer(0, Duration::ZERO));
+        assert!(!f.wait_newer(1, Duration::ZERO));
     }
 }

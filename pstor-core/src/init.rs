@@ -18,10 +18,22 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// The catalog keeps absolute paths: a space given relative to the caller's
+/// working directory must still be found by a process started elsewhere
+/// (a server's admin subcommands, a restart from another directory).
+/// Absolute paths are kept as given (an operator's symlinked mount point
+/// stays a symlink); relative ones are resolved.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::fs::canonicalize(path).or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// Validates `spec` and starts initializing on a thread.
 pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
     let storage = inner.storage.as_ref();
-    let path = spec.path.clone();
+    let path = absolute(&spec.path);
     if !storage.exists(&path) {
         return Err(Error::PathNotFound(path));
     }
@@ -185,6 +197,8 @@ fn remove_data_files(inner: &Inner, path: &Path, sb: &SuperBlock) {
 /// Validates and starts restoring a space found on disk.
 pub(crate) fn restore(inner: &Inner, path: &Path) -> Result<SpaceJob> {
     let storage = inner.storage.as_ref();
+    let path = absolute(path);
+    let path = path.as_path();
     if !storage.is_dir(path) {
         return Err(if storage.exists(path) {
             Error::NotADirectory(path.into())

@@ -48,7 +48,7 @@ impl Date {
     /// Days in the date's month.
     pub fn days_in_month(year: i32, month: u32) -> u32 {
         let next = if month == 12 {
-            Date { year: year + 1, month: 1, day: 1 }
+            Date { year: year.saturating_add(1), month: 1, day: 1 }
         } else {
             Date { year, month: month + 1, day: 1 }
         };
@@ -56,6 +56,10 @@ impl Date {
     }
 
     fn validate(self) -> Result<()> {
+        // Years beyond these would overflow the microsecond timestamps.
+        if !(1..=9999).contains(&self.year) {
+            return Err(Error::InvalidArgument(format!("year {} is outside 1..=9999", self.year)));
+        }
         if !(1..=12).contains(&self.month) || self.day == 0 || self.day > Date::days_in_month(self.year, self.month) {
             return Err(Error::InvalidArgument(format!(
                 "no such date {}-{:02}-{:02}",
@@ -208,5 +212,10 @@ mod tests {
         assert_eq!(Date::days_in_month(2024, 2), 29);
         assert_eq!(Date::days_in_month(2026, 2), 28);
         assert!(Date { year: 2026, month: 2, day: 29 }.validate().is_err());
+        // Extreme years are refused, never overflow.
+        for year in [i32::MIN, -1, 0, 10_000, i32::MAX] {
+            assert!(matches!(Date { year, month: 12, day: 1 }.validate(), Err(Error::InvalidArgument(_))));
+        }
+        assert_eq!(Date::days_in_month(i32::MAX - 1, 11), 30);
     }
 }

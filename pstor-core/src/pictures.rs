@@ -103,6 +103,7 @@ impl Engine {
 
     /// Makes every picture put into `pool` so far durable (and its keys).
     pub fn sync_pictures(&self, pool: PoolId) -> Result<()> {
+        self.inner.check_open()?;
         let writer = self.inner.picture_writer(pool)?;
         let replaced = writer.take_replaced();
         wait_syncs(&writer.spaces())?;

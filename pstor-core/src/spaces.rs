@@ -138,6 +138,7 @@ impl Engine {
     /// Deletes a Lost (or Uninitialized) space from the engine (manual: only
     /// Lost spaces may be deleted). Its pools lose the capacity they had on it.
     pub fn delete_space(&self, id: SpaceId) -> Result<()> {
+        self.inner.check_open()?;
         let status = self.space(id)?.status;
         if !matches!(status, SpaceStatus::Lost | SpaceStatus::Uninitialized) {
             return Err(Error::SpaceStatus { space: id, status, needed: "only a Lost space may be deleted" });
@@ -160,6 +161,7 @@ impl Engine {
     /// Re-initializes a space: all its data is deleted (every segment freed);
     /// pools keep their capacity on it.
     pub fn reinitialize_space(&self, id: SpaceId, confirm: Option<WipeConfirmation>) -> Result<()> {
+        self.inner.check_open()?;
         if confirm != Some(WipeConfirmation::DeleteAllDataInSpace) {
             return Err(Error::ConfirmationRequired(
                 "re-initializing deletes all data in the space; pass WipeConfirmation::DeleteAllDataInSpace",

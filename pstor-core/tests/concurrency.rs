@@ -135,6 +135,7 @@ fn bad_frames_get_typed_errors() {
     assert!(matches!(e.append(StreamId(42), T0, true, payload(1, T0, 1)), Err(Error::StreamNotFound(_))));
     assert!(matches!(e.sync_streams(&[s, StreamId(42)]), Err(Error::StreamNotFound(_))));
     assert!(matches!(e.read(s, T0 + 10, T0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(e.recorded_ranges(s, T0, T0 + 10, -1), Err(Error::InvalidArgument(_))));
     let lock = e.lock(s, T0, T0 + 3, None).expect("lock");
     e.close().ok();
     assert!(matches!(e.append(s, T0 + 5, true, payload(1, T0, 1)), Err(Error::Closed)));
@@ -144,5 +145,12 @@ fn bad_frames_get_typed_errors() {
     assert!(matches!(e.recorded_ranges(s, T0, T0 + 3, 1), Err(Error::Closed)));
     assert!(matches!(e.unlock(lock), Err(Error::Closed)));
     assert!(matches!(e.extend_lock(lock, None), Err(Error::Closed)));
+    assert!(matches!(e.set_thresholds(e.thresholds()), Err(Error::Closed)));
+    assert!(matches!(e.delete_space(SpaceId(1)), Err(Error::Closed)));
+    assert!(matches!(
+        e.reinitialize_space(SpaceId(1), Some(WipeConfirmation::DeleteAllDataInSpace)),
+        Err(Error::Closed)
+    ));
+    assert!(matches!(e.sync_pictures(PoolId(1)), Err(Error::Closed)));
     assert!(matches!(e.check_open(), Err(Error::Closed)));
 }

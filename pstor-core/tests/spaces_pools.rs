@@ -331,3 +331,26 @@ fn a_folder_is_used_by_one_engine_at_a_time() {
     e2.restore_space(tmp.path().join("space1")).expect("restore").wait().expect("restored");
     e2.close().expect("close");
 }
+
+/// A space given by a path relative to the working directory is recorded
+/// by its absolute path, so a process started elsewhere still finds it.
+#[test]
+fn relative_space_paths_are_recorded_absolute() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (e, _) = engine(tmp.path());
+    let d = tmp.path().join("rel");
+    std::fs::create_dir(&d).expect("mkdir");
+    let cwd = std::env::current_dir().expect("cwd");
+    // "../.." up to the root, then the folder: relative without changing
+    // the (process-wide) working directory.
+    let mut rel = std::path::PathBuf::new();
+    for _ in cwd.components().skip(1) {
+        rel.push("..");
+    }
+    rel.push(d.strip_prefix("/").expect("absolute temp dir"));
+    assert!(rel.is_relative());
+    let id = e.initialize_space(spec(rel, 8 * SEG)).expect("init").wait().expect("done");
+    let info = e.space(id).expect("info");
+    assert_eq!(info.path, std::fs::canonicalize(&d).expect("canon"));
+    e.close().expect("close");
+}
