@@ -3,6 +3,9 @@
 //! pictures, closes cleanly, and its superblock, catalog, checkpoint,
 //! segment headers, records, footers and needles are cut out of its files.
 //!
+//! The SDK protocol's seeds (`sdk_frame`) are frames as the server and a
+//! client exchange them: handshake, requests, replies, errors, stream items.
+//!
 //! `cargo run --manifest-path fuzz/Cargo.toml -p pstor-fuzz-common --bin make_seeds [DIR]`
 
 use pstor_core::internals::{
@@ -109,9 +112,117 @@ fn main() {
     ] {
         write(&dir, "segment_scan", name, &scan(flags, offset, &junk));
     }
+    sdk_frames(&dir, ids[0]);
     // ops: arbitrary bytes decode to operation lists.
     for n in 0..6u64 {
         write(&dir, "ops", &format!("random{n}"), &content(1_000 + n, 64 + n as usize * 96));
     }
     println!("seeds written to {}", dir.display());
+}
+
+/// `sdk_frame` seeds: one frame (or a few, back to back) per file, each
+/// checked to decode.
+fn sdk_frames(dir: &Path, id: pstor_core::PictureId) {
+    use bytes::Bytes;
+    use pstor_core::*;
+    use pstor_proto::message::encode_stream_item;
+    use pstor_proto::*;
+    let max = DEFAULT_MAX_BODY;
+    let stream = StreamId(0x1234_5678_9abc);
+    let meta = picture_meta(3, 1);
+    let frames: Vec<Frame> = (0..6i64)
+        .map(|i| Frame { ts: T0 + i * 40_000, key: i == 0, data: content(i as u64, 60 + i as usize) })
+        .collect();
+    let server = ServerHandshake::new(Port::Data, "pstor-server seeds", max, 64);
+    let mut client = ClientHandshake::new("PSAKSEEDSEEDSEED0001", "seed secret key 0123");
+    let auth = client.answer(server.hello());
+    let ok = server.verify(&auth, |_| Some("seed secret key 0123".into())).expect("seed handshake verifies");
+    let hs = |kind, op, b: Bytes| frame::frame_bytes(kind, op, 0, &b, max).expect("fits");
+    let mut seeds: Vec<(&str, Bytes)> = vec![
+        ("hello", server.hello_frame()),
+        ("auth", hs(Kind::Request, op::AUTH, pstor_proto::wire::to_body(&auth))),
+        ("auth_ok", hs(Kind::Reply, op::AUTH, pstor_proto::wire::to_body(&ok))),
+    ];
+    let requests = [
+        ("ping", Request::Ping {}),
+        ("append", Request::Append { stream, sync: true, frames: frames.clone() }),
+        ("read_range", Request::ReadRange { stream, start: T0, end: T0 + 1_000_000 }),
+        (
+            "put_picture",
+            Request::PutPicture { pool: PoolId(7), meta: meta.clone(), data: content(9, 300), sync: false },
+        ),
+        ("get_picture", Request::GetPicture { id }),
+        (
+            "create_pool",
+            Request::CreatePool {
+                spec: PoolSpec {
+                    name: "video".into(),
+                    kind: PoolKind::Mixed,
+                    capacity: 1 << 30,
+                    spaces: vec![SpaceId(3)],
+                    strategy: OverwriteStrategy::OverwriteOldest,
+                    cycle_days: 30,
+                    max_lock_pct: 10,
+                },
+            },
+        ),
+        (
+            "list_pictures",
+            Request::ListPictures {
+                query: PictureQuery {
+                    pool: PoolId(7),
+                    camera_id: Some("cam-1".into()),
+                    start: T0,
+                    end: T0 + 1,
+                    limit: 100,
+                    after: Some((T0, id)),
+                },
+            },
+        ),
+        ("poll_events", Request::PollEvents { after_seq: 3, max: 100, wait_ms: 1000 }),
+        ("inspect_day", Request::InspectDay { stream, date: Date { year: 2026, month: 11, day: 23 } }),
+    ];
+    for (name, r) in requests {
+        seeds.push((name, r.to_frame(7, max).expect("fits")));
+    }
+    let replies = [
+        (
+            "reply_get_picture",
+            Reply::GetPicture {
+                picture: Picture {
+                    info: PictureInfo { id, meta, stored_at: T0, size: 300, md5: [7; 16] },
+                    data: content(9, 300),
+                },
+            },
+        ),
+        (
+            "reply_poll_events",
+            Reply::PollEvents {
+                events: vec![Event {
+                    seq: 4,
+                    at: T0,
+                    kind: EventKind::PoolFull { pool: PoolId(7), reason: FullReason::StopWhenFull },
+                }],
+                latest_seq: 4,
+            },
+        ),
+        ("reply_append", Reply::Append { appended: 6 }),
+    ];
+    for (name, r) in replies {
+        seeds.push((name, r.to_frame(7, max).expect("fits")));
+    }
+    seeds.push(("stream_item", encode_stream_item(op::READ_RANGE, 7, &frames, max).expect("fits")));
+    seeds.push(("stream_end", StreamEnd { frames: 6 }.to_frame(op::READ_RANGE, 7)));
+    seeds.push(("error", error_to_frame(&Error::PoolNotFound(PoolId(7)), op::GET_POOL, 7)));
+    // Pipelined: several frames back to back.
+    let mut pipelined = Vec::new();
+    for (_, b) in &seeds[3..6] {
+        pipelined.extend_from_slice(b);
+    }
+    seeds.push(("pipelined", Bytes::from(pipelined)));
+    for (name, bytes) in &seeds {
+        let (f, _) = decode_frame(bytes, u32::MAX).expect("seed frame decodes").expect("seed frame is complete");
+        decode_client_frame(&f).map(|_| ()).or_else(|_| decode_server_frame(&f).map(|_| ())).expect("seed decodes");
+        write(dir, "sdk_frame", name, bytes);
+    }
 }

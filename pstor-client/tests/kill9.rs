@@ -1,0 +1,232 @@
+//! The durability contract end to end: the real `pstor-server` binary in a
+//! child process, client threads appending and syncing through the remote
+//! backend, `kill -9` in the middle of the writes, a restart on the same
+//! data folder, and then every frame that a successful `sync` acknowledged
+//! must be there with its bytes (frames not acknowledged may or may not be).
+//!
+//! The binary is built by running cargo (the one running this test) for
+//! `pstor-server`, into this test's own target folder.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use pstor_client::{connect, Backend, RemoteOptions};
+use pstor_core::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+const WRITERS: usize = 4;
+/// Frames each writer has had acknowledged before the kill.
+const BEFORE_KILL: u64 = 400;
+/// A writer syncs every this many frames.
+const SYNC_EVERY: u64 = 20;
+
+/// Builds `pstor-server` with the cargo running this test, into the same
+/// target folder and profile directory; its path.
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile dir>/deps/<this test>
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let target = profile_dir.parent().unwrap();
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "-p", "pstor-server", "--bin", "pstor-server", "--target-dir"])
+        .arg(target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    } else {
+        // The profile this test was built with: its dependencies are built.
+        cmd.args(["--profile", "test"]);
+    }
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "building pstor-server failed: {status}");
+    let bin = profile_dir.join("pstor-server");
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
+}
+
+/// A server process, killed (SIGKILL) when dropped.
+struct ServerProcess {
+    child: Child,
+    signalling: u16,
+    data: u16,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// Starts the server and waits for its `listening` line.
+    fn start(bin: &Path, config: &Path, ports: Option<(u16, u16)>, log: &Path) -> ServerProcess {
+        let mut cmd = Command::new(bin);
+        cmd.args(["run", "--config"]).arg(config);
+        if let Some((s, d)) = ports {
+            cmd.args(["--signalling-port", &s.to_string(), "--data-port", &d.to_string()]);
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).stderr(log).stdin(Stdio::null()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                if line.starts_with("listening ") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = child.kill();
+                panic!("the server did not start listening: {e}");
+            }
+        };
+        // "listening signalling=127.0.0.1:X data=127.0.0.1:Y"
+        let port = |name: &str| -> u16 {
+            let field = line.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap();
+            field.rsplit(':').next().unwrap().parse().unwrap()
+        };
+        let (signalling, data) = (port("signalling="), port("data="));
+        ServerProcess { child, signalling, data }
+    }
+
+    fn options(&self) -> RemoteOptions {
+        let mut o = RemoteOptions::new("127.0.0.1", ACCESS, SECRET);
+        o.signalling_port = self.signalling;
+        o.data_port = self.data;
+        o.connect_timeout = Duration::from_secs(10);
+        o.request_timeout = Duration::from_secs(30);
+        o
+    }
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let text = format!(
+        r#"data_dir = "{data}"
+
+[listen]
+bind = "127.0.0.1"
+signalling_port = 0
+data_port = 0
+
+[[spaces]]
+path = "{space}"
+capacity = "96MiB"
+
+[[pools]]
+name = "video"
+kind = "video"
+capacity = "80MiB"
+cycle_days = 0
+
+[keys]
+pairs = [{{ access_key = "{ACCESS}", secret_key = "{SECRET}" }}]
+
+[engine]
+min_space_capacity = "1MiB"
+segment_size = "1MiB"
+
+[logging]
+level = "warn"
+"#,
+        data = dir.join("data").display(),
+        space = dir.join("space1").display(),
+    );
+    let path = dir.join("pstor-server.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn every_frame_acknowledged_by_sync_survives_kill_9() {
+    let bin = server_binary();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let log = dir.path().join("server.log");
+    let server = ServerProcess::start(&bin, &config, None, &log);
+    let client = connect(server.options()).unwrap();
+    let pool = client.pools().unwrap().into_iter().find(|p| p.config.name == "video").unwrap().config.id;
+    let streams: Vec<StreamId> =
+        (0..WRITERS).map(|w| client.register_stream(camera(pool, &format!("cam-{w}"))).unwrap()).collect();
+
+    // Each writer appends to its stream and syncs every SYNC_EVERY frames;
+    // `acked[w]` is the number of frames its last successful sync covered.
+    let acked = Arc::new(Mutex::new(vec![0u64; WRITERS]));
+    let (progress_tx, progress_rx) = mpsc::channel::<()>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = streams
+        .iter()
+        .enumerate()
+        .map(|(w, &s)| {
+            // Half the writers share the first client; the others connect.
+            let b: Arc<dyn Backend> = if w % 2 == 0 { client.clone() } else { connect(server.options()).unwrap() };
+            let (acked, tx, stop) = (Arc::clone(&acked), progress_tx.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || -> Error {
+                let mut i = 0u64;
+                loop {
+                    let f = frame(w as u64, T0, i, 4000);
+                    let mut r = b.append(s, f.ts, f.key, f.data);
+                    if r.is_ok() && i % SYNC_EVERY == SYNC_EVERY - 1 {
+                        r = b.sync(s);
+                        if r.is_ok() {
+                            acked.lock().unwrap()[w] = i + 1;
+                            let _ = tx.send(());
+                        }
+                    }
+                    if let Err(e) = r {
+                        return e;
+                    }
+                    if stop.load(Ordering::Relaxed) && i > 100_000 {
+                        panic!("the writer did not notice the server died");
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    drop(progress_tx);
+
+    // Kill once every writer has had BEFORE_KILL frames acknowledged: they
+    // are still writing (and syncing) when the server dies.
+    while acked.lock().unwrap().iter().any(|&n| n < BEFORE_KILL) {
+        progress_rx.recv_timeout(Duration::from_secs(120)).expect("the writers make progress");
+    }
+    let (signalling, data) = (server.signalling, server.data);
+    drop(server); // SIGKILL, then wait
+    stop.store(true, Ordering::Relaxed);
+    for h in writers {
+        let e = h.join().unwrap();
+        eprintln!("writer stopped: {e}");
+        assert!(
+            matches!(e.code(), ErrorCode::Disconnected | ErrorCode::Timeout),
+            "a writer's call failed with a connection error, got {e}"
+        );
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    // Restart on the same data folder and ports; a new client checks.
+    let server = ServerProcess::start(&bin, &config, Some((signalling, data)), &log);
+    let check = connect(server.options()).unwrap();
+    for (w, &s) in streams.iter().enumerate() {
+        let n = acked[w];
+        assert!(n >= BEFORE_KILL);
+        let got = read_all(&*check, s, T0, T0 + 1_000_000 * 40_000).unwrap();
+        assert!(got.len() >= n as usize, "stream {w}: {} frames back, {n} acknowledged", got.len());
+        eprintln!("stream {w}: {n} frames acknowledged by sync, {} found after the restart", got.len());
+        for (i, f) in got.iter().take(n as usize).enumerate() {
+            assert!(*f == frame(w as u64, T0, i as u64, 4000), "stream {w} frame {i} is not what was written");
+        }
+    }
+    // The first client reconnects to the new server by itself.
+    assert_eq!(client.streams().unwrap().len(), WRITERS);
+    check.close().unwrap();
+}

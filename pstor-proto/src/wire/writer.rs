@@ -1,0 +1,118 @@
+//! The body writer.
+
+use crate::error::ProtoError;
+use crate::frame::{seal, Kind, HEADER_LEN};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Builds a body, or a whole frame: [`Writer::for_frame`] reserves the
+/// header in front so [`Writer::into_frame`] fills it in without copying
+/// the body again.
+#[derive(Debug, Default)]
+pub struct Writer {
+    buf: BytesMut,
+    start: usize,
+}
+
+impl Writer {
+    /// A writer for a body alone.
+    pub fn new() -> Self {
+        Writer { buf: BytesMut::new(), start: 0 }
+    }
+
+    /// A writer whose output becomes a frame ([`Writer::into_frame`]).
+    pub fn for_frame() -> Self {
+        Self::for_frame_with_capacity(0)
+    }
+
+    /// As [`Writer::for_frame`], with room for a body of `n` bytes.
+    pub fn for_frame_with_capacity(n: usize) -> Self {
+        let mut buf = BytesMut::with_capacity(HEADER_LEN + n);
+        buf.put_bytes(0, HEADER_LEN);
+        Writer { buf, start: HEADER_LEN }
+    }
+
+    /// Bytes of body written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body.
+    pub fn into_body(mut self) -> Bytes {
+        self.buf.split_off(self.start).freeze()
+    }
+
+    /// The whole frame: header (with CRC) and body. Fails with
+    /// [`ProtoError::FrameTooLarge`] if the body is over `max_body`.
+    pub fn into_frame(self, kind: Kind, op: u16, request_id: u32, max_body: u32) -> Result<Bytes, ProtoError> {
+        if self.start != HEADER_LEN {
+            let body = self.into_body();
+            return crate::frame::frame_bytes(kind, op, request_id, &body, max_body);
+        }
+        seal(self.buf, kind, op, request_id, max_body)
+    }
+
+    /// Raw bytes, no length.
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.put_slice(b);
+    }
+    /// A u8.
+    pub fn u8(&mut self, v: u8) {
+        self.buf.put_u8(v);
+    }
+    /// A u16.
+    pub fn u16(&mut self, v: u16) {
+        self.buf.put_u16_le(v);
+    }
+    /// A u32.
+    pub fn u32(&mut self, v: u32) {
+        self.buf.put_u32_le(v);
+    }
+    /// A u64.
+    pub fn u64(&mut self, v: u64) {
+        self.buf.put_u64_le(v);
+    }
+    /// An i32.
+    pub fn i32(&mut self, v: i32) {
+        self.buf.put_i32_le(v);
+    }
+    /// An i64.
+    pub fn i64(&mut self, v: i64) {
+        self.buf.put_i64_le(v);
+    }
+    /// A bool (0 or 1).
+    pub fn bool(&mut self, v: bool) {
+        self.u8(u8::from(v));
+    }
+
+    /// A string: u16 length + UTF-8. A string over 65,535 bytes is cut at
+    /// the last character boundary that fits (only messages and check
+    /// reports can be that long; names and ids are limited far below).
+    pub fn str(&mut self, s: &str) {
+        let mut end = s.len().min(u16::MAX as usize);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let s = s.get(..end).unwrap_or_default();
+        self.u16(s.len() as u16);
+        self.raw(s.as_bytes());
+    }
+
+    /// Bytes: u32 length + raw. Bodies are limited far below 4 GiB (the
+    /// frame length is a u32), so the length always fits; a longer slice is
+    /// cut (and the frame then refused as too large).
+    pub fn bytes(&mut self, b: &[u8]) {
+        let n = b.len().min(u32::MAX as usize);
+        self.u32(n as u32);
+        self.raw(b.get(..n).unwrap_or_default());
+    }
+
+    /// A list count.
+    pub fn count(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+}

@@ -1,0 +1,398 @@
+//! The server's configuration: a TOML file (documented in docs/server.md,
+//! example in examples/pstor-server.toml), every field optional. With no
+//! file at all the defaults are the embedded default: data in
+//! `./pstor-data`, both SDK ports on all interfaces, keys generated on
+//! first start.
+
+use crate::error::ServerError;
+use crate::size::ByteSize;
+use pstor_core::{EngineOptions, OverwriteStrategy, PoolKind};
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the server is told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The data folder: the engine's catalog in `<data_dir>/engine`, the
+    /// embedded default's space in `<data_dir>/space1`, generated
+    /// credentials, the `ports` file.
+    pub data_dir: PathBuf,
+    /// Where to listen.
+    pub listen: ListenConfig,
+    /// Storage spaces to have (created if missing).
+    pub spaces: Vec<SpaceConfig>,
+    /// Resource pools to have (created if missing).
+    pub pools: Vec<PoolConfig>,
+    /// Who may connect.
+    pub keys: KeysConfig,
+    /// Connection and frame limits.
+    pub limits: Limits,
+    /// Log level and format.
+    pub logging: LoggingConfig,
+    /// Engine settings.
+    pub engine: EngineConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: PathBuf::from("pstor-data"),
+            listen: ListenConfig::default(),
+            spaces: Vec::new(),
+            pools: Vec::new(),
+            keys: KeysConfig::default(),
+            limits: Limits::default(),
+            logging: LoggingConfig::default(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// The listening sockets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Address to bind both ports to. Default `0.0.0.0`: a VMS on another
+    /// host must reach the server, and every connection must authenticate
+    /// with a key pair. Use `127.0.0.1` to serve this host only.
+    pub bind: IpAddr,
+    /// Signalling port (manual: 6036); 0 = any free port.
+    pub signalling_port: u16,
+    /// Data port (manual: 6037); 0 = any free port.
+    pub data_port: u16,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig { bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED), signalling_port: 6036, data_port: 6037 }
+    }
+}
+
+/// A storage space to have.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceConfig {
+    /// Its folder (created if missing).
+    pub path: PathBuf,
+    /// Bytes to pre-allocate.
+    pub capacity: ByteSize,
+    /// Segment size (default: `engine.segment_size`).
+    #[serde(default)]
+    pub segment_size: Option<ByteSize>,
+}
+
+/// A pool's kind as written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KindName {
+    /// Video only.
+    Video,
+    /// Pictures only.
+    Picture,
+    /// Both.
+    Mixed,
+}
+
+impl From<KindName> for PoolKind {
+    fn from(k: KindName) -> Self {
+        match k {
+            KindName::Video => PoolKind::Video,
+            KindName::Picture => PoolKind::Picture,
+            KindName::Mixed => PoolKind::Mixed,
+        }
+    }
+}
+
+/// A pool's overwrite strategy as written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyName {
+    /// Recycle the oldest unlocked data when full.
+    Overwrite,
+    /// Refuse writes when full.
+    Stop,
+}
+
+impl From<StrategyName> for OverwriteStrategy {
+    fn from(s: StrategyName) -> Self {
+        match s {
+            StrategyName::Overwrite => OverwriteStrategy::OverwriteOldest,
+            StrategyName::Stop => OverwriteStrategy::StopWhenFull,
+        }
+    }
+}
+
+/// A resource pool to have (matched by name).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Unique name.
+    pub name: String,
+    /// video, picture or mixed.
+    pub kind: KindName,
+    /// Capacity, striped over its spaces.
+    pub capacity: ByteSize,
+    /// Paths of the spaces to carve it from (from `spaces`); empty = all.
+    #[serde(default)]
+    pub spaces: Vec<PathBuf>,
+    /// overwrite (default) or stop.
+    #[serde(default = "default_strategy")]
+    pub strategy: StrategyName,
+    /// Retention in days (0 = until overwritten). Default 30.
+    #[serde(default = "default_cycle")]
+    pub cycle_days: u32,
+    /// Most of the capacity locks may hold, percent. Default 10.
+    #[serde(default = "default_lock_pct")]
+    pub max_lock_pct: u8,
+}
+
+fn default_strategy() -> StrategyName {
+    StrategyName::Overwrite
+}
+fn default_cycle() -> u32 {
+    30
+}
+fn default_lock_pct() -> u8 {
+    10
+}
+
+/// An access key and its secret key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPair {
+    /// The public name of the pair.
+    pub access_key: String,
+    /// The shared secret (never logged, never sent).
+    pub secret_key: String,
+}
+
+/// Who may connect.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// A credentials file (`[[keys]]` tables of `access_key` and
+    /// `secret_key`); generated with one new pair, mode 0600, if missing.
+    /// Default: `<data_dir>/credentials.toml` when `pairs` is empty.
+    pub credentials_file: Option<PathBuf>,
+    /// Pairs written in this file (they are added to the file's).
+    pub pairs: Vec<KeyPair>,
+}
+
+/// Connection and frame limits (docs/sdk-protocol.md §8).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Connections over both ports; more get `PSTOR_BUSY`.
+    pub max_connections: u32,
+    /// Largest frame body accepted and sent.
+    pub max_body: ByteSize,
+    /// Requests queued per connection before the server stops reading it.
+    pub max_in_flight: u32,
+    /// Request bodies queued per connection (at least `max_body`).
+    pub queue_bytes: ByteSize,
+    /// Seconds a connection may stay idle (nothing received, nothing in
+    /// progress), and a client may take to accept an answer's bytes.
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to authenticate.
+    pub handshake_timeout_secs: u64,
+    /// Size a range read aims for per stream item.
+    pub read_batch: ByteSize,
+    /// Seconds a graceful shutdown waits for requests in progress.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            max_body: ByteSize(pstor_proto::DEFAULT_MAX_BODY as u64),
+            max_in_flight: pstor_proto::DEFAULT_MAX_IN_FLIGHT,
+            queue_bytes: ByteSize(64 << 20),
+            idle_timeout_secs: 300,
+            handshake_timeout_secs: 10,
+            read_batch: ByteSize(pstor_proto::DEFAULT_READ_ITEM_BYTES as u64),
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// `max_body` as the protocol's u32.
+    pub fn max_body(&self) -> u32 {
+        u32::try_from(self.max_body.0).unwrap_or(u32::MAX)
+    }
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+    /// The handshake timeout.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+    /// Request queue budget in bytes (never below one `max_body`).
+    pub fn queue_bytes(&self) -> u32 {
+        u32::try_from(self.queue_bytes.0.max(self.max_body.0)).unwrap_or(u32::MAX)
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a tracing
+    /// filter (`info,pstor_server=debug`); `RUST_LOG` overrides it.
+    pub level: String,
+    /// `text` (default) or `json` (one JSON object per line).
+    pub format: LogFormat,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Smallest storage space accepted. Default 1 GiB (the manual's 5 GB is
+    /// a product rule; a server on a small disk still starts).
+    pub min_space_capacity: ByteSize,
+    /// Segment size of new spaces that do not set one. Default 256 MiB.
+    pub segment_size: ByteSize,
+    /// Local time offset from UTC, minutes (inspection days and hours).
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { min_space_capacity: ByteSize(1 << 30), segment_size: ByteSize(256 << 20), utc_offset_minutes: 0 }
+    }
+}
+
+impl ServerConfig {
+    /// Reads a TOML file.
+    pub fn load(path: &Path) -> Result<ServerConfig, ServerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServerError::Config(format!("reading {}: {e}", path.display())))?;
+        let mut cfg: ServerConfig =
+            toml::from_str(&text).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+        // Relative paths in the file are relative to the file's folder.
+        let base = path.parent().unwrap_or(Path::new("."));
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut cfg.data_dir);
+        cfg.spaces.iter_mut().for_each(|s| fix(&mut s.path));
+        cfg.pools.iter_mut().flat_map(|p| p.spaces.iter_mut()).for_each(fix);
+        if let Some(f) = cfg.keys.credentials_file.as_mut() {
+            fix(f);
+        }
+        Ok(cfg)
+    }
+
+    /// Checks what can be checked before starting.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let l = &self.limits;
+        let bad = |m: String| Err(ServerError::Config(m));
+        if l.max_connections == 0 {
+            return bad("limits.max_connections must be at least 1".into());
+        }
+        if l.max_body.0 < 64 << 10 || l.max_body.0 > 1 << 30 {
+            return bad(format!("limits.max_body {} must be between 64KiB and 1GiB", l.max_body));
+        }
+        if l.max_in_flight == 0 {
+            return bad("limits.max_in_flight must be at least 1".into());
+        }
+        if l.read_batch.0 == 0 || l.read_batch.0 > l.max_body.0 / 2 {
+            return bad(format!("limits.read_batch {} must be between 1 byte and half of max_body", l.read_batch));
+        }
+        if l.idle_timeout_secs == 0 || l.handshake_timeout_secs == 0 {
+            return bad("limits.idle_timeout_secs and handshake_timeout_secs must be at least 1".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.pools {
+            if !names.insert(&p.name) {
+                return bad(format!("pool {:?} is listed twice", p.name));
+            }
+            for s in &p.spaces {
+                if !self.spaces.iter().any(|c| &c.path == s) {
+                    return bad(format!("pool {:?} names space {} which is not in [[spaces]]", p.name, s.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine options this configuration gives.
+    pub fn engine_options(&self) -> EngineOptions {
+        let mut o = EngineOptions::new(self.data_dir.join("engine"));
+        o.min_space_capacity = self.engine.min_space_capacity.0;
+        o.segment_size = self.engine.segment_size.0;
+        o.utc_offset_minutes = self.engine.utc_offset_minutes;
+        o
+    }
+
+    /// Where the generated or configured credentials file is.
+    pub fn credentials_path(&self) -> Option<PathBuf> {
+        match (&self.keys.credentials_file, self.keys.pairs.is_empty()) {
+            (Some(f), _) => Some(f.clone()),
+            (None, true) => Some(self.data_dir.join("credentials.toml")),
+            (None, false) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_validates() {
+        let text = include_str!("../../examples/pstor-server.toml");
+        let cfg: ServerConfig = toml::from_str(text).expect("example parses");
+        cfg.validate().expect("example validates");
+        assert_eq!(cfg.listen.signalling_port, 6036);
+        assert!(!cfg.spaces.is_empty() && !cfg.pools.is_empty());
+    }
+
+    #[test]
+    fn an_empty_file_is_the_embedded_default() {
+        let cfg: ServerConfig = toml::from_str("").expect("empty parses");
+        cfg.validate().expect("defaults validate");
+        assert_eq!(cfg.data_dir, PathBuf::from("pstor-data"));
+        assert_eq!((cfg.listen.signalling_port, cfg.listen.data_port), (6036, 6037));
+        assert_eq!(cfg.credentials_path(), Some(PathBuf::from("pstor-data/credentials.toml")));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_refused() {
+        assert!(toml::from_str::<ServerConfig>("[listen]\nport = 1").is_err());
+        assert!(toml::from_str::<ServerConfig>("[[pools]]\nname='a'\nkind='audio'\ncapacity='1GiB'").is_err());
+        let cfg: ServerConfig = toml::from_str("[limits]\nmax_connections = 0").expect("parses");
+        assert!(cfg.validate().is_err());
+        let cfg: ServerConfig =
+            toml::from_str("[[pools]]\nname='a'\nkind='video'\ncapacity='1GiB'\nspaces=['/nowhere']").expect("parses");
+        assert!(cfg.validate().is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! # pstor-server
+//!
+//! The standalone pstor service: the engine behind the SDK ports of the
+//! manual (6036 signalling, 6037 data), speaking the protocol of
+//! `pstor-proto` (`docs/sdk-protocol.md`). Operators run the binary
+//! (`pstor-server run`, `docs/server.md`); tests and benches start it
+//! in-process:
+//!
+//! ```no_run
+//! use pstor_server::{Server, ServerConfig};
+//! # fn main() -> Result<(), pstor_server::ServerError> {
+//! let mut cfg = ServerConfig::default(); // the embedded default, in ./pstor-data
+//! cfg.listen.bind = "127.0.0.1".parse().expect("address");
+//! cfg.listen.signalling_port = 0; // any free port
+//! cfg.listen.data_port = 0;
+//! let server = Server::start(cfg)?;
+//! println!("signalling {} data {}", server.signalling_addr(), server.data_addr());
+//! server.shutdown()?; // graceful: the engine closes clean
+//! # Ok(()) }
+//! ```
+//!
+//! Threads: tokio (two workers) runs the accept loops and each
+//! connection's socket reader and writer; each connection has an executor
+//! thread that makes its engine calls, in order; the engine does its disk
+//! I/O on its own threads. No disk I/O runs on the async runtime.
+//!
+//! Later issues add the web management (6060), playback (6038/6039) and
+//! picture (6011/6120) ports: each is another listener beside the two
+//! accept loops of [`server`], sharing the engine and the key store.
+
+pub mod admin;
+pub mod config;
+mod conn;
+pub mod credentials;
+mod dispatch;
+mod error;
+mod events;
+mod jobs;
+pub mod logging;
+pub mod provision;
+pub mod server;
+pub mod size;
+
+pub use config::ServerConfig;
+pub use error::ServerError;
+pub use server::{RunningServer, Server};
+pub use size::ByteSize;

@@ -1,0 +1,261 @@
+//! The running server: the engine, the two accept loops on a tokio
+//! runtime, and the graceful shutdown.
+
+use crate::config::ServerConfig;
+use crate::conn::{self, ConnShared};
+use crate::credentials::KeyStore;
+use crate::dispatch::Context;
+use crate::error::ServerError;
+use crate::events::EventWatch;
+use crate::jobs::Jobs;
+use crate::provision;
+use pstor_core::Engine;
+use pstor_proto::Port;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::runtime::Runtime;
+use tokio::sync::{watch, Semaphore};
+use tracing::{error, info, warn};
+
+/// Exit status of the process when a second signal cuts a graceful
+/// shutdown short.
+pub const SECOND_SIGNAL_EXIT: i32 = 130;
+
+/// Starts servers.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Opens the engine (provisioning spaces and pools: the embedded
+    /// default or the configuration's), loads the keys, binds both ports and
+    /// starts serving on a runtime of its own. Call it from outside any
+    /// async runtime. The bound addresses are also written to
+    /// `<data_dir>/ports`.
+    pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+        config.validate()?;
+        let keys = KeyStore::load(&config)?;
+        let engine = provision::open(&config)?;
+        Self::serve(&config, keys, engine.clone()).inspect_err(|_| {
+            let _ = engine.close();
+        })
+    }
+
+    fn serve(cfg: &ServerConfig, keys: KeyStore, engine: Engine) -> Result<RunningServer, ServerError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pstor-net")
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::io("starting the network runtime", e))?;
+        let bind = |port: u16| -> Result<std::net::TcpListener, ServerError> {
+            let addr = SocketAddr::new(cfg.listen.bind, port);
+            let l = std::net::TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+            l.set_nonblocking(true).map_err(|source| ServerError::Bind { addr, source })?;
+            Ok(l)
+        };
+        let listeners =
+            [(Port::Signalling, bind(cfg.listen.signalling_port)?), (Port::Data, bind(cfg.listen.data_port)?)];
+        let addr =
+            |l: &std::net::TcpListener| l.local_addr().map_err(|e| ServerError::io("reading a bound address", e));
+        let (signalling, data) = (addr(&listeners[0].1)?, addr(&listeners[1].1)?);
+        let events = EventWatch::start(&engine).map_err(|e| ServerError::io("starting the event thread", e))?;
+        let limits = cfg.limits.clone();
+        let ctx = Arc::new(Context {
+            engine,
+            jobs: Jobs::default(),
+            events,
+            max_body: limits.max_body(),
+            read_batch: limits.read_batch.0 as usize,
+            stopping: AtomicBool::new(false),
+            in_progress: AtomicUsize::new(0),
+        });
+        let shared = Arc::new(ConnShared {
+            ctx,
+            keys,
+            limits,
+            server_version: format!("pstor-server {}", env!("CARGO_PKG_VERSION")),
+        });
+        let max_connections = shared.limits.max_connections;
+        let conns = Arc::new(Semaphore::new(max_connections as usize));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        {
+            let _rt = runtime.enter();
+            for (port, l) in listeners {
+                let l = TcpListener::from_std(l).map_err(|e| ServerError::io("registering a listener", e))?;
+                runtime.spawn(accept_loop(l, port, Arc::clone(&shared), Arc::clone(&conns), stop_rx.clone()));
+            }
+        }
+        let ports = provision::ports_file(&cfg.data_dir);
+        std::fs::write(&ports, format!("signalling={signalling}\ndata={data}\n"))
+            .map_err(|e| ServerError::io(format!("writing {}", ports.display()), e))?;
+        info!(
+            %signalling,
+            %data,
+            keys = shared.keys.len(),
+            max_connections,
+            "listening (SDK signalling and data ports; every connection must authenticate)"
+        );
+        Ok(RunningServer { runtime: Some(runtime), shared, conns, max_connections, stop: stop_tx, signalling, data })
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    port: Port,
+    shared: Arc<ConnShared>,
+    conns: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut stopped = stop.clone();
+    loop {
+        tokio::select! {
+            _ = conn::wait_shutdown(&mut stopped) => break,
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => match Arc::clone(&conns).try_acquire_owned() {
+                    Ok(permit) => {
+                        tokio::spawn(conn::serve(stream, peer, port, Arc::clone(&shared), permit, stop.clone()));
+                    }
+                    Err(_) => {
+                        let max = shared.limits.max_connections;
+                        warn!(%peer, port = port.name(), max, "connection refused: at max_connections");
+                        tokio::spawn(conn::refuse(stream, max));
+                    }
+                },
+                Err(e) => {
+                    // Out of file descriptors and the like: do not spin.
+                    warn!(port = port.name(), error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    info!(port = port.name(), "stopped accepting connections");
+}
+
+/// A server that is serving. [`RunningServer::shutdown`] stops it
+/// gracefully; dropping it does the same.
+#[derive(Debug)]
+pub struct RunningServer {
+    runtime: Option<Runtime>,
+    shared: Arc<ConnShared>,
+    conns: Arc<Semaphore>,
+    max_connections: u32,
+    stop: watch::Sender<bool>,
+    signalling: SocketAddr,
+    data: SocketAddr,
+}
+
+impl RunningServer {
+    /// Where the signalling port listens.
+    pub fn signalling_addr(&self) -> SocketAddr {
+        self.signalling
+    }
+
+    /// Where the data port listens.
+    pub fn data_addr(&self) -> SocketAddr {
+        self.data
+    }
+
+    /// The address of a port.
+    pub fn addr(&self, port: Port) -> SocketAddr {
+        match port {
+            Port::Signalling => self.signalling,
+            Port::Data => self.data,
+        }
+    }
+
+    /// The engine it serves.
+    pub fn engine(&self) -> &Engine {
+        &self.shared.ctx.engine
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        (self.max_connections as usize).saturating_sub(self.conns.available_permits())
+    }
+
+    /// Requests being executed now, over all connections (a long poll or a
+    /// range read counts until its last frame is queued).
+    pub fn requests_in_progress(&self) -> usize {
+        self.shared.ctx.in_progress.load(Ordering::SeqCst)
+    }
+
+    /// Graceful shutdown: stop accepting; let the requests already received
+    /// finish (at most `shutdown_grace`; range reads and event polls stop
+    /// early); sync everything and close the engine, which leaves the
+    /// clean-shutdown marker (the next start scans nothing).
+    pub fn shutdown(mut self) -> Result<(), ServerError> {
+        self.stop_now()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully; a second
+    /// signal during the shutdown exits the process at once with status
+    /// [`SECOND_SIGNAL_EXIT`]. `ready` runs once the signal handlers are in
+    /// place (the binary prints its `listening` line there).
+    pub fn run_until_signal(self, ready: impl FnOnce(&RunningServer)) -> Result<(), ServerError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Some(rt) = self.runtime.as_ref() else { return Ok(()) };
+        let (mut term, mut int) = {
+            let _rt = rt.enter();
+            let io = |e| ServerError::io("installing the signal handlers", e);
+            (signal(SignalKind::terminate()).map_err(io)?, signal(SignalKind::interrupt()).map_err(io)?)
+        };
+        ready(&self);
+        let which = rt.block_on(async {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        });
+        info!(signal = which, "shutting down gracefully (a second SIGTERM or SIGINT exits at once)");
+        rt.spawn(async move {
+            let second = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            error!(signal = second, "second signal: exiting at once, without a clean shutdown");
+            std::process::exit(SECOND_SIGNAL_EXIT);
+        });
+        self.shutdown()
+    }
+
+    fn stop_now(&mut self) -> Result<(), ServerError> {
+        let Some(rt) = self.runtime.take() else { return Ok(()) };
+        let ctx = &self.shared.ctx;
+        info!(connections = self.connections(), "shutting down: no new connections, finishing requests in progress");
+        self.stop.send_replace(true);
+        ctx.stopping.store(true, Ordering::SeqCst);
+        ctx.events.stop();
+        let grace = self.shared.limits.shutdown_grace();
+        let all_done =
+            rt.block_on(async { tokio::time::timeout(grace, self.conns.acquire_many(self.max_connections)).await });
+        if all_done.is_err() {
+            warn!(
+                connections = self.connections(),
+                grace_secs = grace.as_secs(),
+                "connections still busy after the grace period: closing the engine under them"
+            );
+        }
+        let synced = ctx.engine.sync_all();
+        if let Err(e) = &synced {
+            error!(error = %e, "final sync failed");
+        }
+        let closed = ctx.engine.close();
+        rt.shutdown_timeout(Duration::from_secs(1));
+        closed?;
+        synced?;
+        info!("stopped cleanly (clean-shutdown marker written)");
+        Ok(())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_now() {
+            error!(error = %e, "shutdown failed");
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The real binary: the embedded default on first start and its reuse,
+//! SIGTERM's clean shutdown, a second signal's immediate exit, and the
+//! administration subcommands (refused while a server holds the folder).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use pstor_core::*;
+use pstor_proto::*;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pstor-server");
+
+/// A running `pstor-server run` and its output lines.
+struct Proc {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    signalling: SocketAddr,
+    data: SocketAddr,
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line containing `needle`.
+fn wait_line(rx: &Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) if l.contains(needle) => return l,
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => panic!("no line with {needle:?} within 60 s"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the server ended before printing {needle:?}"),
+        }
+    }
+}
+
+impl Proc {
+    fn start(data: &Path) -> Proc {
+        let mut child = Command::new(BIN)
+            .args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--data"])
+            .arg(data)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        let line = wait_line(&stdout, "listening ");
+        let addr = |key: &str| -> SocketAddr {
+            let v = line.split_whitespace().find_map(|w| w.strip_prefix(key)).unwrap();
+            v.parse().unwrap()
+        };
+        let (signalling, data_addr) = (addr("signalling="), addr("data="));
+        // The ports file says the same.
+        let ports = std::fs::read_to_string(data.join("ports")).unwrap();
+        assert!(ports.contains(&format!("signalling={signalling}")) && ports.contains(&format!("data={data_addr}")));
+        Proc { child, stdout, stderr, signalling, data: data_addr }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for the exit status (at most 60 s).
+    fn wait(mut self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            // Draining the pipes is what we wait on, between polls of the child.
+            let _ = self.stderr.recv_timeout(Duration::from_millis(50));
+            while self.stdout.try_recv().is_ok() {}
+        }
+    }
+}
+
+/// The first key pair of a credentials file.
+fn credentials(data: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(data.join("credentials.toml")).unwrap();
+    let v: toml::Value = toml::from_str(&text).unwrap();
+    let k = &v["keys"][0];
+    (k["access_key"].as_str().unwrap().into(), k["secret_key"].as_str().unwrap().into())
+}
+
+fn admin(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+#[test]
+fn embedded_default_first_start_sigterm_and_reuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pstor-data");
+    let p = Proc::start(&data);
+    let (ak, sk) = credentials(&data);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(data.join("credentials.toml")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
+    let Reply::ListSpaces { spaces } = sig.call(Request::ListSpaces {}).unwrap() else { panic!() };
+    assert_eq!(spaces.len(), 1);
+    assert!(spaces[0].path.ends_with("space1"));
+    assert!(spaces[0].capacity >= 1 << 30);
+    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
+    assert_eq!(pools.len(), 1);
+    assert_eq!((pools[0].config.name.as_str(), pools[0].config.kind), ("default", PoolKind::Mixed));
+    let pool = pools[0].config.id;
+    let cam = register(&mut sig, pool, "cam-1");
+    let mut d = Client::connect(p.data, Port::Data, &ak, &sk).unwrap();
+    d.call(Request::Append { stream: cam, sync: true, frames: frames(0, 50, 2000) }).unwrap();
+    let meta = PictureMeta { camera_id: "cam-1".into(), captured_at: T0, content_type: "image/jpeg".into(), key: None };
+    let Reply::PutPicture { id } =
+        d.call(Request::PutPicture { pool, meta, data: content(1, 5000), sync: true }).unwrap()
+    else {
+        panic!()
+    };
+    // The folder is the server's: the admin commands say so.
+    let out = admin(&["pool", "list", "--data", data.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    p.signal("-TERM");
+    assert_eq!(p.wait(), 0);
+    assert!(d.is_closed() && sig.is_closed());
+    assert!(checkpoint_is_clean(&data.join("space1")));
+
+    // Second start: the same space, pool, keys and data; nothing created.
+    let p = Proc::start(&data);
+    assert_eq!(credentials(&data), (ak.clone(), sk.clone()));
+    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
+    let Reply::ListSpaces { spaces: again } = sig.call(Request::ListSpaces {}).unwrap() else { panic!() };
+    assert_eq!(again.iter().map(|s| s.id).collect::<Vec<_>>(), vec![spaces[0].id]);
+    let Reply::ListPools { pools: again } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
+    assert_eq!(again.iter().map(|p| p.config.id).collect::<Vec<_>>(), vec![pool]);
+    let mut d = Client::connect(p.data, Port::Data, &ak, &sk).unwrap();
+    assert_eq!(d.read_range(cam, T0, T0 + US_PER_SEC * 10).unwrap().len(), 50);
+    let Reply::GetPicture { picture } = d.call(Request::GetPicture { id }).unwrap() else { panic!() };
+    assert_eq!(picture.data, content(1, 5000));
+    p.signal("-INT");
+    assert_eq!(p.wait(), 0);
+    // The check subcommand finds it clean.
+    let out = admin(&["check", "--data", data.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("clean"));
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let p = Proc::start(&data);
+    let (ak, sk) = credentials(&data);
+    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
+    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
+    let cam = register(&mut sig, pools[0].config.id, "cam-1");
+    let mut d = Client::connect(p.data, Port::Data, &ak, &sk).unwrap();
+    for b in 0..30u64 {
+        d.call(Request::Append { stream: cam, sync: b == 29, frames: frames(b * 40, 40, 25_000) }).unwrap();
+    }
+    // A client that asks for 30 MB and reads none holds the graceful
+    // shutdown for its grace period (10 s)...
+    let mut slow = Client::connect(p.data, Port::Data, &ak, &sk).unwrap();
+    slow.send(&Request::ReadRange { stream: cam, start: T0, end: T0 + 3600 * US_PER_SEC });
+    p.signal("-TERM");
+    wait_line(&p.stderr, "shutting down gracefully");
+    // ...unless a second signal says not to wait.
+    let started = Instant::now();
+    p.signal("-TERM");
+    assert_eq!(p.wait(), 130);
+    assert!(started.elapsed() < Duration::from_secs(8));
+    drop(slow);
+}
+
+#[test]
+fn admin_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let config = dir.path().join("pstor-server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[engine]\nmin_space_capacity = \"1MiB\"\nsegment_size = \"1MiB\"\n[[spaces]]\npath = {:?}\ncapacity = \"8MiB\"\n",
+            data.to_str().unwrap(),
+            dir.path().join("s1").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    // No engine yet: a clear error.
+    let out = admin(&["spaces", "--config", cfg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no pstor engine"));
+    // A server start provisions the configured space, then stops.
+    let p = Proc::start_with_config(&config);
+    p.signal("-TERM");
+    assert_eq!(p.wait(), 0);
+    let space2 = dir.path().join("s2");
+    let out = admin(&["init-space", "--config", cfg, "--path", space2.to_str().unwrap(), "--capacity", "16MiB"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ready"));
+    let out = admin(&["spaces", "--config", cfg]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("s1") && text.contains("s2") && text.contains("16MiB"), "{text}");
+    let ok = |args: &[&str]| {
+        let out = admin(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&[
+        "pool",
+        "create",
+        "--config",
+        cfg,
+        "--name",
+        "cams",
+        "--kind",
+        "video",
+        "--capacity",
+        "4MiB",
+        "--space",
+        space2.to_str().unwrap(),
+    ]);
+    ok(&["pool", "edit", "--config", cfg, "cams", "--cycle-days", "5", "--strategy", "stop"]);
+    let list = ok(&["pool", "list", "--config", cfg]);
+    assert!(list.contains("cams") && list.contains("Video"), "{list}");
+    let out = admin(&["pool", "create", "--config", cfg, "--name", "cams", "--kind", "video", "--capacity", "1MiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    ok(&["pool", "delete", "--config", cfg, "cams"]);
+    assert!(!ok(&["pool", "list", "--config", cfg]).contains("cams"));
+    assert!(ok(&["check", "--config", cfg, "--repair"]).contains("clean"));
+    // Bad sizes are usage errors.
+    let out = admin(&["init-space", "--config", cfg, "--path", "x", "--capacity", "12 parsecs"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+impl Proc {
+    fn start_with_config(config: &Path) -> Proc {
+        let dir = config.parent().unwrap().join("d");
+        let mut child = Command::new(BIN)
+            .args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        wait_line(&stdout, "listening ");
+        let ports = std::fs::read_to_string(dir.join("ports")).unwrap();
+        let addr =
+            |key: &str| -> SocketAddr { ports.lines().find_map(|l| l.strip_prefix(key)).unwrap().parse().unwrap() };
+        let (signalling, data) = (addr("signalling="), addr("data="));
+        Proc { child, stdout, stderr, signalling, data }
+    }
+}
