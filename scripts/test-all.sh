@@ -41,6 +41,9 @@ bash scripts/test-cpp.sh
 step "Python package: venv, maturin build, pytest (hypothesis), abi3 wheel, capacity_test"
 bash scripts/test-python.sh
 
+step "the main job: pstor-server run on its embedded default, then SIGTERM"
+bash scripts/test-main-job.sh
+
 step "fuzz targets, a smoke run of each (longer runs: fuzz/README.md)"
 bash scripts/fuzz-smoke.sh
 
@@ -56,6 +59,8 @@ step "picture_load example"
 
 step "pstor-bench smoke runs (figures: benches/RESULTS.md)"
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- ingest --dir "$tmp" --streams 8 --seconds 5 --segment-mib 4 --json)
+# The same workload over the SDK protocol, against a server started in-process.
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- ingest --dir "$tmp" --streams 8 --seconds 5 --segment-mib 4 --remote --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- pictures --dir "$tmp" --writers 4 --seconds 1 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- recover --dir "$tmp" --segments 400 --streams 20 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- read --dir "$tmp" --streams 2 --minutes 1 --range-seconds 10 --ranges 8 --json)

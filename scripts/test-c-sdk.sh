@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The C SDK's tests: the header is current; the SDK installs with its
-# pkg-config file; the example (examples/c/record.c) and the error-path tests
-# (pstor-ffi/tests/c/errors.c) build with warnings as errors against the
-# static library and, through pkg-config, the shared one; all runs are
-# clean under valgrind (no invalid accesses, no definite or indirect leaks).
+# pkg-config file; the examples (examples/c/record.c embedded,
+# examples/c/remote.c remote) and the error-path tests
+# (pstor-ffi/tests/c/errors.c, pstor-ffi/tests/c/remote_errors.c) build with
+# warnings as errors against the static library and, through pkg-config, the
+# shared one; all runs are clean under valgrind (no invalid accesses, no
+# definite or indirect leaks). The remote ones run against a real
+# pstor-server (the workspace's binary) started here on loopback ports the
+# system chooses, with the key pair it generates on first start.
 # Installs cbindgen, valgrind and pkg-config if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 bash scripts/install-c-sdk.sh "$work/prefix"
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 pkg-config --exists --print-errors pstor
@@ -29,8 +38,18 @@ if readelf -lW "$work/prefix/lib/libpstor.so" | grep GNU_STACK | grep -q RWE; th
   exit 1
 fi
 
+# A pstor-server for the remote programs: loopback, ports chosen by the
+# system (announced on its first stdout line, also in DATA/ports), a small
+# space and a video pool; no key in the configuration, so it generates a
+# pair into DATA/credentials.toml on first start, which we read.
+bash scripts/start-test-server.sh "$work/server"
+server_pid=$(cat "$work/server/pid")
+# shellcheck disable=SC1091
+. "$work/server/env"
+echo "pstor-server on $PSTOR_HOST: signalling $PSTOR_SIGNALLING_PORT, data $PSTOR_DATA_PORT, access key $PSTOR_ACCESS_KEY"
+
 cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE)
-for prog in examples/c/record.c pstor-ffi/tests/c/errors.c; do
+for prog in examples/c/record.c pstor-ffi/tests/c/errors.c examples/c/remote.c pstor-ffi/tests/c/remote_errors.c; do
   name=$(basename "$prog" .c)
   # Static: the archive itself, plus what pkg-config says it needs.
   # shellcheck disable=SC2046
@@ -40,10 +59,21 @@ for prog in examples/c/record.c pstor-ffi/tests/c/errors.c; do
   # shellcheck disable=SC2046
   cc "${cflags[@]}" "$prog" $(pkg-config --cflags --libs pstor) -o "$work/$name-shared"
   for kind in static shared; do
-    mkdir "$work/data-$name-$kind"
+    case "$name" in
+      remote)
+        args=("$PSTOR_HOST" "$PSTOR_SIGNALLING_PORT" "$PSTOR_ACCESS_KEY" "$PSTOR_SECRET_KEY" "$PSTOR_DATA_PORT") ;;
+      remote_errors)
+        args=("$PSTOR_HOST" "$PSTOR_SIGNALLING_PORT" "$PSTOR_DATA_PORT" "$PSTOR_ACCESS_KEY" "$PSTOR_SECRET_KEY") ;;
+      *) mkdir "$work/data-$name-$kind" && args=("$work/data-$name-$kind") ;;
+    esac
     echo "--- $name ($kind)"
     LD_LIBRARY_PATH="$work/prefix/lib" valgrind --quiet --error-exitcode=3 --leak-check=full \
       --errors-for-leak-kinds=definite,indirect --show-possibly-lost=no \
-      "$work/$name-$kind" "$work/data-$name-$kind"
+      "$work/$name-$kind" "${args[@]}"
   done
 done
+
+# A graceful stop (SIGTERM) must exit 0.
+bash scripts/start-test-server.sh --stop "$work/server"
+server_pid=
+echo "test-c-sdk: ok"

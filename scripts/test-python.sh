@@ -2,10 +2,13 @@
 # The Python package's tests (pstor-py): builds the abi3 wheel with maturin in
 # a venv of its own (target/py-venv, made here; nothing is installed outside
 # it), checks the wheel is tagged abi3 and does not link libpython, installs
-# it, runs the pytest suite (pstor-py/tests, with hypothesis), then the
-# capacity-planning example: --help, and a short real run with --json whose
-# output must parse. Needs python3 >= 3.11 with venv/pip and the Rust
-# toolchain; reaches only PyPI (the pinned tools) and crates.io.
+# it, runs the pytest suite (pstor-py/tests, with hypothesis; most tests run
+# twice, embedded and against a real pstor-server process the tests start,
+# built here and passed as $PSTOR_SERVER_BIN), then the capacity-planning
+# example: --help, a short real run with --json whose output must parse, and
+# one against a pstor-server (--remote). Needs python3 >= 3.11 with
+# venv/pip and the Rust toolchain; reaches only PyPI (the pinned tools) and
+# crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,8 +69,18 @@ fi
 
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
-# The tests import the installed package (not pstor-py/python).
-(cd pstor-py && ../"$venv"/bin/python -m pytest -q -p no:cacheprovider tests)
+# The remote-mode tests start the workspace's pstor-server binary.
+cargo build --quiet --release --locked -p pstor-server
+PSTOR_SERVER_BIN=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)/pstor-server
+export PSTOR_SERVER_BIN
+
+# The tests import the installed package (not pstor-py/python). -rs lists
+# skipped tests; none may be skipped here (the server binary is given).
+(cd pstor-py && ../"$venv"/bin/python -m pytest -q -rs -p no:cacheprovider tests) | tee "$tmp/pytest.out"
+if grep -q "skipped" "$tmp/pytest.out"; then
+  echo "test-python: tests were skipped" >&2
+  exit 1
+fi
 
 # The capacity-planning example.
 example=examples/python/capacity_test.py
@@ -91,4 +104,32 @@ print(f"capacity_test: {r['sustained_mib_s']} MiB/s, sync p99 {r['sync_latency']
 PYEOF
 # A second run reuses the space and pool.
 "$venv/bin/python" "$example" --data "$tmp/cap" --cameras 8 --seconds 1 --quiet --json >/dev/null
+if "$venv/bin/python" "$example" --data "$tmp/cap" --remote localhost --cameras 1 2>/dev/null; then
+  echo "test-python: capacity_test.py accepted both --data and --remote" >&2
+  exit 1
+fi
+
+# Remote: the same tool against a real pstor-server (scripts/start-test-server.sh).
+server_started=
+trap 'if [ -n "$server_started" ]; then kill "$(cat "$tmp/server/pid")" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
+bash scripts/start-test-server.sh "$tmp/server"
+server_started=1
+(
+  # shellcheck disable=SC1091
+  . "$tmp/server/env"
+  PSTOR_SECRET_KEY=$PSTOR_SECRET_KEY "$venv/bin/python" "$example" \
+    --remote "$PSTOR_HOST:$PSTOR_SIGNALLING_PORT" --data-port "$PSTOR_DATA_PORT" --access-key "$PSTOR_ACCESS_KEY" \
+    --capacity-gib 0.0625 --cameras 4 --bitrate-mbit 4 --seconds 3 --quiet --json >"$tmp/cap-remote.json"
+)
+"$venv/bin/python" - "$tmp/cap-remote.json" <<'PYEOF2'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["config"]["remote"] and r["config"]["data"] is None, r["config"]
+assert r["frames"] == 4 * 25 * 3, r["frames"]
+assert r["sustained_mib_s"] > 0 and r["sync_latency"]["count"] > 0 and r["retention_days"] > 0
+print(f"capacity_test --remote: {r['sustained_mib_s']} MiB/s, sync p99 {r['sync_latency']['p99_ms']} ms, "
+      f"kept up: {r['kept_up']}, pool {r['pool']['name']} of {r['pool']['capacity'] >> 20} MiB")
+PYEOF2
+bash scripts/start-test-server.sh --stop "$tmp/server"
+server_started=
 echo "test-python: ok"

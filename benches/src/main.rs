@@ -10,6 +10,7 @@ mod measure;
 mod pictures;
 mod read;
 mod recover;
+mod remote;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -31,7 +32,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Cameras appending H.264-sized frames, synced every M ms (group commit),
-    /// against 1 MiB positioned writes with as many fdatasyncs.
+    /// against 1 MiB positioned writes with as many fdatasyncs; with
+    /// --remote, over the SDK protocol against the embedded engine.
     Ingest(ingest::IngestArgs),
     /// Durable picture puts then random gets, against raw writes of the same
     /// bytes and a file-per-picture store.

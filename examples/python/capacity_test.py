@@ -4,11 +4,14 @@ of video will the pool hold?
 
 Simulates N cameras recording at a given bitrate (key frame every GOP frames,
 frames paced in real time unless --max-speed) and, optionally, a stream of
-pictures (snapshots, plate crops), against a pstor resource pool in --data.
-On a fresh folder it initializes a storage space of --capacity-gib and a pool
-using all of it; later runs reuse them. Writers run in threads (pstor
-releases the GIL during its calls); each camera's frames are synced once per
-second of stream time (one group commit per writer thread).
+pictures (snapshots, plate crops), against a pstor resource pool: embedded
+in --data, or on a pstor-server with --remote. Embedded, on a fresh folder
+it initializes a storage space of --capacity-gib and a pool using all of it;
+later runs reuse them. Remote, it uses the server's pool --pool (created on
+first use in the server's storage space with the most room, at most
+--capacity-gib). Writers run in threads (pstor releases the GIL during its
+calls); each camera's frames are synced once per second of stream time (one
+group commit per writer thread).
 
 It reports the sustained write rate, append and sync latency percentiles,
 pictures per second, whether the writers kept up with real time, and the
@@ -19,6 +22,8 @@ Examples:
   python capacity_test.py --data /mnt/disk1/pstor-test --capacity-gib 50 \\
       --cameras 64 --bitrate-mbit 4 --seconds 60
   python capacity_test.py --data /tmp/t --capacity-gib 0.1 --cameras 4 --seconds 3 --json
+  PSTOR_SECRET_KEY=... python capacity_test.py --remote nvr-storage:6036 --access-key PSAK... \
+      --capacity-gib 20 --cameras 32 --seconds 60
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ except ImportError:  # pragma: no cover - explained to the operator
     sys.exit("error: the pstor Python package is not installed (see pstor-py/README.md)")
 
 GIB = 1 << 30
+DEFAULT_SIGNALLING_PORT = 6036
 MIB = 1 << 20
 POOL_NAME = "capacity-test"
 DEFAULT_SEGMENT = 256 * MIB
@@ -73,12 +79,23 @@ def parse_args(argv=None):
         epilog="Examples:" + __doc__.split("Examples:")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g = p.add_argument_group("storage")
-    g.add_argument("--data", required=True, type=pathlib.Path, metavar="DIR",
-                   help="folder for the test: DIR/engine (catalog) and DIR/space (the storage space); "
+    g = p.add_argument_group("storage (give --data, or --remote)")
+    g.add_argument("--data", type=pathlib.Path, metavar="DIR",
+                   help="embedded: folder for the test: DIR/engine (catalog) and DIR/space (the storage space); "
                         "created with a space and pool on first run, reused later")
+    g.add_argument("--remote", metavar="HOST[:PORT]",
+                   help="remote: a pstor-server's address and signalling port (default port: 6036)")
+    g.add_argument("--data-port", type=positive(int), metavar="N",
+                   help="remote: the server's data port (default: the signalling port + 1, as 6036/6037)")
+    g.add_argument("--access-key", default=os.environ.get("PSTOR_ACCESS_KEY"), metavar="KEY",
+                   help="remote: the access key (default: $PSTOR_ACCESS_KEY)")
+    g.add_argument("--secret-key", default=os.environ.get("PSTOR_SECRET_KEY"), metavar="KEY",
+                   help="remote: the secret key (default: $PSTOR_SECRET_KEY, which keeps it out of the process list)")
+    g.add_argument("--pool", default=POOL_NAME, metavar="NAME",
+                   help=f"remote: the server's pool to record into (default: {POOL_NAME}, created if missing)")
     g.add_argument("--capacity-gib", type=positive(float), default=10.0, metavar="G",
-                   help="size of the storage space to create on a fresh DIR (default: 10)")
+                   help="embedded: size of the storage space to create on a fresh DIR (default: 10); remote: the "
+                        "most the pool created on the server may take")
     g.add_argument("--segment-mib", type=positive(int), default=None, metavar="M",
                    help="segment size for a fresh space (default: 256, less for small capacities)")
     g = p.add_argument_group("load")
@@ -101,6 +118,22 @@ def parse_args(argv=None):
     g.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
     g.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     a = p.parse_args(argv)
+    if (a.data is None) == (a.remote is None):
+        p.error("give either --data DIR (embedded) or --remote HOST[:PORT] (a pstor-server)")
+    if a.remote is not None:
+        host, _, port = a.remote.rpartition(":") if a.remote.count(":") == 1 else (a.remote, "", "")
+        try:
+            a.host, a.signalling_port = host, int(port) if port else DEFAULT_SIGNALLING_PORT
+        except ValueError:
+            p.error(f"--remote {a.remote!r}: the port is not a number")
+        if not a.host or not 0 < a.signalling_port < 65536:
+            p.error(f"--remote {a.remote!r}: give HOST or HOST:PORT")
+        if a.data_port is None:
+            a.data_port = a.signalling_port + 1
+        if not a.access_key or not a.secret_key:
+            p.error("--remote needs --access-key and --secret-key (or $PSTOR_ACCESS_KEY and $PSTOR_SECRET_KEY)")
+    elif a.data_port is not None or a.pool != POOL_NAME:
+        p.error("--data-port and --pool are for --remote")
     if a.threads is None:
         a.threads = min(a.cameras, 2 * (os.cpu_count() or 1))
     a.threads = min(a.threads, a.cameras)
@@ -142,8 +175,55 @@ class Stats:
         self.error = None
 
 
+def check_segments(engine, pool, args, where):
+    """Every camera records into a segment of its own: the pool must have
+    room for two per writer."""
+    segment_size = max(engine.space(s).segment_size for s in pool.spaces)
+    segments = pool.capacity // segment_size
+    writers = args.cameras + (1 if args.pictures_per_sec > 0 else 0)
+    if segments < 2 * writers:
+        raise SystemExit(
+            f"error: the pool has {segments} segments of {segment_size / MIB:g} MiB for {writers} writers; every "
+            f"camera records into a segment of its own, so it needs at least {2 * writers}: {where}"
+        )
+
+
+def connect_remote(args):
+    """Connects to the server and finds (or creates) the pool --pool."""
+    engine = pstor.connect(
+        args.host, args.access_key, args.secret_key, signalling_port=args.signalling_port, data_port=args.data_port
+    )
+    try:
+        pool = next((p for p in engine.pools() if p.name == args.pool), None)
+        if pool is None:
+            spaces = [s for s in engine.spaces() if s.status == pstor.SpaceStatus.NORMAL]
+            if not spaces:
+                raise SystemExit(f"error: the server at {args.remote} has no storage space in service")
+            best = max(spaces, key=lambda s: s.capacity - s.reserved)
+            cap = min(best.capacity - best.reserved, int(args.capacity_gib * GIB)) // best.segment_size
+            cap *= best.segment_size
+            if cap <= 0:
+                raise SystemExit(f"error: no room left on the server's spaces for a pool; name an existing one "
+                                 f"with --pool ({', '.join(p.name for p in engine.pools()) or 'none'})")
+            kind = pstor.PoolKind.MIXED if args.pictures_per_sec > 0 else pstor.PoolKind.VIDEO
+            say(args, f"creating pool {args.pool!r} of {cap / GIB:.2f} GiB on the server's space {best.id}")
+            pool = engine.pool(engine.create_pool(args.pool, kind=kind, capacity=cap, spaces=[best.id], cycle_days=0))
+        elif args.pictures_per_sec > 0 and pool.kind == pstor.PoolKind.VIDEO:
+            raise SystemExit(f"error: the server's pool {args.pool!r} stores video only; name another with --pool")
+        elif args.pictures_per_sec == 0 and pool.kind == pstor.PoolKind.PICTURE:
+            raise SystemExit(f"error: the server's pool {args.pool!r} stores pictures only; name another with --pool")
+        check_segments(engine, pool, args, "name a larger pool with --pool")
+        return engine, pool
+    except BaseException:
+        engine.close()
+        raise
+
+
 def open_or_create(args):
-    """Opens the engine in DIR and finds (or creates) the space and pool."""
+    """Opens the engine in DIR (or connects to the server) and finds (or
+    creates) the space and pool."""
+    if args.remote is not None:
+        return connect_remote(args)
     data = args.data
     data.mkdir(parents=True, exist_ok=True)
     capacity = int(args.capacity_gib * GIB)
@@ -177,15 +257,8 @@ def open_or_create(args):
             pool = engine.pool(pid)
         elif args.pictures_per_sec > 0 and pool.kind == pstor.PoolKind.VIDEO:
             raise SystemExit(f"error: the pool in {data} stores video only; use a fresh --data for pictures")
-        segment_size = max(engine.space(s).segment_size for s in pool.spaces)
-        segments = pool.capacity // segment_size
-        writers = args.cameras + (1 if args.pictures_per_sec > 0 else 0)
-        if segments < 2 * writers:
-            raise SystemExit(
-                f"error: the pool has {segments} segments of {segment_size // MIB} MiB for {writers} writers; every "
-                f"camera records into a segment of its own, so it needs at least {2 * writers}: use a fresh --data "
-                f"with a larger --capacity-gib or a smaller --segment-mib"
-            )
+        check_segments(engine, pool, args,
+                       "use a fresh --data with a larger --capacity-gib or a smaller --segment-mib")
         return engine, pool
     except BaseException:
         engine.close()
@@ -376,7 +449,8 @@ def summarize(args, stats, pool, elapsed, interrupted):
     daily = (offered_video + offered_pictures) * 86_400
     return {
         "config": {
-            "data": str(args.data),
+            "data": None if args.data is None else str(args.data),
+            "remote": None if args.remote is None else f"{args.host}:{args.signalling_port}",
             "cameras": args.cameras,
             "bitrate_mbit": args.bitrate_mbit,
             "fps": args.fps,
@@ -411,8 +485,10 @@ def print_text(r):
     lat = lambda d: (  # noqa: E731
         f"p50 {d['p50_ms']} ms, p95 {d['p95_ms']} ms, p99 {d['p99_ms']} ms ({d['count']} calls)" if d["count"] else "-"
     )
+    where = f"pstor-server {c['remote']}" if c["remote"] else c["data"]
     print(f"{c['cameras']} cameras at {c['bitrate_mbit']:g} Mbit/s, {c['fps']} fps, GOP {c['gop']}, "
-          f"for {r['elapsed_s']:.1f} s in {c['threads']} threads{' (max speed)' if c['max_speed'] else ''}")
+          f"for {r['elapsed_s']:.1f} s in {c['threads']} threads{' (max speed)' if c['max_speed'] else ''}, "
+          f"into {where}")
     print(f"  sustained write:   {r['sustained_mib_s']:.2f} MiB/s (offered {r['offered_mib_s']:.2f} MiB/s)")
     if not c["max_speed"]:
         print(f"  kept up:           {'yes' if r['kept_up'] else 'NO'} (max lag {r['max_lag_s']:.2f} s)")

@@ -187,6 +187,23 @@ enum pstor_result
   PSTOR_LOCK_NOT_FOUND = 600,
   // The lock would exceed the pool's lock quota.
   PSTOR_LOCK_QUOTA_EXCEEDED = 601,
+  // The SDK protocol was broken (bad magic, version, checksum or body).
+  PSTOR_PROTOCOL = 700,
+  // Authentication failed: unknown access key, or wrong secret key.
+  PSTOR_AUTH_FAILED = 701,
+  // The server does not know the request, or does not serve it on this port.
+  PSTOR_UNKNOWN_REQUEST = 702,
+  // A protocol frame is larger than the peer accepts.
+  PSTOR_FRAME_TOO_LARGE = 703,
+  // The server is at its connection limit or shutting down.
+  PSTOR_BUSY = 704,
+  // The peer did not answer in time.
+  PSTOR_TIMEOUT = 705,
+  // Not connected, or the connection was lost: the outcome of a request
+  // in flight is unknown (only what a sync acknowledged is durable).
+  PSTOR_DISCONNECTED = 706,
+  // The operation is not available in this mode (embedded or remote).
+  PSTOR_UNSUPPORTED = 707,
   // An argument is out of range or malformed.
   PSTOR_INVALID_ARGUMENT = 900,
   // The engine is closed.
@@ -200,9 +217,10 @@ typedef uint32_t pstor_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// An open engine (opaque). Thread safety: every function taking a
-// `const pstor_engine *` may be called from many threads at once.
-// Freed by [`pstor_engine_free`] only.
+// An open engine (opaque): the embedded engine ([`pstor_engine_open`]),
+// or a client of a pstor-server ([`pstor_connect`]) behind the same calls.
+// Thread safety: every function taking a `const pstor_engine *` may be
+// called from many threads at once. Freed by [`pstor_engine_free`] only.
 typedef struct pstor_engine pstor_engine;
 
 // Events as polled (opaque). Read-only: any number of threads. Freed by
@@ -254,6 +272,30 @@ typedef struct pstor_engine_options {
   // Segment size of new storage spaces, in bytes (default 256 MiB).
   uint64_t segment_size;
 } pstor_engine_options;
+
+// Where and how to reach a pstor-server, for [`pstor_connect`]. Fill it
+// with [`pstor_remote_options_default`], then set `host`, `access_key`
+// and `secret_key` (and the ports if they are not 6036/6037). The strings
+// are the caller's, borrowed for the call only.
+typedef struct pstor_remote_options {
+  // The server's host name or address (NUL-terminated UTF-8). Default NULL: must be set.
+  const char *host;
+  // The SDK signalling port (default 6036).
+  uint16_t signalling_port;
+  // The SDK data port (default 6037).
+  uint16_t data_port;
+  // The access key (NUL-terminated UTF-8). Default NULL: must be set.
+  const char *access_key;
+  // The secret key (NUL-terminated UTF-8; never sent over the network: it keys the
+  // handshake's HMAC). Default NULL: must be set.
+  const char *secret_key;
+  // How long to wait for a TCP connection and its handshake, in ms (default 5,000).
+  uint32_t connect_timeout_ms;
+  // How long to wait for a reply, in ms (default 30,000).
+  uint32_t request_timeout_ms;
+  // Parallel data connections for appends, reads and pictures (default 4).
+  uint32_t data_connections;
+} pstor_remote_options;
 
 // One event. Ids that do not apply to its kind are 0. The strings belong
 // to the list.
@@ -575,6 +617,11 @@ pstor_result pstor_engine_open(const char *data_dir,
 // buffered for a full stop-when-full pool (never acknowledged by a sync)
 // could not be stored. Closing again does nothing. Calls after it fail
 // with `PSTOR_CLOSED`. The handle still needs [`pstor_engine_free`].
+//
+// Remote mode ([`pstor_connect`]): closes the client's connections (it
+// reports an append refused since the last call it could have been
+// reported by); the server and its engine keep running. Frames not
+// acknowledged by a sync are durable only once the server syncs them.
 pstor_result pstor_engine_close(const struct pstor_engine *engine);
 
 // Frees the handle; closes the engine first if it is still open (errors
@@ -588,6 +635,29 @@ void pstor_engine_free(struct pstor_engine *engine);
 pstor_result pstor_engine_check(const struct pstor_engine *engine,
                                 bool repair,
                                 size_t *out_problems);
+
+// Writes the defaults into `*out`: ports 6036/6037, a 5 s connect
+// timeout, a 30 s request timeout, 4 data connections, and NULL `host`,
+// `access_key` and `secret_key` (set them). NULL `out` does nothing.
+void pstor_remote_options_default(struct pstor_remote_options *out);
+
+// Connects to a pstor-server with `*options` and authenticates (mutually:
+// the server proves it holds the secret key too), and writes the handle to
+// `*out`. The handle takes every other call of this SDK, as one from
+// [`pstor_engine_open`] does; see pstor-ffi/README.md ("Remote mode") for
+// what differs.
+//
+// Fails with `PSTOR_NULL_PARAMETER` (NULL `options`, `host`, `access_key`,
+// `secret_key` or `out`), `PSTOR_INVALID_UTF8`, `PSTOR_INVALID_ARGUMENT`
+// (an empty host, a port, timeout or connection count of 0),
+// `PSTOR_AUTH_FAILED` (unknown access key or wrong secret key),
+// `PSTOR_DISCONNECTED` (nothing listening, host unknown, connection lost),
+// `PSTOR_TIMEOUT`, `PSTOR_BUSY` (the server is at its connection limit) or
+// `PSTOR_PROTOCOL` (not a pstor-server).
+//
+// Ownership: the strings are the caller's; the handle is the caller's, to
+// be released with [`pstor_engine_free`].
+pstor_result pstor_connect(const struct pstor_remote_options *options, struct pstor_engine **out);
 
 // Lists the events with `seq > after_seq`, oldest first, into `*out_list`
 // (the engine keeps the last `PSTOR_EVENT_RING` of them; poll with 0 for
@@ -932,6 +1002,11 @@ pstor_result pstor_stream_register(const struct pstor_engine *engine,
 // Appends one frame (timestamp in µs UTC, strictly increasing per stream;
 // `key` for a key frame). The bytes are copied before it returns. Not
 // durable until [`pstor_stream_sync`].
+//
+// Remote mode: pipelined. The frame joins the stream's pending batch and
+// this returns without waiting for the server; a frame the server refuses
+// (`PSTOR_OUT_OF_ORDER`, `PSTOR_POOL_FULL`, ...) is reported by the
+// stream's next append, flush or sync, once.
 pstor_result pstor_stream_append(const struct pstor_engine *engine,
                                  uint64_t stream,
                                  int64_t ts,
@@ -940,7 +1015,8 @@ pstor_result pstor_stream_append(const struct pstor_engine *engine,
                                  size_t len);
 
 // Makes every frame appended to the stream so far durable (group commit:
-// one fdatasync serves many streams).
+// one fdatasync serves many streams). Remote mode: also reports a frame
+// the server refused since the stream's last call.
 pstor_result pstor_stream_sync(const struct pstor_engine *engine, uint64_t stream);
 
 // Makes every frame appended to the stream so far readable (it is written

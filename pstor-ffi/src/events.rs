@@ -4,12 +4,13 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result};
 use pstor_core::{EventKind, EVENT_RING};
 use std::ffi::c_char;
+use std::time::Duration;
 
 /// One event. Ids that do not apply to its kind are 0. The strings belong
 /// to the list.
@@ -50,12 +51,11 @@ pub extern "C" fn pstor_event_list_new(
     out_list: *mut *mut pstor_event_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
         let mut texts = Texts::default();
         let items = e
-            .events()
-            .poll(after_seq)
+            .poll_events(after_seq, EVENT_RING, Duration::ZERO)?
             .iter()
             .map(|ev| {
                 let (mut space, mut pool, mut stream, mut lock) = (0, 0, 0, 0);

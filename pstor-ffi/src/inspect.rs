@@ -4,7 +4,7 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::ptr::Out;
 use crate::result::{boundary, pstor_result};
 use pstor_core::{Date, DayInspection, StreamId};
@@ -82,7 +82,7 @@ pub extern "C" fn pstor_inspect_day(
     out: *mut pstor_day_inspection,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out)?;
         out.write(day_to_c(&e.inspect_day(StreamId(stream), Date { year, month, day })?));
         Ok(())
@@ -97,7 +97,7 @@ pub extern "C" fn pstor_inspect_today(
     out: *mut pstor_day_inspection,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out)?;
         out.write(day_to_c(&e.inspect_today(StreamId(stream))?));
         Ok(())
@@ -142,7 +142,7 @@ pub extern "C" fn pstor_inspect_month(
     out: *mut pstor_month_inspection,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out)?;
         let summary = e.inspect_month(StreamId(stream), year, month)?;
         let mut days = [pstor_day_summary::default(); 31];

@@ -12,7 +12,10 @@
 //!   boundary (it becomes `PSTOR_PANIC`);
 //! - each handle has exactly one free function.
 //!
-//! It is not a second engine: every call goes to `pstor_core::Engine`.
+//! It is not a second engine: every call goes to the handle's
+//! `pstor_client::Backend`, today the embedded `pstor_core::Engine`
+//! (`pstor_engine_open`); the remote mode will add a client of a
+//! pstor-server behind the same handle.
 
 mod engine;
 mod events;

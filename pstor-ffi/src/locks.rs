@@ -3,7 +3,7 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_str, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result};
@@ -30,7 +30,7 @@ pub extern "C" fn pstor_lock_stream(
     out_lock: *mut u64,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_lock)?;
         out.write(e.lock(StreamId(stream), start, end, expiry(expires))?.0);
         Ok(())
@@ -51,7 +51,7 @@ pub extern "C" fn pstor_lock_pictures(
     out_lock: *mut u64,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let camera = arg_str(camera_id)?;
         let out = Out::new(out_lock)?;
         out.write(e.lock_pictures(PoolId(pool), camera, start, end, expiry(expires))?.0);
@@ -62,13 +62,13 @@ pub extern "C" fn pstor_lock_pictures(
 /// Changes when a lock lapses (µs UTC, or `PSTOR_NEVER`).
 #[no_mangle]
 pub extern "C" fn pstor_lock_extend(engine: *const pstor_engine, lock: u64, expires: i64) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.extend_lock(LockId(lock), expiry(expires))?))
+    boundary(|| Ok(backend_of(engine)?.extend_lock(LockId(lock), expiry(expires))?))
 }
 
 /// Removes a lock; its range may be overwritten again.
 #[no_mangle]
 pub extern "C" fn pstor_unlock(engine: *const pstor_engine, lock: u64) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.unlock(LockId(lock))?))
+    boundary(|| Ok(backend_of(engine)?.unlock(LockId(lock))?))
 }
 
 /// A lock as listed. A stream lock has `stream` set and `camera_id` NULL;
@@ -103,11 +103,11 @@ pub extern "C" fn pstor_lock_list_new(
     out_list: *mut *mut pstor_lock_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
         let mut texts = Texts::default();
         let items = e
-            .locks()
+            .locks()?
             .iter()
             .map(|l| {
                 let (stream, pool, camera_id) = match &l.target {

@@ -4,7 +4,7 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_slice, arg_str, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result, FfiResult};
@@ -76,7 +76,7 @@ pub extern "C" fn pstor_picture_put(
     out_id: *mut pstor_picture_id,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let m = arg_ref(meta)?;
         let data = arg_slice(data, len)?;
         let out = Out::new(out_id)?;
@@ -99,7 +99,7 @@ pub extern "C" fn pstor_picture_put(
 /// data file serves many callers).
 #[no_mangle]
 pub extern "C" fn pstor_picture_sync(engine: *const pstor_engine, pool: u32) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.sync_pictures(PoolId(pool))?))
+    boundary(|| Ok(backend_of(engine)?.sync_pictures(PoolId(pool))?))
 }
 
 /// What is known about a picture. The strings and the id belong to the
@@ -168,7 +168,7 @@ pub extern "C" fn pstor_picture_get(
     out_picture: *mut *mut pstor_picture,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let id = parse_id(picture_id)?;
         let out = Out::new(out_picture)?;
         let p = e.get_picture(&id)?;
@@ -188,7 +188,7 @@ pub extern "C" fn pstor_picture_get_range(
     out_picture: *mut *mut pstor_picture,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let id = parse_id(picture_id)?;
         let out = Out::new(out_picture)?;
         let p = e.get_picture_range(&id, offset, len)?;
@@ -206,7 +206,7 @@ pub extern "C" fn pstor_picture_head(
     out_picture: *mut *mut pstor_picture,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let id = parse_id(picture_id)?;
         let out = Out::new(out_picture)?;
         write_picture(&e.head_picture(&id)?, bytes::Bytes::new(), out);
@@ -224,7 +224,7 @@ pub extern "C" fn pstor_picture_get_by_key(
     out_picture: *mut *mut pstor_picture,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let key = PictureKey { bucket: arg_str(bucket)?.to_string(), key: arg_str(key)?.to_string() };
         let out = Out::new(out_picture)?;
         let p = e.get_picture_by_key(&key)?;
@@ -279,7 +279,7 @@ pub extern "C" fn pstor_picture_free(picture: *mut pstor_picture) {
 #[no_mangle]
 pub extern "C" fn pstor_picture_delete(engine: *const pstor_engine, picture_id: *const c_char) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         Ok(e.delete_picture(&parse_id(picture_id)?)?)
     })
 }
@@ -292,7 +292,7 @@ pub extern "C" fn pstor_picture_delete_by_key(
     key: *const c_char,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let key = PictureKey { bucket: arg_str(bucket)?.to_string(), key: arg_str(key)?.to_string() };
         Ok(e.delete_picture_by_key(&key)?)
     })
@@ -333,7 +333,7 @@ pub extern "C" fn pstor_picture_list_new(
     out_list: *mut *mut pstor_picture_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let q = arg_ref(query)?;
         let out = Out::new(out_list)?;
         let after = match q.after_id.is_null() {

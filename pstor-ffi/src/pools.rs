@@ -2,7 +2,7 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_slice, arg_str, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result, Failure, FfiResult};
@@ -103,7 +103,7 @@ pub extern "C" fn pstor_pool_create(
     out_pool: *mut u32,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let s = arg_ref(spec)?;
         let out = Out::new(out_pool)?;
         let spaces = arg_slice(s.spaces, s.n_spaces)?.iter().map(|&id| SpaceId(id)).collect();
@@ -148,7 +148,7 @@ pub extern "C" fn pstor_pool_edit(
     changes: *const pstor_pool_changes,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let d = arg_ref(changes)?;
         let known = PSTOR_POOL_EDIT_NAME
             | PSTOR_POOL_EDIT_CAPACITY
@@ -174,7 +174,7 @@ pub extern "C" fn pstor_pool_edit(
 /// locks fails with `PSTOR_POOL_HAS_LOCKS`.
 #[no_mangle]
 pub extern "C" fn pstor_pool_delete(engine: *const pstor_engine, pool: u32) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.delete_pool(PoolId(pool))?))
+    boundary(|| Ok(backend_of(engine)?.delete_pool(PoolId(pool))?))
 }
 
 /// A resource pool as listed. The name belongs to the list.
@@ -246,9 +246,9 @@ pub extern "C" fn pstor_pool_list_new(
     out_list: *mut *mut pstor_pool_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
-        write_pools(&e.pools(), out);
+        write_pools(&e.pools()?, out);
         Ok(())
     })
 }
@@ -261,7 +261,7 @@ pub extern "C" fn pstor_pool_status(
     out_list: *mut *mut pstor_pool_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
         write_pools(&[e.pool(PoolId(pool))?], out);
         Ok(())

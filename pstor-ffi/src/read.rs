@@ -3,16 +3,17 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_mut, arg_ref, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result};
-use pstor_core::{Frame, FrameIter, StreamId};
+use pstor_client::FrameStream;
+use pstor_core::{Frame, StreamId};
 
 /// Frames of a time range being read (opaque). Not to be shared between
 /// threads while in use. Freed by [`pstor_frame_iter_free`] only.
 pub struct pstor_frame_iter {
-    iter: FrameIter,
+    iter: FrameStream,
     /// The frame last returned: its bytes stay valid until the next call.
     current: Option<Frame>,
 }
@@ -43,7 +44,7 @@ pub extern "C" fn pstor_read_open(
     out: *mut *mut pstor_frame_iter,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out)?;
         let iter = e.read(StreamId(stream), start, end)?;
         out.write(into_handle(pstor_frame_iter { iter, current: None }));
@@ -112,7 +113,7 @@ pub extern "C" fn pstor_recorded_ranges(
     out_list: *mut *mut pstor_range_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
         let items = e
             .recorded_ranges(StreamId(stream), start, end, tolerance_us)?

@@ -106,6 +106,23 @@ pub enum pstor_result {
     PSTOR_LOCK_NOT_FOUND = 600,
     /// The lock would exceed the pool's lock quota.
     PSTOR_LOCK_QUOTA_EXCEEDED = 601,
+    /// The SDK protocol was broken (bad magic, version, checksum or body).
+    PSTOR_PROTOCOL = 700,
+    /// Authentication failed: unknown access key, or wrong secret key.
+    PSTOR_AUTH_FAILED = 701,
+    /// The server does not know the request, or does not serve it on this port.
+    PSTOR_UNKNOWN_REQUEST = 702,
+    /// A protocol frame is larger than the peer accepts.
+    PSTOR_FRAME_TOO_LARGE = 703,
+    /// The server is at its connection limit or shutting down.
+    PSTOR_BUSY = 704,
+    /// The peer did not answer in time.
+    PSTOR_TIMEOUT = 705,
+    /// Not connected, or the connection was lost: the outcome of a request
+    /// in flight is unknown (only what a sync acknowledged is durable).
+    PSTOR_DISCONNECTED = 706,
+    /// The operation is not available in this mode (embedded or remote).
+    PSTOR_UNSUPPORTED = 707,
     /// An argument is out of range or malformed.
     PSTOR_INVALID_ARGUMENT = 900,
     /// The engine is closed.
@@ -160,6 +177,14 @@ impl pstor_result {
             504 => pstor_result::PSTOR_KEY_INDEX,
             600 => pstor_result::PSTOR_LOCK_NOT_FOUND,
             601 => pstor_result::PSTOR_LOCK_QUOTA_EXCEEDED,
+            700 => pstor_result::PSTOR_PROTOCOL,
+            701 => pstor_result::PSTOR_AUTH_FAILED,
+            702 => pstor_result::PSTOR_UNKNOWN_REQUEST,
+            703 => pstor_result::PSTOR_FRAME_TOO_LARGE,
+            704 => pstor_result::PSTOR_BUSY,
+            705 => pstor_result::PSTOR_TIMEOUT,
+            706 => pstor_result::PSTOR_DISCONNECTED,
+            707 => pstor_result::PSTOR_UNSUPPORTED,
             900 => pstor_result::PSTOR_INVALID_ARGUMENT,
             901 => pstor_result::PSTOR_CLOSED,
             _ => pstor_result::PSTOR_UNKNOWN,
@@ -271,6 +296,34 @@ mod tests {
             let r = pstor_result::from_code(code);
             assert_eq!(r as u32, code.number(), "{code}");
             assert_eq!(format!("{r:?}"), code.c_name());
+        }
+    }
+
+    /// A remote backend reports a server's error as `Error::Remote`: it
+    /// crosses as the number it carries, with the server's message.
+    #[test]
+    fn a_remote_error_crosses_as_its_code() {
+        for (code, result) in [
+            (ErrorCode::PoolFull, pstor_result::PSTOR_POOL_FULL),
+            (ErrorCode::Closed, pstor_result::PSTOR_CLOSED),
+            (ErrorCode::Protocol, pstor_result::PSTOR_PROTOCOL),
+            (ErrorCode::AuthFailed, pstor_result::PSTOR_AUTH_FAILED),
+            (ErrorCode::UnknownRequest, pstor_result::PSTOR_UNKNOWN_REQUEST),
+            (ErrorCode::FrameTooLarge, pstor_result::PSTOR_FRAME_TOO_LARGE),
+            (ErrorCode::Busy, pstor_result::PSTOR_BUSY),
+            (ErrorCode::Timeout, pstor_result::PSTOR_TIMEOUT),
+            (ErrorCode::Disconnected, pstor_result::PSTOR_DISCONNECTED),
+            (ErrorCode::Unsupported, pstor_result::PSTOR_UNSUPPORTED),
+        ] {
+            let message = format!("the server says: {}", code.description());
+            let got = boundary(|| Err(Error::Remote { code, message: message.clone() }.into()));
+            assert_eq!(got, result);
+            assert_eq!(got as u32, code.number());
+            let mut buf = [0 as c_char; 256];
+            let mut n = 0usize;
+            assert_eq!(pstor_result_message(got as u32, buf.as_mut_ptr(), buf.len(), &mut n), pstor_result::PSTOR_OK);
+            let text: Vec<u8> = buf[..n].iter().map(|&c| c as u8).collect();
+            assert_eq!(String::from_utf8(text).expect("utf-8"), message);
         }
     }
 }

@@ -3,12 +3,14 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_mut, arg_ref, arg_str, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result, Failure};
-use pstor_core::{SpaceId, SpaceInfo, SpaceJob, SpaceSpec, SpaceStatus};
+use pstor_client::SpaceJobHandle;
+use pstor_core::{SpaceId, SpaceInfo, SpaceSpec, SpaceStatus};
 use std::ffi::c_char;
+use std::path::Path;
 
 /// Space status: known, but its folder holds no space (wiped by hand).
 pub const PSTOR_SPACE_STATUS_UNINITIALIZED: u32 = 0;
@@ -49,7 +51,7 @@ pub extern "C" fn pstor_space_initialize(
     out_space: *mut u32,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let path = arg_str(path)?;
         let out = Out::new(out_space)?;
         let id = e.initialize_space(SpaceSpec { path: path.into(), capacity, segment_size: None })?.wait()?;
@@ -64,13 +66,13 @@ pub extern "C" fn pstor_space_initialize(
 pub struct pstor_space_job {
     space: SpaceId,
     /// Taken by the first wait.
-    job: Option<SpaceJob>,
+    job: Option<Box<dyn SpaceJobHandle>>,
     /// Whether that wait succeeded.
     succeeded: bool,
 }
 
-fn start_job(job: SpaceJob, out: Out<*mut pstor_space_job>) {
-    out.write(into_handle(pstor_space_job { space: job.space, job: Some(job), succeeded: false }));
+fn start_job(job: Box<dyn SpaceJobHandle>, out: Out<*mut pstor_space_job>) {
+    out.write(into_handle(pstor_space_job { space: job.space(), job: Some(job), succeeded: false }));
 }
 
 /// Starts initializing folder `path` (which must exist) as a storage space
@@ -86,7 +88,7 @@ pub extern "C" fn pstor_space_initialize_start(
     out_job: *mut *mut pstor_space_job,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let path = arg_str(path)?;
         let out = Out::new(out_job)?;
         let segment_size = (segment_size != 0).then_some(segment_size);
@@ -105,10 +107,10 @@ pub extern "C" fn pstor_space_restore_start(
     out_job: *mut *mut pstor_space_job,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let path = arg_str(path)?;
         let out = Out::new(out_job)?;
-        start_job(e.restore_space(path)?, out);
+        start_job(e.restore_space(Path::new(path))?, out);
         Ok(())
     })
 }
@@ -241,10 +243,10 @@ pub extern "C" fn pstor_space_list_new(
     out_list: *mut *mut pstor_space_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
         let mut texts = Texts::default();
-        let items = e.spaces().iter().map(|s| space_info(s, &mut texts)).collect();
+        let items = e.spaces()?.iter().map(|s| space_info(s, &mut texts)).collect();
         out.write(into_handle(pstor_space_list(Listing::new(items, texts))));
         Ok(())
     })
@@ -259,7 +261,7 @@ pub extern "C" fn pstor_space_status(
     out_list: *mut *mut pstor_space_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
         let mut texts = Texts::default();
         let item = space_info(&e.space(SpaceId(space))?, &mut texts);
@@ -299,5 +301,5 @@ pub extern "C" fn pstor_space_list_free(list: *mut pstor_space_list) {
 /// its capacity.
 #[no_mangle]
 pub extern "C" fn pstor_space_delete(engine: *const pstor_engine, space: u32) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.delete_space(SpaceId(space))?))
+    boundary(|| Ok(backend_of(engine)?.delete_space(SpaceId(space))?))
 }

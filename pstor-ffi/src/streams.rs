@@ -2,7 +2,7 @@
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
-use crate::engine::{open_engine, pstor_engine};
+use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_slice, arg_str, free_handle, into_handle, Out};
 use crate::result::{boundary, pstor_result, Failure, FfiResult};
@@ -36,7 +36,7 @@ pub extern "C" fn pstor_stream_register(
     out_stream: *mut u64,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_stream)?;
         let kind = kind_from_c(kind)?;
         let id = e.register_stream(StreamSpec {
@@ -55,6 +55,11 @@ pub extern "C" fn pstor_stream_register(
 /// Appends one frame (timestamp in µs UTC, strictly increasing per stream;
 /// `key` for a key frame). The bytes are copied before it returns. Not
 /// durable until [`pstor_stream_sync`].
+///
+/// Remote mode: pipelined. The frame joins the stream's pending batch and
+/// this returns without waiting for the server; a frame the server refuses
+/// (`PSTOR_OUT_OF_ORDER`, `PSTOR_POOL_FULL`, ...) is reported by the
+/// stream's next append, flush or sync, once.
 #[no_mangle]
 pub extern "C" fn pstor_stream_append(
     engine: *const pstor_engine,
@@ -65,31 +70,32 @@ pub extern "C" fn pstor_stream_append(
     len: usize,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let data = arg_slice(data, len)?;
         Ok(e.append(StreamId(stream), ts, key, bytes::Bytes::copy_from_slice(data))?)
     })
 }
 
 /// Makes every frame appended to the stream so far durable (group commit:
-/// one fdatasync serves many streams).
+/// one fdatasync serves many streams). Remote mode: also reports a frame
+/// the server refused since the stream's last call.
 #[no_mangle]
 pub extern "C" fn pstor_stream_sync(engine: *const pstor_engine, stream: u64) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.sync(StreamId(stream))?))
+    boundary(|| Ok(backend_of(engine)?.sync(StreamId(stream))?))
 }
 
 /// Makes every frame appended to the stream so far readable (it is written
 /// to the segment, not yet synced).
 #[no_mangle]
 pub extern "C" fn pstor_stream_flush(engine: *const pstor_engine, stream: u64) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.flush(StreamId(stream))?))
+    boundary(|| Ok(backend_of(engine)?.flush(StreamId(stream))?))
 }
 
 /// Makes every frame appended to every stream, and every picture stored,
 /// durable.
 #[no_mangle]
 pub extern "C" fn pstor_engine_sync_all(engine: *const pstor_engine) -> pstor_result {
-    boundary(|| Ok(open_engine(engine)?.sync_all()?))
+    boundary(|| Ok(backend_of(engine)?.sync_all()?))
 }
 
 /// Finds the stream registered for a camera's channel and kind and writes
@@ -103,10 +109,10 @@ pub extern "C" fn pstor_stream_find(
     out_stream: *mut u64,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let camera = arg_str(camera_id)?;
         let out = Out::new(out_stream)?;
-        let id = e.find_stream(camera, channel, kind_from_c(kind)?).ok_or_else(|| {
+        let id = e.find_stream(camera, channel, kind_from_c(kind)?)?.ok_or_else(|| {
             Failure::Coded(
                 ErrorCode::StreamNotFound,
                 format!("no stream of camera {camera:?} channel {channel} of that kind"),
@@ -152,11 +158,11 @@ pub extern "C" fn pstor_stream_list_new(
     out_list: *mut *mut pstor_stream_list,
 ) -> pstor_result {
     boundary(|| {
-        let e = open_engine(engine)?;
+        let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
         let mut texts = Texts::default();
         let items = e
-            .streams()
+            .streams()?
             .iter()
             .map(|s| {
                 let c = &s.config;

@@ -1,4 +1,5 @@
-//! `pstor.Engine`: the embedded engine with a Pythonic face.
+//! `pstor.Engine`: the engine with a Pythonic face, embedded
+//! (`pstor.Engine(data_dir)`) or on a pstor-server (`pstor.connect(...)`).
 //!
 //! Every method that may touch the disk or wait (open, space jobs, pool
 //! changes, append under backpressure, flush, sync, reads, pictures, check,
@@ -13,38 +14,55 @@ use crate::types::{
     CheckReport, DayInspection, DaySummary, LockInfo, Picture, PictureId, PictureInfo, PoolInfo, SpaceInfo, StreamInfo,
     Thresholds,
 };
-use pstor_core::{LockId, PictureKey, PictureMeta, PictureQuery, PoolId, SpaceId, StreamId};
+use pstor_client::Backend;
+use pstor_core::{LockId, PictureKey, PictureMeta, PictureQuery, PoolId, SpaceId, StreamId, EVENT_RING};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple, PyType};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest `limit` a listing accepts (results are built in memory).
 const MAX_LIST_LIMIT: usize = 1_000_000;
 
-/// The pstor storage engine, embedded in this process.
+/// The pstor storage engine, embedded in this process or on a pstor-server.
 ///
 /// `Engine(data_dir, *, min_space_capacity=None, segment_size=None, ...)`
-/// opens (or creates) the engine whose catalog lives in `data_dir`. Use it as
-/// a context manager (`with pstor.Engine(d) as e:`) or call `close()`.
+/// opens (or creates) the engine whose catalog lives in `data_dir`;
+/// `pstor.connect(host, access_key, secret_key)` returns an `Engine` whose
+/// calls go to a pstor-server. Use it as a context manager
+/// (`with pstor.Engine(d) as e:`) or call `close()`.
 /// Timestamps are ints of microseconds since the Unix epoch, UTC (aware
 /// `datetime`s are accepted too). Ids are ints; picture ids are `PictureId`s
 /// (or their 32-character text). Errors raise `pstor.Error` subclasses.
 /// All methods may be called from many threads at once.
+// Every call goes through the `Backend`: the embedded engine or the remote
+// client, behind the same class (`Engine::from_backend`).
 #[pyclass(frozen, module = "pstor")]
 pub struct Engine {
-    engine: pstor_core::Engine,
-    data_dir: PathBuf,
-    closed: AtomicBool,
+    /// Fails every call with `Closed` once `close()` has begun.
+    backend: Arc<dyn Backend>,
+    location: Location,
+}
+
+/// Where an engine is.
+enum Location {
+    /// Embedded: its catalog folder.
+    Local(PathBuf),
+    /// Remote: `host:signalling_port` of the server.
+    Remote(String),
 }
 
 impl Engine {
-    /// The engine, or `Closed` once `close()` was called.
-    fn core(&self, py: Python<'_>) -> PyResult<&pstor_core::Engine> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(crate::errors::to_py(py, pstor_core::Error::Closed));
-        }
-        Ok(&self.engine)
+    /// The Python engine over a backend: `Engine(data_dir)` passes the
+    /// embedded engine, `pstor.connect` the remote client.
+    fn from_backend(backend: Arc<dyn Backend>, location: Location) -> Self {
+        Engine { backend, location }
+    }
+
+    /// The backend, for a call (made with the GIL released).
+    fn core(&self) -> &dyn Backend {
+        self.backend.as_ref()
     }
 
     fn picture_key(py: Python<'_>, bucket: Option<String>, key: Option<String>) -> PyResult<Option<PictureKey>> {
@@ -96,8 +114,8 @@ impl Engine {
         opts.max_picture_bytes = max_picture_bytes.unwrap_or(opts.max_picture_bytes);
         opts.utc_offset_minutes = utc_offset_minutes.unwrap_or(opts.utc_offset_minutes);
         opts.io_queue_depth = io_queue_depth.unwrap_or(opts.io_queue_depth);
-        let engine = py.detach(|| pstor_core::Engine::open(opts)).py_err(py)?;
-        Ok(Engine { engine, data_dir, closed: AtomicBool::new(false) })
+        let backend = py.detach(|| pstor_client::open_local(opts)).py_err(py)?;
+        Ok(Engine::from_backend(backend, Location::Local(data_dir)))
     }
 
     /// Same as `Engine(data_dir, ...)`.
@@ -122,30 +140,46 @@ impl Engine {
     }
 
     fn __repr__(&self) -> String {
-        let state = if self.closed.load(Ordering::SeqCst) { "closed" } else { "open" };
-        format!("<pstor.Engine {} ({state})>", self.data_dir.display())
+        let state = if self.closed() { "closed" } else { "open" };
+        match &self.location {
+            Location::Local(dir) => format!("<pstor.Engine {} ({state})>", dir.display()),
+            Location::Remote(addr) => format!("<pstor.Engine remote {addr} ({state})>"),
+        }
     }
 
-    /// The folder holding the engine's catalog.
+    /// The folder holding the engine's catalog; None for an engine on a
+    /// pstor-server (`remote`).
     #[getter]
-    fn data_dir(&self) -> String {
-        self.data_dir.to_string_lossy().into_owned()
+    fn data_dir(&self) -> Option<String> {
+        match &self.location {
+            Location::Local(dir) => Some(dir.to_string_lossy().into_owned()),
+            Location::Remote(_) => None,
+        }
+    }
+
+    /// `"host:signalling_port"` of the pstor-server for an engine made by
+    /// `pstor.connect`; None for an embedded engine.
+    #[getter]
+    fn remote(&self) -> Option<String> {
+        match &self.location {
+            Location::Local(_) => None,
+            Location::Remote(addr) => Some(addr.clone()),
+        }
     }
 
     /// Whether `close()` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
+        self.backend.check_open().is_err()
     }
 
     /// Clean shutdown: flushes and syncs everything, stops the I/O threads and
     /// writes the clean-shutdown checkpoint. Later calls raise `Closed`;
-    /// closing again does nothing.
+    /// closing again does nothing. Remote: closes the connections to the
+    /// server (which keeps running), raising an append failure not
+    /// reported yet.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        if self.closed.swap(true, Ordering::SeqCst) {
-            return Ok(());
-        }
-        py.detach(|| self.engine.close()).py_err(py)
+        py.detach(|| self.backend.close()).py_err(py)
     }
 
     // ---- storage spaces ---------------------------------------------------
@@ -162,7 +196,7 @@ impl Engine {
         capacity: u64,
         segment_size: Option<u64>,
     ) -> PyResult<SpaceJob> {
-        let e = self.core(py)?;
+        let e = self.core();
         let spec = pstor_core::SpaceSpec { path, capacity, segment_size };
         py.detach(|| e.initialize_space(spec)).py_err(py).map(SpaceJob::new)
     }
@@ -171,26 +205,26 @@ impl Engine {
     /// (fresh install, lost catalog): adopts the pools, streams and locks
     /// recorded on it and scans its segments. Returns a `SpaceJob`.
     fn restore_space(&self, py: Python<'_>, path: PathBuf) -> PyResult<SpaceJob> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.restore_space(&path)).py_err(py).map(SpaceJob::new)
     }
 
     /// The storage spaces (list of `SpaceInfo`).
     fn spaces(&self, py: Python<'_>) -> PyResult<Vec<SpaceInfo>> {
-        let e = self.core(py)?;
-        Ok(py.detach(|| e.spaces()).into_iter().map(SpaceInfo::from).collect())
+        let e = self.core();
+        Ok(py.detach(|| e.spaces()).py_err(py)?.into_iter().map(SpaceInfo::from).collect())
     }
 
     /// One storage space (`SpaceInfo`); raises `SpaceNotFound`.
     fn space(&self, py: Python<'_>, space_id: u32) -> PyResult<SpaceInfo> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.space(SpaceId(space_id))).py_err(py).map(SpaceInfo::from)
     }
 
     /// Deletes a Lost (or Uninitialized) space from the engine; its pools lose
     /// the capacity they had on it. Other statuses raise `SpaceStatusError`.
     fn delete_space(&self, py: Python<'_>, space_id: u32) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.delete_space(SpaceId(space_id))).py_err(py)
     }
 
@@ -198,7 +232,7 @@ impl Engine {
     /// capacity on it. Pass `confirm=True` (else `ConfirmationRequired`).
     #[pyo3(signature = (space_id, *, confirm=false))]
     fn reinitialize_space(&self, py: Python<'_>, space_id: u32, confirm: bool) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         let c = confirm.then_some(pstor_core::WipeConfirmation::DeleteAllDataInSpace);
         py.detach(|| e.reinitialize_space(SpaceId(space_id), c)).py_err(py)
     }
@@ -227,7 +261,7 @@ impl Engine {
         cycle_days: u32,
         max_lock_pct: u8,
     ) -> PyResult<u32> {
-        let e = self.core(py)?;
+        let e = self.core();
         let spec = pstor_core::PoolSpec {
             name,
             kind: kind.map(|k| convert::parse_pool_kind(py, &k)).transpose()?.unwrap_or(pstor_core::PoolKind::Video),
@@ -256,7 +290,7 @@ impl Engine {
         cycle_days: Option<u32>,
         max_lock_pct: Option<u8>,
     ) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         let strategy = strategy.map(|s| convert::parse_strategy(py, &s)).transpose()?;
         let edit = pstor_core::PoolEdit { name, capacity, strategy, cycle_days, max_lock_pct };
         py.detach(|| e.edit_pool(PoolId(pool_id), edit)).py_err(py)
@@ -265,25 +299,26 @@ impl Engine {
     /// Deletes a pool (its streams and data go; raises `PoolHasLocks` while
     /// it holds locks).
     fn delete_pool(&self, py: Python<'_>, pool_id: u32) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.delete_pool(PoolId(pool_id))).py_err(py)
     }
 
     /// The resource pools (list of `PoolInfo`).
     fn pools(&self, py: Python<'_>) -> PyResult<Vec<PoolInfo>> {
-        let e = self.core(py)?;
-        Ok(py.detach(|| e.pools()).into_iter().map(PoolInfo::from).collect())
+        let e = self.core();
+        Ok(py.detach(|| e.pools()).py_err(py)?.into_iter().map(PoolInfo::from).collect())
     }
 
     /// One pool (`PoolInfo`); raises `PoolNotFound`.
     fn pool(&self, py: Python<'_>, pool_id: u32) -> PyResult<PoolInfo> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.pool(PoolId(pool_id))).py_err(py).map(PoolInfo::from)
     }
 
     /// Storage thresholds (`Thresholds`).
     fn thresholds(&self, py: Python<'_>) -> PyResult<Thresholds> {
-        let t = self.core(py)?.thresholds();
+        let e = self.core();
+        let t = py.detach(|| e.thresholds()).py_err(py)?;
         Ok(Thresholds { overwrite_pct: t.overwrite_pct, alarm_pct: t.alarm_pct, volume_free_pct: t.volume_free_pct })
     }
 
@@ -296,8 +331,8 @@ impl Engine {
         alarm_pct: Option<u8>,
         volume_free_pct: Option<u8>,
     ) -> PyResult<()> {
-        let e = self.core(py)?;
-        let mut t = e.thresholds();
+        let e = self.core();
+        let mut t = py.detach(|| e.thresholds()).py_err(py)?;
         t.overwrite_pct = overwrite_pct.unwrap_or(t.overwrite_pct);
         t.alarm_pct = alarm_pct.unwrap_or(t.alarm_pct);
         t.volume_free_pct = volume_free_pct.unwrap_or(t.volume_free_pct);
@@ -321,7 +356,7 @@ impl Engine {
         codec: String,
         codec_config: Option<Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        let e = self.core(py)?;
+        let e = self.core();
         let codec_config = match &codec_config {
             Some(c) if !c.is_none() => payload(c)?.as_slice().to_vec(),
             _ => Vec::new(),
@@ -348,18 +383,19 @@ impl Engine {
         kind: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Option<u64>> {
         let k = stream_kind_arg(py, kind.as_ref())?;
-        Ok(self.core(py)?.find_stream(camera_id, channel, k).map(|s| s.0))
+        let e = self.core();
+        Ok(py.detach(|| e.find_stream(camera_id, channel, k)).py_err(py)?.map(|s| s.0))
     }
 
     /// The registered streams (list of `StreamInfo`).
     fn streams(&self, py: Python<'_>) -> PyResult<Vec<StreamInfo>> {
-        let e = self.core(py)?;
-        Ok(py.detach(|| e.streams()).into_iter().map(StreamInfo::from).collect())
+        let e = self.core();
+        Ok(py.detach(|| e.streams()).py_err(py)?.into_iter().map(StreamInfo::from).collect())
     }
 
     /// One stream (`StreamInfo`); raises `StreamNotFound`.
     fn stream(&self, py: Python<'_>, stream_id: u64) -> PyResult<StreamInfo> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.stream(StreamId(stream_id))).py_err(py).map(StreamInfo::from)
     }
 
@@ -375,7 +411,7 @@ impl Engine {
         key: bool,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         let ts = timestamp(ts)?;
         let p = payload(data)?;
         py.detach(|| e.append(StreamId(stream_id), ts, key, p.into_bytes())).py_err(py)
@@ -383,27 +419,27 @@ impl Engine {
 
     /// Writes the stream's buffered frames (readable, not yet durable).
     fn flush(&self, py: Python<'_>, stream_id: u64) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.flush(StreamId(stream_id))).py_err(py)
     }
 
     /// Makes every frame appended to the stream so far durable. Concurrent
     /// syncs (from many threads) share fdatasyncs: group commit.
     fn sync(&self, py: Python<'_>, stream_id: u64) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.sync(StreamId(stream_id))).py_err(py)
     }
 
     /// Makes every frame appended to these streams durable, one sync per space.
     fn sync_streams(&self, py: Python<'_>, stream_ids: Vec<u64>) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         let ids: Vec<StreamId> = stream_ids.into_iter().map(StreamId).collect();
         py.detach(|| e.sync_streams(&ids)).py_err(py)
     }
 
     /// Makes every frame of every stream durable.
     fn sync_all(&self, py: Python<'_>) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.sync_all()).py_err(py)
     }
 
@@ -417,7 +453,7 @@ impl Engine {
         start: &Bound<'_, PyAny>,
         end: &Bound<'_, PyAny>,
     ) -> PyResult<FrameReader> {
-        let e = self.core(py)?;
+        let e = self.core();
         let (start, end) = (timestamp(start)?, timestamp(end)?);
         py.detach(|| e.read(StreamId(stream_id), start, end)).py_err(py).map(FrameReader::new)
     }
@@ -433,7 +469,7 @@ impl Engine {
         end: &Bound<'_, PyAny>,
         tolerance_us: i64,
     ) -> PyResult<Vec<(i64, i64)>> {
-        let e = self.core(py)?;
+        let e = self.core();
         let (start, end) = (timestamp(start)?, timestamp(end)?);
         py.detach(|| e.recorded_ranges(StreamId(stream_id), start, end, tolerance_us)).py_err(py)
     }
@@ -452,7 +488,7 @@ impl Engine {
         end: &Bound<'_, PyAny>,
         expires: Option<Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        let e = self.core(py)?;
+        let e = self.core();
         let (start, end, expires) = (timestamp(start)?, timestamp(end)?, opt_timestamp(expires.as_ref())?);
         py.detach(|| e.lock(StreamId(stream_id), start, end, expires)).py_err(py).map(|l| l.0)
     }
@@ -469,28 +505,28 @@ impl Engine {
         end: &Bound<'_, PyAny>,
         expires: Option<Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
-        let e = self.core(py)?;
+        let e = self.core();
         let (start, end, expires) = (timestamp(start)?, timestamp(end)?, opt_timestamp(expires.as_ref())?);
         py.detach(|| e.lock_pictures(PoolId(pool_id), camera_id, start, end, expires)).py_err(py).map(|l| l.0)
     }
 
     /// The locks in force (list of `LockInfo`).
     fn locks(&self, py: Python<'_>) -> PyResult<Vec<LockInfo>> {
-        let e = self.core(py)?;
-        Ok(py.detach(|| e.locks()).into_iter().map(LockInfo::from).collect())
+        let e = self.core();
+        Ok(py.detach(|| e.locks()).py_err(py)?.into_iter().map(LockInfo::from).collect())
     }
 
     /// Changes a lock's expiry (µs; None = until unlocked).
     #[pyo3(signature = (lock_id, expires=None))]
     fn extend_lock(&self, py: Python<'_>, lock_id: u64, expires: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         let expires = opt_timestamp(expires.as_ref())?;
         py.detach(|| e.extend_lock(LockId(lock_id), expires)).py_err(py)
     }
 
     /// Removes a lock; raises `LockNotFound` (also for one that lapsed).
     fn unlock(&self, py: Python<'_>, lock_id: u64) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.unlock(LockId(lock_id))).py_err(py)
     }
 
@@ -498,25 +534,26 @@ impl Engine {
 
     /// Today's local date (`datetime.date`, per `utc_offset_minutes`).
     fn today<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::DateValue(self.core(py)?.today()).into_pyobject(py)
+        let e = self.core();
+        convert::DateValue(py.detach(|| e.today()).py_err(py)?).into_pyobject(py)
     }
 
     /// Per hour of `date` (a `datetime.date`): recorded seconds and gaps.
     fn inspect_day(&self, py: Python<'_>, stream_id: u64, date: &Bound<'_, PyAny>) -> PyResult<DayInspection> {
-        let e = self.core(py)?;
+        let e = self.core();
         let d = convert::date(py, date)?;
         py.detach(|| e.inspect_day(StreamId(stream_id), d)).py_err(py).map(DayInspection::from)
     }
 
     /// Today so far (`DayInspection`).
     fn inspect_today(&self, py: Python<'_>, stream_id: u64) -> PyResult<DayInspection> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.inspect_today(StreamId(stream_id))).py_err(py).map(DayInspection::from)
     }
 
     /// Per day of a month (up to today): list of `DaySummary`.
     fn inspect_month(&self, py: Python<'_>, stream_id: u64, year: i64, month: u32) -> PyResult<Vec<DaySummary>> {
-        let e = self.core(py)?;
+        let e = self.core();
         convert::check_year(py, year)?;
         let days = py.detach(|| e.inspect_month(StreamId(stream_id), year as i32, month)).py_err(py)?;
         Ok(days
@@ -549,7 +586,7 @@ impl Engine {
         bucket: Option<String>,
         key: Option<String>,
     ) -> PyResult<PictureId> {
-        let e = self.core(py)?;
+        let e = self.core();
         let meta = PictureMeta {
             camera_id,
             captured_at: timestamp(captured_at)?,
@@ -563,14 +600,14 @@ impl Engine {
 
     /// Makes every picture put into the pool so far durable (group commit).
     fn sync_pictures(&self, py: Python<'_>, pool_id: u32) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.sync_pictures(PoolId(pool_id))).py_err(py)
     }
 
     /// Reads a picture (`Picture`: `.info`, `.data`), verified. Raises
     /// `PictureNotFound` (deleted, overwritten, never stored) or `InvalidPictureId`.
     fn get_picture(&self, py: Python<'_>, picture_id: &Bound<'_, PyAny>) -> PyResult<Picture> {
-        let e = self.core(py)?;
+        let e = self.core();
         let id = convert::picture_id(py, picture_id)?;
         let p = py.detach(|| e.get_picture(&id)).py_err(py)?;
         Picture::new(py, p)
@@ -584,7 +621,7 @@ impl Engine {
         offset: u64,
         length: u64,
     ) -> PyResult<Picture> {
-        let e = self.core(py)?;
+        let e = self.core();
         let id = convert::picture_id(py, picture_id)?;
         let p = py.detach(|| e.get_picture_range(&id, offset, length)).py_err(py)?;
         Picture::new(py, p)
@@ -592,28 +629,28 @@ impl Engine {
 
     /// A picture's metadata (`PictureInfo`) without its data.
     fn head_picture(&self, py: Python<'_>, picture_id: &Bound<'_, PyAny>) -> PyResult<PictureInfo> {
-        let e = self.core(py)?;
+        let e = self.core();
         let id = picture_id_arg(py, picture_id)?;
         py.detach(|| e.head_picture(&id)).py_err(py).map(PictureInfo::from)
     }
 
     /// Deletes a picture: it is never served again (durable on return).
     fn delete_picture(&self, py: Python<'_>, picture_id: &Bound<'_, PyAny>) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         let id = picture_id_arg(py, picture_id)?;
         py.detach(|| e.delete_picture(&id)).py_err(py)
     }
 
     /// The id of the picture stored under `bucket`/`key`; raises `KeyNotFound`.
     fn picture_id_for_key(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<PictureId> {
-        let e = self.core(py)?;
+        let e = self.core();
         let k = PictureKey { bucket, key };
         py.detach(|| e.picture_id_for_key(&k)).py_err(py).map(PictureId)
     }
 
     /// Reads the picture stored under `bucket`/`key` (`Picture`).
     fn get_picture_by_key(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<Picture> {
-        let e = self.core(py)?;
+        let e = self.core();
         let k = PictureKey { bucket, key };
         let p = py.detach(|| e.get_picture_by_key(&k)).py_err(py)?;
         Picture::new(py, p)
@@ -621,7 +658,7 @@ impl Engine {
 
     /// Deletes the picture stored under `bucket`/`key`.
     fn delete_picture_by_key(&self, py: Python<'_>, bucket: String, key: String) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         let k = PictureKey { bucket, key };
         py.detach(|| e.delete_picture_by_key(&k)).py_err(py)
     }
@@ -637,7 +674,7 @@ impl Engine {
         after: Option<&str>,
         limit: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        let e = self.core(py)?;
+        let e = self.core();
         let limit = Self::check_limit(py, limit)?;
         let rows = py.detach(|| e.list_keys(bucket, prefix, after, limit)).py_err(py)?;
         let rows = rows.into_iter().map(|(k, id)| crate::types::key_row(py, k, id)).collect::<PyResult<Vec<_>>>()?;
@@ -659,7 +696,7 @@ impl Engine {
         limit: usize,
         after: Option<(Bound<'_, PyAny>, Bound<'_, PyAny>)>,
     ) -> PyResult<Vec<PictureInfo>> {
-        let e = self.core(py)?;
+        let e = self.core();
         let after = match after {
             Some((ts, id)) => Some((timestamp(&ts)?, picture_id(py, &id)?)),
             None => None,
@@ -681,14 +718,17 @@ impl Engine {
     /// 4096): a list of `Event`. Poll with the last `seq` seen.
     #[pyo3(signature = (after=0))]
     fn poll_events(&self, py: Python<'_>, after: u64) -> PyResult<Vec<crate::types::Event>> {
-        let evs = self.core(py)?.events().poll(after);
+        let e = self.core();
+        let evs = py.detach(|| e.poll_events(after, EVENT_RING, Duration::ZERO)).py_err(py)?;
         evs.into_iter().map(|ev| crate::types::Event::new(py, ev)).collect()
     }
 
     /// A subscription to every later event (`EventSubscription`: iterate it
     /// or call `get(timeout)`).
     fn subscribe(&self, py: Python<'_>) -> PyResult<EventSubscription> {
-        Ok(EventSubscription::new(self.core(py)?.events().subscribe()))
+        let e = self.core();
+        let after = py.detach(|| e.last_event_seq()).py_err(py)?;
+        Ok(EventSubscription::new(&self.backend, after))
     }
 
     /// Verifies the engine's invariants between catalog, index and disk,
@@ -696,20 +736,20 @@ impl Engine {
     /// `CheckReport`.
     #[pyo3(signature = (repair=false))]
     fn check(&self, py: Python<'_>, repair: bool) -> PyResult<CheckReport> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.check(repair)).py_err(py).map(CheckReport::from)
     }
 
     /// Runs one round of maintenance now (retention, recycling, alarms, lock
     /// expiry, chunk flushing, checkpoint). The engine also runs it every second.
     fn run_maintenance(&self, py: Python<'_>) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.run_maintenance()).py_err(py)
     }
 
     /// Writes a checkpoint now (bounds the scan after a crash).
     fn checkpoint(&self, py: Python<'_>) -> PyResult<()> {
-        let e = self.core(py)?;
+        let e = self.core();
         py.detach(|| e.checkpoint()).py_err(py)
     }
 }
@@ -723,4 +763,65 @@ fn stream_kind_arg(py: Python<'_>, kind: Option<&Bound<'_, PyAny>>) -> PyResult<
         Some(k) if !k.is_none() => convert::parse_stream_kind(py, k),
         _ => Ok(pstor_core::StreamKind::Main),
     }
+}
+
+/// Seconds from Python as a `Duration`: finite and above 0.
+fn seconds(py: Python<'_>, what: &str, secs: f64) -> PyResult<Duration> {
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(invalid(py, format!("{what} must be a number of seconds above 0, not {secs}")));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Connects to a pstor-server and authenticates (mutually: the server
+/// proves it holds the secret key too). Returns an `Engine` whose calls go
+/// to the server over the SDK protocol: the same methods, results and
+/// exceptions as an embedded one (see the README's "Remote mode" for what
+/// differs). The GIL is released while connecting.
+///
+/// `host`: the server's name or address; `signalling_port` / `data_port`:
+/// its SDK ports (6036 / 6037); `timeout`: seconds to wait for a reply
+/// (30); `connect_timeout`: seconds for a connection and its handshake
+/// (5); `data_connections`: parallel connections for appends, reads and
+/// pictures (4). Raises `AuthFailed` (unknown access key or wrong secret
+/// key), `Disconnected` (nothing listening, unknown host), `Timeout`,
+/// `Busy`, `InvalidArgument`.
+#[pyfunction]
+#[pyo3(signature = (host, access_key, secret_key, *, signalling_port=None, data_port=None, timeout=None,
+                    connect_timeout=None, data_connections=None),
+       text_signature = "(host, access_key, secret_key, *, signalling_port=6036, data_port=6037, timeout=30.0, connect_timeout=5.0, data_connections=4)")]
+#[allow(clippy::too_many_arguments)]
+pub fn connect(
+    py: Python<'_>,
+    host: String,
+    access_key: String,
+    secret_key: String,
+    signalling_port: Option<u16>,
+    data_port: Option<u16>,
+    timeout: Option<f64>,
+    connect_timeout: Option<f64>,
+    data_connections: Option<usize>,
+) -> PyResult<Engine> {
+    if host.is_empty() {
+        return Err(invalid(py, "host is empty"));
+    }
+    let mut opts = pstor_client::RemoteOptions::new(host, access_key, secret_key);
+    opts.signalling_port = signalling_port.unwrap_or(opts.signalling_port);
+    opts.data_port = data_port.unwrap_or(opts.data_port);
+    if opts.signalling_port == 0 || opts.data_port == 0 {
+        return Err(invalid(py, "the ports must not be 0"));
+    }
+    if let Some(t) = timeout {
+        opts.request_timeout = seconds(py, "timeout", t)?;
+    }
+    if let Some(t) = connect_timeout {
+        opts.connect_timeout = seconds(py, "connect_timeout", t)?;
+    }
+    opts.data_connections = data_connections.unwrap_or(opts.data_connections);
+    if opts.data_connections == 0 || opts.data_connections > 256 {
+        return Err(invalid(py, format!("data_connections must be within 1..=256, not {}", opts.data_connections)));
+    }
+    let addr = format!("{}:{}", opts.host, opts.signalling_port);
+    let backend = py.detach(|| pstor_client::connect(opts)).py_err(py)?;
+    Ok(Engine::from_backend(backend, Location::Remote(addr)))
 }

@@ -4,8 +4,10 @@
 //! stable error number of [`pstor_core::ErrorCode`], grouped under a few
 //! bases (`NotFound`, `InvalidArgument`, ...). This module raises them: it
 //! looks the class up by number (`pstor._errors._class_for_code`) and builds
-//! it with the message, the number and the C name. The remote mode will map
-//! the numbers the SDK protocol carries through the same table.
+//! it with the message, the number and the C name. Errors are mapped by
+//! their number only ([`pstor_core::Error::code`]), so a remote backend's
+//! `Error::Remote { code, .. }` raises the class of `code`, the same class
+//! the embedded engine's error would have raised.
 
 use pstor_core::ErrorCode;
 use pyo3::exceptions::PyRuntimeError;

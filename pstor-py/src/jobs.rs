@@ -5,10 +5,14 @@
 use crate::errors::IntoPyResult;
 use crate::types::{Event, Frame};
 use parking_lot::Mutex;
+use pstor_client::{Backend, FrameStream, SpaceJobHandle};
+use pstor_core::ErrorCode;
 use pyo3::exceptions::PyTimeoutError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// How often waits wake to run a progress callback and to let Ctrl-C through.
@@ -20,17 +24,17 @@ const POLL: Duration = Duration::from_millis(20);
 #[pyclass(frozen, module = "pstor")]
 pub struct SpaceJob {
     space: u32,
-    job: Mutex<Option<pstor_core::SpaceJob>>,
+    job: Mutex<Option<Box<dyn SpaceJobHandle>>>,
     /// Progress once the job was joined (100 on success).
     last_progress: AtomicU8,
     outcome: Mutex<Option<PyResult<u32>>>,
 }
 
 impl SpaceJob {
-    /// Wraps an engine job.
-    pub fn new(job: pstor_core::SpaceJob) -> Self {
+    /// Wraps a backend's job.
+    pub fn new(job: Box<dyn SpaceJobHandle>) -> Self {
         SpaceJob {
-            space: job.space.0,
+            space: job.space().0,
             job: Mutex::new(Some(job)),
             last_progress: AtomicU8::new(0),
             outcome: Mutex::new(None),
@@ -140,12 +144,12 @@ impl SpaceJob {
 /// the disk releases the GIL). Yields `Frame` objects.
 #[pyclass(frozen, module = "pstor")]
 pub struct FrameReader {
-    iter: Mutex<pstor_core::FrameIter>,
+    iter: Mutex<FrameStream>,
 }
 
 impl FrameReader {
-    /// Wraps an engine iterator.
-    pub fn new(iter: pstor_core::FrameIter) -> Self {
+    /// Wraps a backend's frame stream.
+    pub fn new(iter: FrameStream) -> Self {
         FrameReader { iter: Mutex::new(iter) }
     }
 }
@@ -166,30 +170,65 @@ impl FrameReader {
 }
 
 /// A subscription to the engine's events from now on: iterate it (blocks
-/// until the next event, GIL released), or call `get(timeout)`. A reader that
-/// does not keep up loses events (the engine never waits for it).
+/// until the next event, GIL released), or call `get(timeout)`. It polls the
+/// backend by sequence number (a long poll in remote mode); a reader that
+/// falls more than the engine's ring (4096 events) behind loses the oldest
+/// (the engine never waits for it). It does not keep the engine alive: once
+/// the engine is closed or gone, it ends.
 #[pyclass(frozen, module = "pstor")]
 pub struct EventSubscription {
-    rx: crossbeam_channel::Receiver<pstor_core::Event>,
+    backend: Weak<dyn Backend>,
+    state: Mutex<Subscribed>,
 }
 
+/// What a subscription has fetched and not handed out yet.
+struct Subscribed {
+    /// The `seq` of the last event fetched.
+    after: u64,
+    queue: VecDeque<pstor_core::Event>,
+}
+
+/// Events fetched per poll.
+const EVENT_BATCH: usize = 256;
+
 impl EventSubscription {
-    /// Wraps an engine subscription.
-    pub fn new(rx: crossbeam_channel::Receiver<pstor_core::Event>) -> Self {
-        EventSubscription { rx }
+    /// Subscribes to the events with `seq > after` (the newest when subscribing).
+    pub fn new(backend: &Arc<dyn Backend>, after: u64) -> Self {
+        EventSubscription {
+            backend: Arc::downgrade(backend),
+            state: Mutex::new(Subscribed { after, queue: VecDeque::new() }),
+        }
     }
 
     fn next_within(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<Option<Event>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
+            if let Some(ev) = self.state.lock().queue.pop_front() {
+                return Event::new(py, ev).map(Some);
+            }
+            let Some(backend) = self.backend.upgrade() else { return Ok(None) };
             let step = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()).min(POLL * 5),
                 None => POLL * 5,
             };
-            match py.detach(|| self.rx.recv_timeout(step)) {
-                Ok(ev) => return Event::new(py, ev).map(Some),
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(None),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            let after = self.state.lock().after;
+            // No lock is held while the GIL is released: another thread may
+            // poll the same subscription meanwhile; `after` drops repeats.
+            match py.detach(|| backend.poll_events(after, EVENT_BATCH, step)) {
+                Ok(events) => {
+                    let mut st = self.state.lock();
+                    for ev in events {
+                        if ev.seq > st.after {
+                            st.after = ev.seq;
+                            st.queue.push_back(ev);
+                        }
+                    }
+                    if !st.queue.is_empty() {
+                        continue;
+                    }
+                }
+                Err(e) if e.code() == ErrorCode::Closed => return Ok(None),
+                Err(e) => return Err(crate::errors::to_py(py, e)),
             }
             py.check_signals()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -202,7 +241,7 @@ impl EventSubscription {
 #[pymethods]
 impl EventSubscription {
     /// The next event, waiting at most `timeout` seconds (None: until one
-    /// comes); None if none came in time or the engine is gone.
+    /// comes); None if none came in time or the engine is closed or gone.
     #[pyo3(signature = (timeout=None))]
     fn get(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Event>> {
         let t = match timeout {

@@ -1,5 +1,6 @@
 //! `pstor._pstor`: the native module of the `pstor` Python package, PyO3
-//! bindings over [`pstor_core`]. The package (`python/pstor/`) re-exports it
+//! bindings over a [`pstor_client::Backend`]: the embedded [`pstor_core`]
+//! engine, or a client of a pstor-server (`pstor.connect`). The package (`python/pstor/`) re-exports it
 //! and adds the pure-Python parts: the exception classes, the enums and the
 //! time helpers. See `pstor-py/README.md`.
 //!
@@ -37,6 +38,7 @@ fn _pstor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Picture>()?;
     m.add_class::<types::Event>()?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::connect, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("PICTURE_ID_CHARS", pstor_core::PICTURE_ID_CHARS)?;
     m.add("MAX_POOLS", pstor_core::MAX_POOLS)?;

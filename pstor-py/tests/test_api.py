@@ -33,6 +33,7 @@ def test_context_manager_closes(tmp_path):
         assert e2.spaces() == []
 
 
+@pytest.mark.embedded_only
 def test_second_engine_on_same_folder_is_in_use(engine, tmp_path):
     with pytest.raises(pstor.InUse) as ei:
         open_engine(tmp_path / "engine")
@@ -40,6 +41,7 @@ def test_second_engine_on_same_folder_is_in_use(engine, tmp_path):
 
 
 def test_spaces(engine, tmp_path):
+    before = {s.id for s in engine.spaces()}  # remote: the server's configured space
     (tmp_path / "s").mkdir()
     job = engine.initialize_space(tmp_path / "s", 4 * MIB)
     seen = []
@@ -50,7 +52,7 @@ def test_spaces(engine, tmp_path):
     info = engine.space(sid)
     assert info.status == pstor.SpaceStatus.NORMAL == "normal"
     assert info.capacity == 4 * MIB and info.segment_size == SEG
-    assert [s.id for s in engine.spaces()] == [sid]
+    assert {s.id for s in engine.spaces()} == before | {sid} and sid not in before
     assert "SpaceInfo(id=" in repr(info) and info.to_dict()["capacity"] == 4 * MIB
     with pytest.raises(pstor.AlreadyInitialized):
         engine.initialize_space(tmp_path / "s", 4 * MIB)
@@ -117,7 +119,7 @@ def test_pools(engine, space):
         engine.pool(p)
 
 
-def test_streams_append_read(engine, video_pool):
+def test_streams_append_read(engine, video_pool, mode):
     cam = engine.register_stream(video_pool, "cam-1", channel=2, kind=pstor.StreamKind.SUB, codec_config=b"\x00sps")
     assert engine.find_stream("cam-1", 2, "sub") == cam and engine.find_stream("cam-1") is None
     with pytest.raises(pstor.StreamExists):
@@ -144,14 +146,22 @@ def test_streams_append_read(engine, video_pool):
     assert len(list(engine.read(cam, start, start + dt.timedelta(seconds=1)))) == 26
     with pytest.raises(ValueError):
         engine.read(cam, dt.datetime(2026, 1, 1), T0)  # naive
+    # A refused frame raises from the append (embedded) or, appends being
+    # pipelined, from the stream's next append, flush or sync (remote).
     with pytest.raises(pstor.OutOfOrder):
         engine.append(cam, T0, True, b"late")
+        engine.flush(cam)
     with pytest.raises(pstor.DuplicateTimestamp):
         engine.append(cam, frames[-1][0], True, b"dup")
+        engine.flush(cam)
     with pytest.raises(pstor.FrameSize):
         engine.append(cam, frames[-1][0] + 1, True, b"")
+        engine.flush(cam)
     with pytest.raises(pstor.StreamNotFound):
-        engine.append(12345, T0, True, b"x")
+        engine.flush(12345)
+    if mode == "embedded":  # remote: test_remote.py (the append is accepted, its flush refused)
+        with pytest.raises(pstor.StreamNotFound):
+            engine.append(12345, T0, True, b"x")
 
 
 def test_buffers_are_accepted(engine, camera):
@@ -256,6 +266,9 @@ def test_wrong_pool_kind(engine, picture_pool, video_pool):
         engine.put_picture(video_pool, b"x", camera_id="c", captured_at=T0)
 
 
+# Remote: the server's engine still holds the frames it could not store; its
+# graceful stop reports that (final sync: PoolFull) and exits 1.
+@pytest.mark.server_exit(1)
 def test_events_poll_and_subscribe(engine, space):
     sub = engine.subscribe()
     p = engine.create_pool("full", capacity=MIB, spaces=[space], strategy="stop_when_full")
@@ -273,19 +286,30 @@ def test_events_poll_and_subscribe(engine, space):
     assert first is not None and first.seq == full[0].seq
     assert repr(first).startswith("Event(seq=")
     assert sub.get(timeout=0) is None
-    # The frames still buffered cannot be stored: close says so, and closes.
+    later = engine.subscribe()
+    # The frames still buffered cannot be stored: close says so, and closes
+    # (remote: this client's close syncs what it appended, which fails so).
     with pytest.raises(pstor.PoolFull):
         engine.close()
     assert engine.closed
+    # A subscription ends with the engine: no wait, no error.
+    assert later.get(timeout=30) is None and list(later) == []
 
 
-def test_check(engine, camera):
+def test_check(engine, camera, mode):
     record(engine, camera, 30)
     engine.sync(camera)
     report = engine.check()
     assert report.is_clean and report.records >= 1 and report.problems == []
-    engine.run_maintenance()
-    engine.checkpoint()
+    if mode == "embedded":
+        engine.run_maintenance()
+        engine.checkpoint()
+    else:
+        # The server runs both itself; the SDK protocol does not offer them.
+        for call in (engine.run_maintenance, engine.checkpoint):
+            with pytest.raises(pstor.Unsupported) as ei:
+                call()
+            assert ei.value.code == 707 and isinstance(ei.value, NotImplementedError)
 
 
 def test_thresholds(engine):

@@ -57,6 +57,9 @@ def test_bad_input_raises(engine, camera, call):
 
 
 def test_huge_frame_is_refused(engine, camera):
+    # Remote, a frame larger than the largest request the server accepts
+    # (its max_body, announced in its Hello) is refused by the client before
+    # it is sent, with the same class as embedded.
     with pytest.raises(pstor.FrameSize):
         engine.append(camera, T0, True, bytes(17 << 20))
 

@@ -57,6 +57,34 @@ def test_groups():
         assert issubclass(getattr(pstor, name), pstor.NotFound)
 
 
+def test_network_errors():
+    """Remote mode's codes (700-707): a group of their own, not OSErrors."""
+    names = {
+        700: "ProtocolError",
+        701: "AuthFailed",
+        702: "UnknownRequest",
+        703: "FrameTooLarge",
+        704: "Busy",
+        705: "Timeout",
+        706: "Disconnected",
+    }
+    for number, name in names.items():
+        cls = pstor.error_class(number)
+        assert cls is getattr(pstor, name) and issubclass(cls, pstor.NetworkError), name
+        assert not issubclass(cls, OSError), name
+        e = cls("the server went away", number, f"PSTOR_{number}")
+        assert str(e) == "the server went away" and e.code == number
+    assert issubclass(pstor.NetworkError, pstor.Error)
+    # Not the built-in TimeoutError (an OSError): that is what local waits raise.
+    assert not issubclass(pstor.Timeout, TimeoutError) and pstor.Timeout is not TimeoutError
+    # Unsupported: no network failure, no retry helps.
+    assert pstor.error_class(707) is pstor.Unsupported and pstor.Unsupported.code == 707
+    assert issubclass(pstor.Unsupported, NotImplementedError) and issubclass(pstor.Unsupported, pstor.Error)
+    assert not issubclass(pstor.Unsupported, pstor.NetworkError)
+    with pytest.raises(NotImplementedError):
+        raise pstor.Unsupported("not in remote mode", 707, "PSTOR_UNSUPPORTED")
+
+
 def test_pickling_keeps_the_code():
     import pickle
 
@@ -86,9 +114,27 @@ def test_append_to_a_closed_engine(engine, camera):
     with pytest.raises(pstor.Closed) as ei:
         engine.append(camera, T0 + 1, True, b"x")
     assert ei.value.code == 901 and ei.value.code_name == "PSTOR_CLOSED"
-    for call in (engine.pools, engine.spaces, engine.streams, engine.locks, engine.poll_events, engine.check):
+    calls = (
+        engine.pools,
+        engine.spaces,
+        engine.streams,
+        engine.locks,
+        engine.poll_events,
+        engine.check,
+        engine.thresholds,
+        engine.today,
+        engine.subscribe,
+        engine.run_maintenance,
+        engine.checkpoint,
+        lambda: engine.find_stream("cam"),
+        lambda: engine.set_thresholds(alarm_pct=20),
+        lambda: engine.sync_pictures(1),
+    )
+    for call in calls:
         with pytest.raises(pstor.Closed):
             call()
+    assert engine.closed
+    engine.close()  # closing again does nothing
 
 
 def test_pool_full_with_stop_when_full(engine, space):

@@ -9,23 +9,32 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pstor
-from conftest import MIB, new_space, open_engine
+from conftest import MIB, MODES, Server, new_space, open_engine
 
 T0 = 1_790_000_000_000_000
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    """One engine for the module; each example uses its own stream or names."""
+@pytest.fixture(scope="module", params=MODES)
+def shared(request, tmp_path_factory):
+    """One engine for the module, embedded or on a pstor-server; each example
+    uses its own stream or names."""
     root = tmp_path_factory.mktemp("rt")
-    e = open_engine(root / "e")
-    sid = new_space(e, root / "s", 32 * MIB)
+    srv = None
+    if request.param == "embedded":
+        e = open_engine(root / "e")
+        sid = new_space(e, root / "s", 32 * MIB)
+    else:
+        srv = Server(root / "server", space_mib=32)
+        e = srv.connect()
+        [sid] = [s.id for s in e.spaces()]
     video = e.create_pool("v", capacity=12 * MIB, spaces=[sid])
     pics = e.create_pool("p", kind="picture", capacity=12 * MIB, spaces=[sid])
     yield e, video, pics
     e.close()
+    if srv is not None:
+        srv.stop()
 
 
 _counter = itertools.count()

@@ -1,7 +1,8 @@
 // pstor.hpp: the C++ face of pstor, a storage engine for video surveillance.
 //
 // A thin C++20 layer over the cxx bridge of crate pstor-cxx: every call goes
-// to the Rust engine; this header only adapts types (std::string_view and
+// to the Rust engine, embedded (Engine::open) or on a pstor-server
+// (Engine::connect); this header only adapts types (std::string_view and
 // std::span in, RAII objects out) and turns errors into pstor::Error.
 //
 // Build: `cargo build --release -p pstor-cxx`, then compile with
@@ -201,6 +202,28 @@ class PictureId {
 
 // ---- inputs -------------------------------------------------------------------
 
+/// Where and how to reach a pstor-server (Engine::connect). Set `host`,
+/// `access_key` and `secret_key`; the rest has the defaults of the manual's
+/// ports and of the remote client.
+struct RemoteOptions {
+  /// Host name or address of the server.
+  std::string host{};
+  /// SDK signalling port.
+  std::uint16_t signalling_port = 6036;
+  /// SDK data port.
+  std::uint16_t data_port = 6037;
+  /// The access key (the public half of the key pair).
+  std::string access_key{};
+  /// The secret key: never sent; it keys the handshake's HMAC.
+  std::string secret_key{};
+  /// How long to wait for a TCP connection and its handshake.
+  std::chrono::milliseconds connect_timeout{5000};
+  /// How long to wait for a reply.
+  std::chrono::milliseconds request_timeout{30000};
+  /// Parallel data connections for appends, reads and pictures.
+  std::uint32_t data_connections = 4;
+};
+
 /// A folder to initialize into a storage space.
 struct SpaceSpec {
   std::string path{};
@@ -386,8 +409,25 @@ class Engine {
     return Engine(detail::call([&] { return ffi::open_engine(detail::str(data_dir), options); }));
   }
 
+  /// Connects to a pstor-server and authenticates (mutually); every method
+  /// then goes to the server over the SDK protocol. Throws
+  /// PSTOR_AUTH_FAILED (wrong keys), PSTOR_DISCONNECTED (nothing listening),
+  /// PSTOR_TIMEOUT, PSTOR_BUSY, PSTOR_INVALID_ARGUMENT (an empty host, a
+  /// port, timeout or connection count of 0). See pstor-ffi/cxx/README.md
+  /// ("Remote mode") for what differs from an embedded engine.
+  static Engine connect(const RemoteOptions &options) {
+    return Engine(detail::call([&] {
+      return ffi::connect_engine(detail::str(options.host), options.signalling_port, options.data_port,
+                                 detail::str(options.access_key), detail::str(options.secret_key),
+                                 options.connect_timeout.count(), options.request_timeout.count(),
+                                 options.data_connections);
+    }));
+  }
+
   /// Clean shutdown: flushes and syncs everything and writes the
-  /// clean-shutdown checkpoint. Closing twice is fine.
+  /// clean-shutdown checkpoint. Closing twice is fine. Remote: closes the
+  /// client's connections (the server keeps running) and reports an append
+  /// failure not reported yet.
   void close() const {
     call([&](const ffi::Engine &e) { e.close(); });
   }

@@ -14,8 +14,8 @@
 #![allow(unsafe_code)]
 
 use crate::engine::{
-    check_picture_id, default_engine_options, error_code_description, error_code_name, last_error_code, open_engine,
-    Engine, FrameReader, Picture, SpaceJob,
+    check_picture_id, connect_engine, default_engine_options, error_code_description, error_code_name, last_error_code,
+    open_engine, Engine, FrameReader, Picture, SpaceJob,
 };
 
 #[cxx::bridge(namespace = "pstor::ffi")]
@@ -192,6 +192,23 @@ pub(crate) mod ffi {
         LockNotFound = 600,
         /// The lock exceeds the pool's lock quota.
         LockQuotaExceeded = 601,
+        /// The SDK protocol was broken (bad magic, version, checksum or body).
+        Protocol = 700,
+        /// Authentication failed: unknown access key, or wrong secret key.
+        AuthFailed = 701,
+        /// The server does not know the request, or does not serve it on this port.
+        UnknownRequest = 702,
+        /// A protocol frame is larger than the peer accepts.
+        FrameTooLarge = 703,
+        /// The server is at its connection limit or shutting down.
+        Busy = 704,
+        /// The peer did not answer in time.
+        Timeout = 705,
+        /// Not connected, or the connection was lost (the outcome of a
+        /// request in flight is unknown).
+        Disconnected = 706,
+        /// The operation is not available in this mode (embedded or remote).
+        Unsupported = 707,
         /// Invalid argument.
         InvalidArgument = 900,
         /// The engine is closed.
@@ -382,7 +399,21 @@ pub(crate) mod ffi {
 
         /// Opens (or creates) the engine whose catalog is in `data_dir`.
         fn open_engine(data_dir: &str, options: &EngineOptions) -> Result<Box<Engine>>;
-        /// Clean shutdown; later calls fail with `Closed`. Closing twice is fine.
+        /// Connects to a pstor-server (SDK ports) and authenticates; the
+        /// engine's calls then go to the server. Timeouts in ms.
+        #[allow(clippy::too_many_arguments)]
+        fn connect_engine(
+            host: &str,
+            signalling_port: u16,
+            data_port: u16,
+            access_key: &str,
+            secret_key: &str,
+            connect_timeout_ms: i64,
+            request_timeout_ms: i64,
+            data_connections: u32,
+        ) -> Result<Box<Engine>>;
+        /// Clean shutdown (remote: closes the client's connections); later
+        /// calls fail with `Closed`. Closing twice is fine.
         fn close(self: &Engine) -> Result<()>;
 
         /// Starts initializing folder `path` into a storage space.

@@ -4,12 +4,14 @@
 //! [`last_error_code`] and turns a panic into an error instead of an abort.
 
 use crate::bridge::ffi;
+use pstor_client::{Backend, FrameStream, SpaceJobHandle};
 use pstor_core as core;
 use pstor_core::{ErrorCode, PictureId, PoolId, StreamId};
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::Arc;
 
 thread_local! {
     /// The number of the last failure on this thread.
@@ -102,7 +104,45 @@ pub(crate) fn open_engine(data_dir: &str, options: &ffi::EngineOptions) -> Outco
         opts.min_space_capacity = options.min_space_capacity;
         opts.segment_size = options.segment_size;
         opts.utc_offset_minutes = options.utc_offset_minutes;
-        Ok(Box::new(Engine { engine: core::Engine::open(opts)?, closed: AtomicBool::new(false) }))
+        Ok(Engine::from_backend(pstor_client::open_local(opts)?))
+    })
+}
+
+/// Connects to a pstor-server and authenticates (mutually); every method of
+/// the engine then goes to the server over the SDK protocol. Timeouts in
+/// ms; ports, timeouts and the connection count must not be 0.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn connect_engine(
+    host: &str,
+    signalling_port: u16,
+    data_port: u16,
+    access_key: &str,
+    secret_key: &str,
+    connect_timeout_ms: i64,
+    request_timeout_ms: i64,
+    data_connections: u32,
+) -> Outcome<Box<Engine>> {
+    boundary(|| {
+        if host.is_empty() {
+            return Err(invalid("RemoteOptions: host is empty".into()));
+        }
+        if signalling_port == 0 || data_port == 0 {
+            return Err(invalid("RemoteOptions: the ports must not be 0".into()));
+        }
+        let ms = |what: &str, v: i64| match u64::try_from(v) {
+            Ok(v) if v > 0 => Ok(std::time::Duration::from_millis(v)),
+            _ => Err(invalid(format!("RemoteOptions: {what} must be at least 1 ms, not {v} ms"))),
+        };
+        if data_connections == 0 {
+            return Err(invalid("RemoteOptions: data_connections must be at least 1".into()));
+        }
+        let mut opts = pstor_client::RemoteOptions::new(host, access_key, secret_key);
+        opts.signalling_port = signalling_port;
+        opts.data_port = data_port;
+        opts.connect_timeout = ms("connect_timeout", connect_timeout_ms)?;
+        opts.request_timeout = ms("request_timeout", request_timeout_ms)?;
+        opts.data_connections = data_connections as usize;
+        Ok(Engine::from_backend(pstor_client::connect(opts)?))
     })
 }
 
@@ -201,29 +241,34 @@ fn picture_info(i: &core::PictureInfo) -> ffi::PictureInfo {
 
 // ---- opaque types ----------------------------------------------------------
 
-/// An open engine, as C++ holds it (`rust::Box<pstor::ffi::Engine>`).
-/// Dropping it closes the engine (errors are then lost: call `close` to see
-/// them).
+/// An open engine, as C++ holds it (`rust::Box<pstor::ffi::Engine>`): the
+/// embedded engine or a client of a pstor-server, behind its [`Backend`]. After `close`, the backend fails every call with
+/// `Closed`. Dropping it closes the backend (errors are then lost: call
+/// `close` to see them).
 pub(crate) struct Engine {
-    engine: core::Engine,
-    /// Set by `close`: every later call fails with `Closed`. The engine
-    /// itself refuses only some calls after close (reads, listings and
-    /// `unlock` still go through), and C++ gets one simple rule.
-    closed: AtomicBool,
+    backend: Arc<dyn Backend>,
+}
+
+impl Engine {
+    /// The C++ engine over a backend: [`open_engine`] passes the embedded
+    /// engine, [`connect_engine`] the remote client.
+    fn from_backend(backend: Arc<dyn Backend>) -> Box<Engine> {
+        Box::new(Engine { backend })
+    }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
         // Best effort, as documented; a failure cannot be reported from a
         // destructor, and the data acknowledged by `sync` is safe anyway.
-        let _ = catch_unwind(AssertUnwindSafe(|| self.engine.close()));
+        let _ = catch_unwind(AssertUnwindSafe(|| self.backend.close()));
     }
 }
 
 /// A running storage space initialization or restore.
 pub(crate) struct SpaceJob {
     space: u32,
-    job: Option<core::SpaceJob>,
+    job: Option<Box<dyn SpaceJobHandle>>,
     /// Whether `job` has been waited for (`job` is then `None`).
     waited: bool,
 }
@@ -231,7 +276,7 @@ pub(crate) struct SpaceJob {
 /// Frames being read, and the current one (its bytes stay valid until the
 /// next call to `next`).
 pub(crate) struct FrameReader {
-    iter: core::FrameIter,
+    iter: FrameStream,
     current: Option<core::Frame>,
 }
 
@@ -249,7 +294,7 @@ impl SpaceJob {
         }
     }
     pub(crate) fn is_finished(&self) -> bool {
-        self.job.as_ref().is_none_or(core::SpaceJob::is_finished)
+        self.job.as_ref().is_none_or(|j| j.is_finished())
     }
     pub(crate) fn cancel(&self) {
         if let Some(j) = &self.job {
@@ -296,23 +341,14 @@ impl Picture {
 }
 
 impl Engine {
-    /// The engine, unless closed.
-    fn live(&self) -> core::Result<&core::Engine> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(core::Error::Closed);
-        }
-        Ok(&self.engine)
-    }
-
     pub(crate) fn close(&self) -> Outcome<()> {
-        self.closed.store(true, Ordering::Release);
-        boundary(|| self.engine.close())
+        boundary(|| self.backend.close())
     }
 
     // ---- storage spaces --------------------------------------------------
 
-    fn job(job: core::SpaceJob) -> Box<SpaceJob> {
-        Box::new(SpaceJob { space: job.space.0, job: Some(job), waited: false })
+    fn job(job: Box<dyn SpaceJobHandle>) -> Box<SpaceJob> {
+        Box::new(SpaceJob { space: job.space().0, job: Some(job), waited: false })
     }
 
     pub(crate) fn initialize_space(&self, path: &str, capacity: u64, segment_size: u64) -> Outcome<Box<SpaceJob>> {
@@ -322,19 +358,19 @@ impl Engine {
                 capacity,
                 segment_size: (segment_size != 0).then_some(segment_size),
             };
-            Ok(Self::job(self.live()?.initialize_space(spec)?))
+            Ok(Self::job(self.backend.initialize_space(spec)?))
         })
     }
 
     pub(crate) fn restore_space(&self, path: &str) -> Outcome<Box<SpaceJob>> {
-        boundary(|| Ok(Self::job(self.live()?.restore_space(path)?)))
+        boundary(|| Ok(Self::job(self.backend.restore_space(Path::new(path))?)))
     }
 
     pub(crate) fn spaces(&self) -> Outcome<Vec<ffi::SpaceInfo>> {
         boundary(|| {
             Ok(self
-                .live()?
-                .spaces()
+                .backend
+                .spaces()?
                 .into_iter()
                 .map(|s| ffi::SpaceInfo {
                     id: s.id.0,
@@ -375,19 +411,19 @@ impl Engine {
                 cycle_days,
                 max_lock_pct,
             };
-            Ok(self.live()?.create_pool(spec)?.0)
+            Ok(self.backend.create_pool(spec)?.0)
         })
     }
 
     pub(crate) fn delete_pool(&self, pool: u32) -> Outcome<()> {
-        boundary(|| self.live()?.delete_pool(PoolId(pool)))
+        boundary(|| self.backend.delete_pool(PoolId(pool)))
     }
 
     pub(crate) fn pools(&self) -> Outcome<Vec<ffi::PoolInfo>> {
         boundary(|| {
             Ok(self
-                .live()?
-                .pools()
+                .backend
+                .pools()?
                 .into_iter()
                 .map(|p| ffi::PoolInfo {
                     id: p.config.id.0,
@@ -426,28 +462,28 @@ impl Engine {
                 codec: codec.into(),
                 codec_config: codec_config.to_vec(),
             };
-            Ok(self.live()?.register_stream(spec)?.0)
+            Ok(self.backend.register_stream(spec)?.0)
         })
     }
 
     pub(crate) fn find_stream(&self, camera_id: &str, channel: u32, kind: ffi::StreamKind) -> Outcome<u64> {
-        boundary(|| Ok(self.live()?.find_stream(camera_id, channel, stream_kind(kind)?).map_or(0, |s| s.0)))
+        boundary(|| Ok(self.backend.find_stream(camera_id, channel, stream_kind(kind)?)?.map_or(0, |s| s.0)))
     }
 
     pub(crate) fn append(&self, stream: u64, ts: i64, key: bool, data: &[u8]) -> Outcome<()> {
-        boundary(|| self.live()?.append(StreamId(stream), ts, key, bytes::Bytes::copy_from_slice(data)))
+        boundary(|| self.backend.append(StreamId(stream), ts, key, bytes::Bytes::copy_from_slice(data)))
     }
 
     pub(crate) fn sync(&self, stream: u64) -> Outcome<()> {
-        boundary(|| self.live()?.sync(StreamId(stream)))
+        boundary(|| self.backend.sync(StreamId(stream)))
     }
 
     pub(crate) fn sync_all(&self) -> Outcome<()> {
-        boundary(|| self.live()?.sync_all())
+        boundary(|| self.backend.sync_all())
     }
 
     pub(crate) fn read(&self, stream: u64, start: i64, end: i64) -> Outcome<Box<FrameReader>> {
-        boundary(|| Ok(Box::new(FrameReader { iter: self.live()?.read(StreamId(stream), start, end)?, current: None })))
+        boundary(|| Ok(Box::new(FrameReader { iter: self.backend.read(StreamId(stream), start, end)?, current: None })))
     }
 
     pub(crate) fn recorded_ranges(
@@ -459,7 +495,7 @@ impl Engine {
     ) -> Outcome<Vec<ffi::TimeRange>> {
         boundary(|| {
             Ok(self
-                .live()?
+                .backend
                 .recorded_ranges(StreamId(stream), start, end, tolerance_us)?
                 .into_iter()
                 .map(|(start, end)| ffi::TimeRange { start, end })
@@ -470,7 +506,7 @@ impl Engine {
     // ---- locks -----------------------------------------------------------
 
     pub(crate) fn lock(&self, stream: u64, start: i64, end: i64, has_expiry: bool, expires: i64) -> Outcome<u64> {
-        boundary(|| Ok(self.live()?.lock(StreamId(stream), start, end, expiry(has_expiry, expires))?.0))
+        boundary(|| Ok(self.backend.lock(StreamId(stream), start, end, expiry(has_expiry, expires))?.0))
     }
 
     pub(crate) fn lock_pictures(
@@ -482,18 +518,18 @@ impl Engine {
         has_expiry: bool,
         expires: i64,
     ) -> Outcome<u64> {
-        boundary(|| Ok(self.live()?.lock_pictures(PoolId(pool), camera_id, start, end, expiry(has_expiry, expires))?.0))
+        boundary(|| Ok(self.backend.lock_pictures(PoolId(pool), camera_id, start, end, expiry(has_expiry, expires))?.0))
     }
 
     pub(crate) fn unlock(&self, lock: u64) -> Outcome<()> {
-        boundary(|| self.live()?.unlock(core::LockId(lock)))
+        boundary(|| self.backend.unlock(core::LockId(lock)))
     }
 
     pub(crate) fn locks(&self) -> Outcome<Vec<ffi::LockInfo>> {
         boundary(|| {
             Ok(self
-                .live()?
-                .locks()
+                .backend
+                .locks()?
                 .into_iter()
                 .map(|l| {
                     let (stream, pool, camera_id) = match l.target {
@@ -517,12 +553,12 @@ impl Engine {
     // ---- video inspection --------------------------------------------------
 
     pub(crate) fn today(&self) -> Outcome<ffi::Date> {
-        boundary(|| Ok(date_out(self.live()?.today())))
+        boundary(|| Ok(date_out(self.backend.today()?)))
     }
 
     pub(crate) fn inspect_day(&self, stream: u64, date: ffi::Date) -> Outcome<ffi::DayInspection> {
         boundary(|| {
-            let d = self.live()?.inspect_day(StreamId(stream), date_in(date))?;
+            let d = self.backend.inspect_day(StreamId(stream), date_in(date))?;
             Ok(ffi::DayInspection {
                 stream: d.stream.0,
                 date: date_out(d.date),
@@ -546,7 +582,7 @@ impl Engine {
     pub(crate) fn inspect_month(&self, stream: u64, year: i32, month: u32) -> Outcome<Vec<ffi::DaySummary>> {
         boundary(|| {
             Ok(self
-                .live()?
+                .backend
                 .inspect_month(StreamId(stream), year, month)?
                 .into_iter()
                 .map(|d| ffi::DaySummary {
@@ -579,31 +615,31 @@ impl Engine {
                 content_type: content_type.into(),
                 key: has_key.then(|| core::PictureKey { bucket: bucket.into(), key: key.into() }),
             };
-            Ok(self.live()?.put_picture(PoolId(pool), &meta, data)?.to_string())
+            Ok(self.backend.put_picture(PoolId(pool), &meta, data)?.to_string())
         })
     }
 
     pub(crate) fn sync_pictures(&self, pool: u32) -> Outcome<()> {
-        boundary(|| self.live()?.sync_pictures(PoolId(pool)))
+        boundary(|| self.backend.sync_pictures(PoolId(pool)))
     }
 
     pub(crate) fn get_picture(&self, id: &str) -> Outcome<Box<Picture>> {
-        boundary(|| Ok(Box::new(Picture(self.live()?.get_picture(&parse_id(id)?)?))))
+        boundary(|| Ok(Box::new(Picture(self.backend.get_picture(&parse_id(id)?)?))))
     }
 
     pub(crate) fn get_picture_by_key(&self, bucket: &str, key: &str) -> Outcome<Box<Picture>> {
         boundary(|| {
             let k = core::PictureKey { bucket: bucket.into(), key: key.into() };
-            Ok(Box::new(Picture(self.live()?.get_picture_by_key(&k)?)))
+            Ok(Box::new(Picture(self.backend.get_picture_by_key(&k)?)))
         })
     }
 
     pub(crate) fn head_picture(&self, id: &str) -> Outcome<ffi::PictureInfo> {
-        boundary(|| Ok(picture_info(&self.live()?.head_picture(&parse_id(id)?)?)))
+        boundary(|| Ok(picture_info(&self.backend.head_picture(&parse_id(id)?)?)))
     }
 
     pub(crate) fn delete_picture(&self, id: &str) -> Outcome<()> {
-        boundary(|| self.live()?.delete_picture(&parse_id(id)?))
+        boundary(|| self.backend.delete_picture(&parse_id(id)?))
     }
 
     #[allow(clippy::too_many_arguments)] // mirrors `PictureQuery`, field by field
@@ -627,7 +663,7 @@ impl Engine {
                 limit,
                 after,
             };
-            Ok(self.live()?.list_pictures(&q)?.iter().map(picture_info).collect())
+            Ok(self.backend.list_pictures(&q)?.iter().map(picture_info).collect())
         })
     }
 }

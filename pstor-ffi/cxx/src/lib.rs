@@ -22,7 +22,10 @@
 //! pstor is caught on the Rust side and becomes `PSTOR_PANIC` (2) instead of
 //! aborting the process.
 //!
-//! Nothing here is a second engine: every call goes to `pstor_core::Engine`.
+//! Nothing here is a second engine: every call goes to the engine's
+//! `pstor_client::Backend`: the embedded `pstor_core::Engine`
+//! (`Engine::open`), or a client of a pstor-server (`Engine::connect`)
+//! behind the same class.
 //! The Rust items are private; the C++ header is the interface.
 
 mod bridge;

@@ -53,6 +53,14 @@ fn bridge_code(code: ErrorCode) -> Option<ffi::ErrorCode> {
         ErrorCode::KeyIndex => B::KeyIndex,
         ErrorCode::LockNotFound => B::LockNotFound,
         ErrorCode::LockQuotaExceeded => B::LockQuotaExceeded,
+        ErrorCode::Protocol => B::Protocol,
+        ErrorCode::AuthFailed => B::AuthFailed,
+        ErrorCode::UnknownRequest => B::UnknownRequest,
+        ErrorCode::FrameTooLarge => B::FrameTooLarge,
+        ErrorCode::Busy => B::Busy,
+        ErrorCode::Timeout => B::Timeout,
+        ErrorCode::Disconnected => B::Disconnected,
+        ErrorCode::Unsupported => B::Unsupported,
         ErrorCode::InvalidArgument => B::InvalidArgument,
         ErrorCode::Closed => B::Closed,
         _ => return None,
@@ -82,6 +90,32 @@ fn failures_leave_their_number_on_the_thread() {
     let e = boundary::<()>(|| panic!("boom")).expect_err("panic");
     assert_eq!(last_error_code(), ErrorCode::Panic.number());
     assert!(e.to_string().contains("boom"), "{e}");
+}
+
+/// A remote backend reports a server's error as `Error::Remote`: C++ gets
+/// the number it carries (`pstor::Error::code()`) and the server's message
+/// (`what()`).
+#[test]
+fn a_remote_error_crosses_as_its_code() {
+    for code in [
+        ErrorCode::PoolFull,
+        ErrorCode::Closed,
+        ErrorCode::Protocol,
+        ErrorCode::AuthFailed,
+        ErrorCode::UnknownRequest,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::Busy,
+        ErrorCode::Timeout,
+        ErrorCode::Disconnected,
+        ErrorCode::Unsupported,
+    ] {
+        let message = format!("the server says: {}", code.description());
+        let e = boundary::<()>(|| Err(pstor_core::Error::Remote { code, message: message.clone() }))
+            .expect_err("remote error");
+        assert_eq!(last_error_code(), code.number());
+        assert_eq!(error_code_name(last_error_code()), code.c_name());
+        assert_eq!(e.to_string(), message);
+    }
 }
 
 #[test]
@@ -208,4 +242,118 @@ fn no_hand_written_unsafe() {
             assert!(!text.contains(&word), "`{word}` in {}", path.display());
         }
     }
+}
+
+// ---- remote mode -------------------------------------------------------------
+
+/// The defaults `pstor::RemoteOptions` spells out in the header are the
+/// remote client's.
+#[test]
+fn remote_defaults_in_the_header_are_the_clients() {
+    let header = include_str!("../include/pstor.hpp");
+    let d = pstor_client::RemoteOptions::new("", "", "");
+    for want in [
+        format!("std::uint16_t signalling_port = {};", d.signalling_port),
+        format!("std::uint16_t data_port = {};", d.data_port),
+        format!("std::chrono::milliseconds connect_timeout{{{}}};", d.connect_timeout.as_millis()),
+        format!("std::chrono::milliseconds request_timeout{{{}}};", d.request_timeout.as_millis()),
+        format!("std::uint32_t data_connections = {};", d.data_connections),
+    ] {
+        assert!(header.contains(&want), "pstor.hpp lacks `{want}`");
+    }
+}
+
+#[test]
+fn connect_refuses_bad_options() {
+    let calls: [(&str, &dyn Fn() -> bool); 5] = [
+        ("empty host", &|| connect_engine("", 6036, 6037, "a", "s", 1000, 1000, 1).is_err()),
+        ("port 0", &|| connect_engine("127.0.0.1", 0, 6037, "a", "s", 1000, 1000, 1).is_err()),
+        ("no timeout", &|| connect_engine("127.0.0.1", 6036, 6037, "a", "s", 0, 1000, 1).is_err()),
+        ("negative timeout", &|| connect_engine("127.0.0.1", 6036, 6037, "a", "s", 1000, -5, 1).is_err()),
+        ("no connections", &|| connect_engine("127.0.0.1", 6036, 6037, "a", "s", 1000, 1000, 0).is_err()),
+    ];
+    for (what, call) in calls {
+        assert!(call(), "{what}");
+        assert_eq!(last_error_code(), ErrorCode::InvalidArgument.number(), "{what}");
+    }
+}
+
+/// A port on loopback that nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn connect_to_nothing_is_disconnected() {
+    let port = closed_port();
+    assert!(connect_engine("127.0.0.1", port, port, "a", "s", 2000, 2000, 1).is_err());
+    assert_eq!(last_error_code(), ErrorCode::Disconnected.number());
+}
+
+/// A pstor-server on loopback (ports chosen by the system) with one key
+/// pair, one space and a video pool.
+fn test_server(dir: &std::path::Path) -> pstor_server::RunningServer {
+    use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig, StrategyName};
+    use pstor_server::{ByteSize, ServerConfig};
+    let mut cfg = ServerConfig { data_dir: dir.join("data"), ..ServerConfig::default() };
+    cfg.listen.bind = "127.0.0.1".parse().expect("address");
+    cfg.listen.signalling_port = 0;
+    cfg.listen.data_port = 0;
+    cfg.keys.pairs = vec![KeyPair { access_key: "PSAKCXXTEST000000001".into(), secret_key: SECRET.into() }];
+    cfg.engine.min_space_capacity = ByteSize(1 << 20);
+    cfg.engine.segment_size = ByteSize(256 << 10);
+    cfg.spaces = vec![SpaceConfig { path: dir.join("space1"), capacity: ByteSize(8 << 20), segment_size: None }];
+    cfg.pools = vec![PoolConfig {
+        name: "video".into(),
+        kind: KindName::Video,
+        capacity: ByteSize(4 << 20),
+        spaces: vec![],
+        strategy: StrategyName::Overwrite,
+        cycle_days: 0,
+        max_lock_pct: 50,
+    }];
+    cfg.logging.level = "warn".into();
+    pstor_server::Server::start(cfg).expect("server")
+}
+
+const SECRET: &str = "cxx-test-secret-0123456789";
+
+fn connect_to(server: &pstor_server::RunningServer, access: &str, secret: &str) -> Outcome<Box<Engine>> {
+    let (s, d) = (server.signalling_addr(), server.data_addr());
+    connect_engine(&s.ip().to_string(), s.port(), d.port(), access, secret, 5000, 30_000, 2)
+}
+
+#[test]
+fn remote_round_trip_and_wrong_keys() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = test_server(tmp.path());
+    assert!(connect_to(&server, "PSAKCXXTEST000000001", "not-the-secret-key-at-all").is_err());
+    assert_eq!(last_error_code(), ErrorCode::AuthFailed.number());
+    assert!(connect_to(&server, "PSAKUNKNOWN", SECRET).is_err());
+    assert_eq!(last_error_code(), ErrorCode::AuthFailed.number());
+
+    let e = connect_to(&server, "PSAKCXXTEST000000001", SECRET).expect("connect");
+    let pool = e.pools().expect("pools").iter().find(|p| p.name == "video").expect("video pool").id;
+    let cam = e.register_stream(pool, "cam-r", 1, ffi::StreamKind::Main, "H264", b"").expect("register");
+    let t0 = 1_795_392_000_000_000i64;
+    for i in 0..50i64 {
+        e.append(cam, t0 + i * 40_000, i % 25 == 0, &[i as u8; 300]).expect("append");
+    }
+    e.sync(cam).expect("sync");
+    let mut r = e.read(cam, t0, t0 + 2_000_000).expect("read");
+    let mut n = 0;
+    while r.next().expect("next") {
+        assert_eq!(r.data(), &[((r.ts() - t0) / 40_000) as u8; 300][..]);
+        n += 1;
+    }
+    assert_eq!(n, 50);
+    // A server's refusal carries the engine's number.
+    assert!(e.register_stream(777, "cam-x", 1, ffi::StreamKind::Main, "H264", b"").is_err());
+    assert_eq!(last_error_code(), ErrorCode::PoolNotFound.number());
+    e.close().expect("close");
+    assert!(e.pools().is_err());
+    assert_eq!(last_error_code(), ErrorCode::Closed.number());
+    drop(e);
+    server.shutdown().expect("shutdown");
 }

@@ -12,31 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "expect.h"
 #include "pstor.h"
-
-static int failures = 0;
-
-/* Checks that `got` is `want` and that a message is available for it. */
-static void expect_at(pstor_result got, pstor_result want, const char *what, int line) {
-  char msg[256];
-  size_t n = 0;
-  pstor_result r = pstor_result_message(got, msg, sizeof msg, &n);
-  if (got != want || r != PSTOR_OK || (got != PSTOR_OK && n == 0)) {
-    fprintf(stderr, "line %d: %s: got %u (%s), want %u\n", line, what, (unsigned)got, msg, (unsigned)want);
-    failures++;
-  } else if (got != PSTOR_OK) {
-    printf("%-46s %3u %s\n", what, (unsigned)got, msg);
-  }
-}
-#define EXPECT(call, want) expect_at((call), (want), #call, __LINE__)
-#define OK(call) expect_at((call), PSTOR_OK, #call, __LINE__)
-#define TRUE(cond)                                              \
-  do {                                                          \
-    if (!(cond)) {                                              \
-      fprintf(stderr, "line %d: not true: %s\n", __LINE__, #cond); \
-      failures++;                                               \
-    }                                                           \
-  } while (0)
 
 static const int64_t SEC = 1000000;
 static const int64_t T0 = INT64_C(1795392000000000);
@@ -67,6 +44,16 @@ int main(int argc, char **argv) {
   char msg[128];
   OK(pstor_result_message(4242, msg, sizeof msg, &n));
   TRUE(strstr(msg, "4242") != NULL);
+  /* The network's codes (remote mode) have their numbers and messages. */
+  TRUE(PSTOR_PROTOCOL == 700 && PSTOR_UNSUPPORTED == 707);
+  const pstor_result network[] = {PSTOR_PROTOCOL, PSTOR_AUTH_FAILED, PSTOR_UNKNOWN_REQUEST, PSTOR_FRAME_TOO_LARGE,
+                                  PSTOR_BUSY,     PSTOR_TIMEOUT,     PSTOR_DISCONNECTED,    PSTOR_UNSUPPORTED};
+  for (size_t i = 0; i < sizeof network / sizeof network[0]; i++) {
+    OK(pstor_result_message(network[i], msg, sizeof msg, &n));
+    TRUE(n > 0 && strstr(msg, "unknown result code") == NULL);
+  }
+  OK(pstor_result_message(PSTOR_TIMEOUT, msg, sizeof msg, &n));
+  TRUE(strstr(msg, "in time") != NULL);
 
   /* --- opening --------------------------------------------------------- */
   pstor_engine *engine = NULL;

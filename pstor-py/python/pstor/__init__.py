@@ -1,4 +1,5 @@
-"""pstor: the storage engine for video surveillance, embedded in Python.
+"""pstor: the storage engine for video surveillance, in Python: embedded, or
+as a client of a pstor-server.
 
 pstor turns folders on local disks, RAID/iSCSI volumes and NAS mounts into
 *storage spaces*, groups them into *resource pools* (overwrite strategy,
@@ -16,6 +17,10 @@ inspection*).
         engine.sync(cam)
         for frame in engine.read(cam, start_us, end_us):
             ...
+
+    # The same Engine, on a pstor-server (SDK ports 6036/6037):
+    with pstor.connect("nvr-storage.local", access_key, secret_key) as engine:
+        ...
 
 Timestamps are ints of microseconds since the Unix epoch, UTC (``to_us`` and
 ``from_us`` convert aware datetimes). Enums are ``enum.StrEnum``s, and plain
@@ -52,12 +57,14 @@ from ._pstor import (
     StreamInfo,
     Thresholds,
     __version__,
+    connect,
     error_codes,
 )
 from ._time import from_us, now_us, to_us
 
 __all__ = [
     "Engine",
+    "connect",
     "SpaceJob",
     "FrameReader",
     "EventSubscription",

@@ -12,7 +12,21 @@ its own class, grouped under a few bases so callers can catch a family::
     ├── CapacityError                       PoolFull, LockQuotaExceeded, too little room
     ├── StateError                          Closed, in use, wrong status, needs confirmation
     ├── StorageError                        IoError, Corrupt, lost or failed spaces
+    ├── NetworkError                        remote mode: the server or the connection to it
+    ├── Unsupported (also NotImplementedError)  not available in this mode (embedded or remote)
     └── InternalError                       a bug in pstor, or a number unknown to this version
+
+Remote mode raises the same classes as the embedded engine (a server's
+refusal carries the engine's number); only ``NetworkError``'s classes are new
+there. ``NetworkError`` is deliberately not a built-in ``ConnectionError``,
+and ``pstor.Timeout`` not a built-in ``TimeoutError``: those are ``OSError``s,
+whose constructor reads its arguments as ``(errno, strerror, filename)``,
+which would garble ``str(e)`` and ``.code`` (the reason ``IoError`` is not an
+``OSError`` either). So ``except TimeoutError`` does not catch
+``pstor.Timeout``; the built-in ``TimeoutError`` is what a local wait with a
+``timeout`` raises (``SpaceJob.wait``: the job goes on), while
+``pstor.Timeout`` (705) means the server did not answer in time and the
+outcome of the request is unknown.
 """
 
 from __future__ import annotations
@@ -66,6 +80,12 @@ class StorageError(Error):
     """The disk misbehaved: an I/O error, corrupt bytes, a lost or failed space."""
 
 
+class NetworkError(Error):
+    """Remote mode: the SDK protocol, the connection or the server failed
+    (codes 700-706). After ``Timeout`` or ``Disconnected`` the outcome of the
+    call is unknown: only what a ``sync`` acknowledged is durable."""
+
+
 class InternalError(Error):
     """A bug in pstor (a caught panic) or an error unknown to this version."""
 
@@ -117,10 +137,29 @@ _TABLE: list[tuple[int, str, type[Error], str]] = [
     (504, "KeyIndexError", StorageError, "The picture key index could not be read or written."),
     (600, "LockNotFound", NotFound, "No lock with that id (or it lapsed)."),
     (601, "LockQuotaExceeded", CapacityError, "The lock would exceed the pool's max-lock percentage."),
+    (700, "ProtocolError", NetworkError, "The SDK protocol was broken (bad magic, version, checksum or body)."),
+    (701, "AuthFailed", NetworkError, "Authentication failed: unknown access key, or wrong secret key."),
+    (702, "UnknownRequest", NetworkError, "The server does not know the request, or does not serve it on this port."),
+    (703, "FrameTooLarge", NetworkError, "A protocol frame is larger than the peer accepts."),
+    (704, "Busy", NetworkError, "The server is at its connection limit or shutting down; try again later."),
+    (
+        705,
+        "Timeout",
+        NetworkError,
+        "The server did not answer in time; the outcome is unknown. Not the built-in TimeoutError.",
+    ),
+    (706, "Disconnected", NetworkError, "Not connected, or the connection was lost; the outcome is unknown."),
     (901, "Closed", StateError, "The engine is closed."),
 ]
 
-_BY_CODE: dict[int, type[Error]] = {900: InvalidArgument}
+class Unsupported(Error, NotImplementedError):
+    """The operation is not available in this mode (embedded or remote).
+    Its own group: it is not a network failure, and no retry helps."""
+
+    code, code_name = 707, "PSTOR_UNSUPPORTED"
+
+
+_BY_CODE: dict[int, type[Error]] = {900: InvalidArgument, 707: Unsupported}
 _CLASSES: dict[str, type[Error]] = {}
 
 for _code, _name, _base, _doc in _TABLE:
@@ -129,7 +168,19 @@ for _code, _name, _base, _doc in _TABLE:
     _CLASSES[_name] = _cls
     globals()[_name] = _cls
 
-for _c in (Error, InvalidArgument, NotFound, AlreadyExists, CapacityError, StateError, StorageError, InternalError):
+_GROUPS = (
+    Error,
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    CapacityError,
+    StateError,
+    StorageError,
+    NetworkError,
+    Unsupported,
+    InternalError,
+)
+for _c in _GROUPS:
     _c.__module__ = "pstor"
 
 
@@ -155,6 +206,8 @@ __all__ = [
     "CapacityError",
     "StateError",
     "StorageError",
+    "NetworkError",
+    "Unsupported",
     "InternalError",
     "error_class",
     *_CLASSES,
