@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --release --locked -p pstor-server
-bin=${CARGO_TARGET_DIR:-target}/release/pstor-server
+bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/pstor-server")
 work=$(mktemp -d)
 trap 'kill -9 "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
