@@ -27,7 +27,7 @@ use crate::ingest::{drive, embedded, load, share, sizes, IngestArgs, Lanes, Meas
 use crate::measure::{cpu_per_gib, mib_s, percentile, rss_mib, settle, Report, Stopwatch};
 use pstor_client::{Backend, RemoteOptions};
 use pstor_core::*;
-use pstor_server::config::{KeyPair, SpaceConfig};
+use pstor_server::config::SpaceConfig;
 use pstor_server::{ByteSize, RunningServer, Server, ServerConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,12 +53,7 @@ fn target(a: &IngestArgs, capacity: u64) -> Result<(RemoteOptions, Target)> {
             return Err(invalid(format!("{} exists; give an empty --dir", root.display())));
         }
         let pair = pstor_server::credentials::generate();
-        let mut cfg = ServerConfig { data_dir: root.join("server"), ..ServerConfig::default() };
-        cfg.listen.bind = "127.0.0.1".parse().map_err(|_| invalid("loopback address"))?;
-        cfg.listen.signalling_port = 0;
-        cfg.listen.data_port = 0;
-        cfg.keys.pairs = vec![KeyPair { access_key: pair.access_key.clone(), secret_key: pair.secret_key.clone() }];
-        cfg.engine.min_space_capacity = ByteSize(1 << 20);
+        let mut cfg = ServerConfig::loopback(root.join("server"), pair.clone());
         cfg.engine.segment_size = ByteSize(a.segment_mib << 20);
         cfg.spaces = vec![SpaceConfig { path: root.join("space"), capacity: ByteSize(capacity), segment_size: None }];
         let server = Server::start(cfg).map_err(|e| invalid(format!("starting the in-process server: {e}")))?;

@@ -230,7 +230,7 @@ mod tests {
     use super::*;
     use crate::streams::{pstor_stream_append, pstor_stream_register, pstor_stream_sync, PSTOR_STREAM_MAIN};
     use pstor_core::StreamId;
-    use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig, StrategyName};
+    use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig};
     use pstor_server::{ByteSize, RunningServer, Server, ServerConfig};
     use std::ffi::CString;
 
@@ -240,23 +240,12 @@ mod tests {
     /// A server on loopback (ports chosen by the system), one key pair, a
     /// space and a video pool.
     fn server(dir: &std::path::Path) -> RunningServer {
-        let mut cfg = ServerConfig { data_dir: dir.join("data"), ..ServerConfig::default() };
-        cfg.listen.bind = "127.0.0.1".parse().expect("address");
-        cfg.listen.signalling_port = 0;
-        cfg.listen.data_port = 0;
-        cfg.keys.pairs = vec![KeyPair { access_key: ACCESS.into(), secret_key: SECRET.into() }];
-        cfg.engine.min_space_capacity = ByteSize(1 << 20);
+        let key = KeyPair { access_key: ACCESS.into(), secret_key: SECRET.into() };
+        let mut cfg = ServerConfig::loopback(dir.join("data"), key);
         cfg.engine.segment_size = ByteSize(256 << 10);
         cfg.spaces = vec![SpaceConfig { path: dir.join("space1"), capacity: ByteSize(8 << 20), segment_size: None }];
-        cfg.pools = vec![PoolConfig {
-            name: "video".into(),
-            kind: KindName::Video,
-            capacity: ByteSize(4 << 20),
-            spaces: vec![],
-            strategy: StrategyName::Overwrite,
-            cycle_days: 0,
-            max_lock_pct: 50,
-        }];
+        let pool = PoolConfig::new("video", KindName::Video, ByteSize(4 << 20));
+        cfg.pools = vec![PoolConfig { cycle_days: 0, max_lock_pct: 50, ..pool }];
         Server::start(cfg).expect("server")
     }
 

@@ -51,6 +51,22 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// A server for this host only: bound to `127.0.0.1` on ports the
+    /// system chooses (read them from [`RunningServer`](crate::RunningServer)),
+    /// accepting the one key pair `key`, with spaces as small as 1 MiB
+    /// allowed. Tests, benches and examples add their spaces and pools.
+    pub fn loopback(data_dir: PathBuf, key: KeyPair) -> ServerConfig {
+        let mut cfg = ServerConfig { data_dir, ..ServerConfig::default() };
+        cfg.listen.bind = IpAddr::from([127, 0, 0, 1]);
+        cfg.listen.signalling_port = 0;
+        cfg.listen.data_port = 0;
+        cfg.keys.pairs = vec![key];
+        cfg.engine.min_space_capacity = ByteSize(1 << 20);
+        cfg
+    }
+}
+
 /// The listening sockets.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -147,6 +163,22 @@ pub struct PoolConfig {
     /// Most of the capacity locks may hold, percent. Default 10.
     #[serde(default = "default_lock_pct")]
     pub max_lock_pct: u8,
+}
+
+impl PoolConfig {
+    /// A pool over all the spaces with the file's defaults (overwrite,
+    /// a 30-day cycle, 10 % for locks).
+    pub fn new(name: impl Into<String>, kind: KindName, capacity: ByteSize) -> PoolConfig {
+        PoolConfig {
+            name: name.into(),
+            kind,
+            capacity,
+            spaces: Vec::new(),
+            strategy: default_strategy(),
+            cycle_days: default_cycle(),
+            max_lock_pct: default_lock_pct(),
+        }
+    }
 }
 
 fn default_strategy() -> StrategyName {

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use pstor_client::{connect, Backend, RemoteOptions};
 use pstor_core::*;
-use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig, StrategyName};
+use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig};
 use pstor_server::{ByteSize, RunningServer, Server, ServerConfig};
 use std::path::Path;
 use std::sync::Arc;
@@ -21,25 +21,17 @@ pub const MIB: u64 = 1 << 20;
 /// segments, one space of `space_mib` MiB in `<dir>/space1` and the pools
 /// given as (name, kind, MiB).
 pub fn config(dir: &Path, space_mib: u64, pools: &[(&str, KindName, u64)]) -> ServerConfig {
-    let mut cfg = ServerConfig { data_dir: dir.join("data"), ..ServerConfig::default() };
-    cfg.listen.bind = "127.0.0.1".parse().unwrap();
-    cfg.listen.signalling_port = 0;
-    cfg.listen.data_port = 0;
-    cfg.keys.pairs = vec![KeyPair { access_key: ACCESS.into(), secret_key: SECRET.into() }];
-    cfg.engine.min_space_capacity = ByteSize(MIB);
+    let key = KeyPair { access_key: ACCESS.into(), secret_key: SECRET.into() };
+    let mut cfg = ServerConfig::loopback(dir.join("data"), key);
     cfg.engine.segment_size = ByteSize(MIB);
     cfg.spaces =
         vec![SpaceConfig { path: dir.join("space1"), capacity: ByteSize(space_mib * MIB), segment_size: None }];
     cfg.pools = pools
         .iter()
         .map(|(name, kind, mib)| PoolConfig {
-            name: (*name).into(),
-            kind: *kind,
-            capacity: ByteSize(mib * MIB),
-            spaces: vec![],
-            strategy: StrategyName::Overwrite,
             cycle_days: 0,
             max_lock_pct: 50,
+            ..PoolConfig::new(*name, *kind, ByteSize(mib * MIB))
         })
         .collect();
     cfg

@@ -6,7 +6,7 @@
 use bytes::{Bytes, BytesMut};
 use pstor_core::*;
 use pstor_proto::*;
-use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig, StrategyName};
+use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig};
 use pstor_server::{ByteSize, RunningServer, Server, ServerConfig};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -22,23 +22,15 @@ pub const T0: Timestamp = 1_795_392_000 * US_PER_SEC;
 /// `space_mib` MiB (1 MiB segments) and two pools: "video" (video, half)
 /// and "pictures" (picture, a quarter).
 pub fn config(dir: &Path, space_mib: u64) -> ServerConfig {
-    let mut cfg = ServerConfig { data_dir: dir.join("data"), ..ServerConfig::default() };
-    cfg.listen.bind = "127.0.0.1".parse().unwrap();
-    cfg.listen.signalling_port = 0;
-    cfg.listen.data_port = 0;
-    cfg.keys.pairs = vec![KeyPair { access_key: ACCESS.into(), secret_key: SECRET.into() }];
-    cfg.engine.min_space_capacity = ByteSize(1 << 20);
+    let key = KeyPair { access_key: ACCESS.into(), secret_key: SECRET.into() };
+    let mut cfg = ServerConfig::loopback(dir.join("data"), key);
     cfg.engine.segment_size = ByteSize(1 << 20);
     cfg.spaces =
         vec![SpaceConfig { path: dir.join("space1"), capacity: ByteSize(space_mib << 20), segment_size: None }];
     let pool = |name: &str, kind, mib: u64| PoolConfig {
-        name: name.into(),
-        kind,
-        capacity: ByteSize(mib << 20),
-        spaces: vec![],
-        strategy: StrategyName::Overwrite,
         cycle_days: 0,
         max_lock_pct: 50,
+        ..PoolConfig::new(name, kind, ByteSize(mib << 20))
     };
     cfg.pools = vec![pool("video", KindName::Video, space_mib / 2), pool("pictures", KindName::Picture, space_mib / 4)];
     cfg
