@@ -130,7 +130,14 @@ impl FrameHeader {
     /// The header bytes of a frame of this kind, op and request id around
     /// `body` (CRC computed; `body_len` and `crc` of `self` are ignored).
     pub fn encode(&self, body: &[u8]) -> Result<[u8; HEADER_LEN], ProtoError> {
-        let len = u32::try_from(body.len()).map_err(|_| ProtoError::FrameTooLarge { len: u32::MAX, max: u32::MAX })?;
+        self.encode_parts(&[body])
+    }
+
+    /// As [`FrameHeader::encode`], for a body given as consecutive parts
+    /// (a [`GatheredFrame`]'s).
+    pub fn encode_parts(&self, body: &[&[u8]]) -> Result<[u8; HEADER_LEN], ProtoError> {
+        let total: usize = body.iter().map(|p| p.len()).sum();
+        let len = u32::try_from(total).map_err(|_| ProtoError::FrameTooLarge { len: u32::MAX, max: u32::MAX })?;
         let mut h = [0u8; HEADER_LEN];
         h[0..2].copy_from_slice(&MAGIC);
         h[2] = PROTOCOL_VERSION;
@@ -139,8 +146,10 @@ impl FrameHeader {
         h[6..8].copy_from_slice(&self.flags.to_le_bytes());
         h[8..12].copy_from_slice(&self.request_id.to_le_bytes());
         h[12..16].copy_from_slice(&len.to_le_bytes());
-        let c = crc(&h[..CRC_AT], body);
-        h[CRC_AT..].copy_from_slice(&c.to_le_bytes());
+        let mut c = crc32fast::Hasher::new();
+        c.update(&h[..CRC_AT]);
+        body.iter().for_each(|p| c.update(p));
+        h[CRC_AT..].copy_from_slice(&c.finalize().to_le_bytes());
         Ok(h)
     }
 
@@ -221,8 +230,10 @@ pub fn decode_frame_from(buf: &mut BytesMut, max_body: u32) -> Result<Option<Raw
     Ok(Some(RawFrame { header, body }))
 }
 
-/// The header at the front of `buf`, if all 20 bytes are there.
-fn peek_header(buf: &[u8], max_body: u32) -> Result<Option<FrameHeader>, ProtoError> {
+/// The header at the front of `buf`, if all 20 bytes are there (what a
+/// reader that puts large bodies in buffers of its own looks at first).
+/// Garbage is refused from the bytes there are.
+pub fn peek_header(buf: &[u8], max_body: u32) -> Result<Option<FrameHeader>, ProtoError> {
     check_prefix(buf)?;
     if buf.len() < HEADER_LEN {
         return Ok(None);
@@ -280,6 +291,80 @@ pub(crate) fn seal(
         dst.copy_from_slice(&h);
     }
     Ok(buf.freeze())
+}
+
+/// A frame whose large payloads are not copied into it: the header and the
+/// small fields in one buffer, with shared `Bytes` (video frames, pictures)
+/// spliced in at recorded offsets. Written with one vectored write
+/// ([`GatheredFrame::io_slices`]), it puts the same bytes on the wire as
+/// the contiguous frame without the copy (and without a fresh buffer as
+/// large as the body, whose pages the kernel must fault in).
+#[derive(Debug, Clone)]
+pub struct GatheredFrame {
+    /// Header and small fields.
+    head: Bytes,
+    /// (offset in `head`, payload inserted there), offsets non-decreasing.
+    shared: Vec<(usize, Bytes)>,
+}
+
+impl GatheredFrame {
+    /// The frame as slices for a vectored write, in wire order.
+    pub fn io_slices(&self) -> Vec<std::io::IoSlice<'_>> {
+        pieces(&self.head, &self.shared, 0).into_iter().map(std::io::IoSlice::new).collect()
+    }
+
+    /// Its length on the wire.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.shared.iter().map(|(_, p)| p.len()).sum::<usize>()
+    }
+
+    /// Whether it is empty (never: a frame has a header).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The frame as one contiguous buffer (what [`crate::Request::to_frame`]
+    /// gives).
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.len());
+        pieces(&self.head, &self.shared, 0).into_iter().for_each(|p| out.put_slice(p));
+        out.freeze()
+    }
+}
+
+/// The non-empty pieces, in wire order from byte `from` of `head` on, of
+/// `head` with `shared` spliced in at their offsets.
+fn pieces<'a>(head: &'a [u8], shared: &'a [(usize, Bytes)], from: usize) -> Vec<&'a [u8]> {
+    let mut at = from;
+    let mut out = Vec::with_capacity(2 * shared.len() + 1);
+    for (off, payload) in shared {
+        out.push(head.get(at..*off).unwrap_or_default());
+        out.push(&payload[..]);
+        at = at.max(*off);
+    }
+    out.push(head.get(at..).unwrap_or_default());
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// Fills in the header of `buf` (as [`seal`]) for a body made of `buf`'s
+/// rest with `shared` payloads spliced in at their offsets (at or after
+/// [`HEADER_LEN`], in order).
+pub(crate) fn seal_gathered(
+    mut buf: BytesMut,
+    shared: Vec<(usize, Bytes)>,
+    kind: Kind,
+    op: u16,
+    request_id: u32,
+    max_body: u32,
+) -> Result<GatheredFrame, ProtoError> {
+    let body_len = buf.len().saturating_sub(HEADER_LEN) + shared.iter().map(|(_, p)| p.len()).sum::<usize>();
+    check_len(body_len, max_body)?;
+    let h = FrameHeader::new(kind, op, request_id).encode_parts(&pieces(&buf, &shared, HEADER_LEN))?;
+    if let Some(dst) = buf.get_mut(..HEADER_LEN) {
+        dst.copy_from_slice(&h);
+    }
+    Ok(GatheredFrame { head: buf.freeze(), shared })
 }
 
 fn check_len(len: usize, max_body: u32) -> Result<(), ProtoError> {

@@ -59,7 +59,9 @@ pub mod wire;
 
 pub use auth::{Auth, AuthOk, ClientHandshake, Hello, ServerHandshake};
 pub use error::ProtoError;
-pub use frame::{decode_frame, decode_frame_from, encode_frame, FrameHeader, Kind, RawFrame, HEADER_LEN};
+pub use frame::{
+    decode_frame, decode_frame_from, encode_frame, FrameHeader, GatheredFrame, Kind, RawFrame, HEADER_LEN,
+};
 pub use limits::*;
 pub use message::{
     decode_client_frame, decode_server_frame, error_from_frame, error_to_frame, ClientMessage, ErrorReply, JobStatus,

@@ -29,7 +29,8 @@ fn seed() -> impl Strategy<Value = Seed> {
         any::<u32>(),
         ".{0,40}",
         "[a-z/]{0,12}",
-        proptest::collection::vec(any::<u8>(), 0..300),
+        // Up to twice the size above which payloads are gathered, not copied.
+        proptest::collection::vec(any::<u8>(), 0..2 * wire::GATHER_MIN),
         any::<bool>(),
         proptest::option::of(any::<i64>()),
     )
@@ -347,7 +348,13 @@ fn check_request(r: &Request, id: u32) {
     let back = Request::decode(r.op(), &body).unwrap_or_else(|e| panic!("{r:?}: {e}"));
     assert_eq!(format!("{back:?}"), format!("{r:?}"));
     assert_eq!(back.encode_body(), body);
-    let frame = frame_of(&r.to_frame(id, DEFAULT_MAX_BODY).expect("fits"));
+    let bytes = r.to_frame(id, DEFAULT_MAX_BODY).expect("fits");
+    // The gathered frame puts the same bytes on the wire, piece by piece.
+    let gathered = r.to_gathered_frame(id, DEFAULT_MAX_BODY).expect("fits");
+    assert_eq!(gathered.len(), bytes.len());
+    assert_eq!(gathered.to_bytes(), bytes);
+    assert_eq!(gathered.io_slices().iter().flat_map(|s| s.iter().copied()).collect::<Vec<u8>>(), bytes.to_vec());
+    let frame = frame_of(&bytes);
     assert_eq!(frame.header.request_id, id);
     match decode_client_frame(&frame).expect("client frame") {
         ClientMessage::Request(again) => assert_eq!(again.encode_body(), body),
@@ -471,4 +478,29 @@ fn too_large_requests_are_not_encoded() {
     };
     assert!(matches!(r.to_frame(1, 1000), Err(ProtoError::FrameTooLarge { max: 1000, .. })));
     assert!(r.to_frame(1, 4000).is_ok());
+}
+
+#[test]
+fn gathered_frames_share_large_payloads_and_respect_the_limit() {
+    let big = Bytes::from((0..100_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+    let frames: Vec<Frame> = [10usize, wire::GATHER_MIN - 1, wire::GATHER_MIN, 100_000, 0, 50_000]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| Frame { ts: i as i64, key: i == 0, data: big.slice(..n) })
+        .collect();
+    let req = Request::Append { stream: StreamId(5), sync: true, frames };
+    let gathered = req.to_gathered_frame(3, DEFAULT_MAX_BODY).expect("fits");
+    let whole = req.to_frame(3, DEFAULT_MAX_BODY).expect("fits");
+    assert_eq!(gathered.to_bytes(), whole);
+    // The three payloads of GATHER_MIN bytes or more are the caller's
+    // memory, not copies; the smaller ones are copied among the fields.
+    let slices = gathered.io_slices();
+    let range = big.as_ptr_range();
+    let spliced: Vec<usize> = slices.iter().filter(|s| range.contains(&s.as_ptr())).map(|s| s.len()).collect();
+    assert_eq!(spliced, vec![wire::GATHER_MIN, 100_000, 50_000]);
+    assert_eq!(slices.len(), 6, "fields, payload, fields, payload, fields, payload");
+    // Over the peer's limit: refused, as the contiguous frame is.
+    let limit = whole.len() as u32 - HEADER_LEN as u32 - 1;
+    assert!(matches!(req.to_gathered_frame(3, limit), Err(ProtoError::FrameTooLarge { .. })));
+    assert!(matches!(req.to_frame(3, limit), Err(ProtoError::FrameTooLarge { .. })));
 }

@@ -225,6 +225,8 @@ pub struct Limits {
     pub max_in_flight: u32,
     /// Request bodies queued per connection (at least `max_body`).
     pub queue_bytes: ByteSize,
+    /// Free receive buffers kept for reuse, over all connections (0: none).
+    pub receive_pool: ByteSize,
     /// Seconds a connection may stay idle (nothing received, nothing in
     /// progress), and a client may take to accept an answer's bytes.
     pub idle_timeout_secs: u64,
@@ -243,6 +245,7 @@ impl Default for Limits {
             max_body: ByteSize(pstor_proto::DEFAULT_MAX_BODY as u64),
             max_in_flight: pstor_proto::DEFAULT_MAX_IN_FLIGHT,
             queue_bytes: ByteSize(64 << 20),
+            receive_pool: ByteSize(128 << 20),
             idle_timeout_secs: 300,
             handshake_timeout_secs: 10,
             read_batch: ByteSize(pstor_proto::DEFAULT_READ_ITEM_BYTES as u64),

@@ -18,13 +18,17 @@
 //! flushes, sends FIN; the socket is drained briefly so the last error frame
 //! is not lost to a reset.
 
+use crate::buffers::{BufferPool, POOLED_MIN};
 use crate::config::Limits;
 use crate::credentials::KeyStore;
 use crate::dispatch::{self, Context};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use pstor_core::ErrorCode;
-use pstor_proto::frame::decode_frame_from;
-use pstor_proto::{op, ErrorReply, Kind, Port, ProtoError, RawFrame, Request, ServerHandshake, HANDSHAKE_MAX_BODY};
+use pstor_proto::frame::{decode_frame_from, peek_header};
+use pstor_proto::{
+    op, ErrorReply, FrameHeader, Kind, Port, ProtoError, RawFrame, Request, ServerHandshake, HANDSHAKE_MAX_BODY,
+    HEADER_LEN,
+};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -52,6 +56,8 @@ pub struct ConnShared {
     pub ctx: Arc<Context>,
     /// Accepted key pairs.
     pub keys: KeyStore,
+    /// Receive buffers for large bodies.
+    pub buffers: Arc<BufferPool>,
     /// Limits.
     pub limits: Limits,
     /// Sent in Hello.
@@ -185,6 +191,7 @@ async fn run(
     let reader = Reader {
         port,
         tx: &tx,
+        buffers: &shared.buffers,
         budget: Arc::new(Semaphore::new(limits.queue_bytes() as usize)),
         queue_bytes: limits.queue_bytes(),
         max_body: limits.max_body(),
@@ -256,10 +263,19 @@ async fn handshake(
     }
 }
 
+/// Why the reader stops taking frames.
+enum Stop {
+    /// The client sent a bad frame: answer with an error frame, then close.
+    Bad(ProtoError),
+    /// The connection ends this way.
+    End(End),
+}
+
 /// The reading side of an authenticated connection.
 struct Reader<'a> {
     port: Port,
     tx: &'a mpsc::Sender<Job>,
+    buffers: &'a Arc<BufferPool>,
     budget: Arc<Semaphore>,
     queue_bytes: u32,
     max_body: u32,
@@ -270,16 +286,17 @@ struct Reader<'a> {
 impl Reader<'_> {
     async fn run(&self, rd: &mut OwnedReadHalf, mut buf: BytesMut, shutdown: &mut watch::Receiver<bool>) -> End {
         loop {
-            // Everything complete in the buffer first.
+            // Every frame that can be completed first.
             loop {
-                match decode_frame_from(&mut buf, self.max_body) {
+                match self.next_frame(rd, &mut buf, shutdown).await {
                     Ok(Some(frame)) => {
                         if let Some(end) = self.queue(frame).await {
                             return end;
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => {
+                    Err(Stop::End(end)) => return end,
+                    Err(Stop::Bad(e)) => {
                         let frame = ErrorReply::from(e.clone()).to_frame(0, 0);
                         return match self.push(Job::Last(frame)).await {
                             true => End::Broken(e),
@@ -291,24 +308,85 @@ impl Reader<'_> {
             if buf.capacity() - buf.len() < 4096 {
                 buf.reserve(64 << 10);
             }
+            if let Err(end) = self.read_some(rd, &mut buf, shutdown).await {
+                if matches!(end, End::Closed) && !buf.is_empty() {
+                    debug!(bytes = buf.len(), "the client closed in the middle of a frame");
+                }
+                return end;
+            }
+        }
+    }
+
+    /// The next frame: split off `buf` when it is there whole; a large body
+    /// (a batch of video, a picture) is read on into a pooled buffer of its
+    /// own. `None`: `buf` holds no whole frame and no large frame's header.
+    async fn next_frame(
+        &self,
+        rd: &mut OwnedReadHalf,
+        buf: &mut BytesMut,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<RawFrame>, Stop> {
+        match peek_header(buf, self.max_body).map_err(Stop::Bad)? {
+            Some(h) if h.body_len as usize >= POOLED_MIN && buf.len() < HEADER_LEN + h.body_len as usize => {
+                self.read_large(rd, buf, h, shutdown).await.map(Some)
+            }
+            _ => decode_frame_from(buf, self.max_body).map_err(Stop::Bad),
+        }
+    }
+
+    /// Reads the body of the frame whose header starts `buf` into a pooled
+    /// buffer (what `buf` already holds of it is moved there first).
+    async fn read_large(
+        &self,
+        rd: &mut OwnedReadHalf,
+        buf: &mut BytesMut,
+        header: FrameHeader,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<RawFrame, Stop> {
+        let len = header.body_len as usize;
+        let mut head = [0u8; HEADER_LEN];
+        head.copy_from_slice(&buf[..HEADER_LEN]);
+        buf.advance(HEADER_LEN);
+        let mut body = self.buffers.take(len);
+        let have = buf.len().min(len);
+        body.extend_from_slice(&buf[..have]);
+        buf.advance(have);
+        while body.len() < len {
+            let want = len - body.len();
+            if let Err(end) = self.read_some(rd, &mut (&mut body).limit(want), shutdown).await {
+                if matches!(end, End::Closed) {
+                    debug!(bytes = HEADER_LEN + body.len(), "the client closed in the middle of a frame");
+                }
+                return Err(Stop::End(end));
+            }
+        }
+        header.verify(&head, &body).map_err(Stop::Bad)?;
+        Ok(RawFrame { header, body: self.buffers.share(body) })
+    }
+
+    /// Reads what the socket has into `dst` (at least one byte), or says
+    /// how the connection ends: closed, shut down, idle (an error frame is
+    /// queued), or its executor gone.
+    async fn read_some<B: BufMut>(
+        &self,
+        rd: &mut OwnedReadHalf,
+        dst: &mut B,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), End> {
+        loop {
             tokio::select! {
-                _ = wait_shutdown(shutdown) => return End::Shutdown,
-                _ = self.tx.closed() => return End::Gone,
-                r = timeout(self.idle, rd.read_buf(&mut buf)) => match r {
-                    Ok(Ok(0)) => {
-                        if !buf.is_empty() {
-                            debug!(bytes = buf.len(), "the client closed in the middle of a frame");
-                        }
-                        return End::Closed;
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return End::Io(e),
+                _ = wait_shutdown(shutdown) => return Err(End::Shutdown),
+                _ = self.tx.closed() => return Err(End::Gone),
+                r = timeout(self.idle, rd.read_buf(dst)) => match r {
+                    Ok(Ok(0)) => return Err(End::Closed),
+                    Ok(Ok(_)) => return Ok(()),
+                    Ok(Err(e)) => return Err(End::Io(e)),
                     Err(_) if self.busy.load(Ordering::SeqCst) > 0 => {} // working, not idle
                     Err(_) => {
                         let why = format!("idle for {} s: closing", self.idle.as_secs());
                         let frame = ErrorReply::new(ErrorCode::Timeout, why).to_frame(0, 0);
                         self.push(Job::Last(frame)).await;
-                        return End::Idle;
+                        return Err(End::Idle);
                     }
                 },
             }

@@ -29,6 +29,7 @@
 //! accept loops of [`server`], sharing the engine and the key store.
 
 pub mod admin;
+mod buffers;
 pub mod config;
 mod conn;
 pub mod credentials;

@@ -1,6 +1,7 @@
 //! The running server: the engine, the two accept loops on a tokio
 //! runtime, and the graceful shutdown.
 
+use crate::buffers::BufferPool;
 use crate::config::ServerConfig;
 use crate::conn::{self, ConnShared};
 use crate::credentials::KeyStore;
@@ -75,6 +76,7 @@ impl Server {
         let shared = Arc::new(ConnShared {
             ctx,
             keys,
+            buffers: BufferPool::new(usize::try_from(limits.receive_pool.0).unwrap_or(usize::MAX)),
             limits,
             server_version: format!("pstor-server {}", env!("CARGO_PKG_VERSION")),
         });

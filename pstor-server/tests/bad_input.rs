@@ -60,6 +60,16 @@ fn bad_crc() {
 }
 
 #[test]
+fn bad_crc_on_a_large_body() {
+    // Large bodies take their own reading path (a pooled buffer).
+    let s = TestServer::start();
+    let req = Request::Append { stream: StreamId(1), sync: false, frames: frames(0, 3, 100_000) };
+    let mut f = req.to_frame(3, DEFAULT_MAX_BODY).unwrap().to_vec();
+    f[HEADER_LEN + 150_000] ^= 0x40;
+    refused(&s, &f, Some(ErrorCode::Protocol));
+}
+
+#[test]
 fn oversized_length_is_refused_from_the_header() {
     let s = TestServer::start();
     // A header announcing 1 GiB; no body follows.
@@ -75,6 +85,15 @@ fn truncated_frame_then_closed() {
     let mut bad = s.client(Port::Data);
     let f = Request::Append { stream: StreamId(1), sync: false, frames: frames(0, 3, 1000) }
         .to_frame(1, DEFAULT_MAX_BODY)
+        .unwrap();
+    bad.stream.write_all(&f[..f.len() / 2]).unwrap();
+    drop(bad);
+    bystander.ping().unwrap();
+    s.client(Port::Data).ping().unwrap();
+    // The same for a large body, read into a pooled buffer.
+    let mut bad = s.client(Port::Data);
+    let f = Request::Append { stream: StreamId(1), sync: false, frames: frames(0, 3, 100_000) }
+        .to_frame(2, DEFAULT_MAX_BODY)
         .unwrap();
     bad.stream.write_all(&f[..f.len() / 2]).unwrap();
     drop(bad);

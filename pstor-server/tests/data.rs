@@ -9,6 +9,7 @@ use bytes::Bytes;
 use common::*;
 use pstor_core::*;
 use pstor_proto::*;
+use std::io::Write;
 
 #[test]
 fn pipelined_appends_then_a_range_read_gives_the_same_bytes() {
@@ -181,4 +182,42 @@ fn wrong_port_and_unknown_operations_are_refused_and_the_connection_goes_on() {
     assert_eq!((a.header.kind, a.header.op, a.header.request_id), (Kind::Error, 0x7abc, 77));
     assert_eq!(a.code(), Some(ErrorCode::UnknownRequest));
     data.ping().unwrap();
+}
+
+#[test]
+fn frames_arriving_in_pieces_of_any_size_are_reassembled() {
+    // Large bodies (64 KiB and more) are read into pooled buffers of their
+    // own, small ones split off the connection's buffer: interleave both,
+    // and deliver the bytes in pieces that cut headers and bodies anywhere.
+    let s = TestServer::start();
+    let mut sig = s.client(Port::Signalling);
+    let mut data = s.client(Port::Data);
+    let cam = register(&mut sig, s.pool("video"), "cam-1");
+    let sizes = [100usize, 70_000, 30, 200_000, 5_000, 65_536, 1];
+    let batches: Vec<Vec<Frame>> =
+        sizes.iter().enumerate().map(|(i, &n)| frames(i as u64 * 2, 2, n.div_ceil(2))).collect();
+    let mut wire = Vec::new();
+    for (i, b) in batches.iter().enumerate() {
+        let req = Request::Append { stream: cam, sync: i + 1 == batches.len(), frames: b.clone() };
+        wire.extend_from_slice(&req.to_frame(i as u32 + 1, DEFAULT_MAX_BODY).unwrap());
+    }
+    let cuts = [1usize, 19, 2, 65_536, 7, 100_000, 3, 20, 150_000];
+    let mut at = 0;
+    for n in cuts.iter().cycle() {
+        let end = (at + n).min(wire.len());
+        data.stream.write_all(&wire[at..end]).unwrap();
+        data.stream.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        at = end;
+        if at == wire.len() {
+            break;
+        }
+    }
+    for (i, b) in batches.iter().enumerate() {
+        let Reply::Append { appended } = data.reply(i as u32 + 1).unwrap() else { panic!() };
+        assert_eq!(appended as usize, b.len());
+    }
+    let want: Vec<Frame> = batches.into_iter().flatten().collect();
+    let got = data.read_range(cam, T0, T0 + 3600 * US_PER_SEC).unwrap();
+    assert!(got == want, "frames differ");
 }

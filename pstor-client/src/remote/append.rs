@@ -179,10 +179,13 @@ impl Slot {
             return Err(remote(ErrorCode::Disconnected, format!("not connected to {}", ep.describe())));
         };
         let id = conn.next_id();
-        let frame = req.to_frame(id, conn.max_body())?;
-        if let Err(fail) = conn.write(&frame) {
-            self.lose(&fail.error);
-            return Err(fail.error);
+        match conn.send_as(req, id) {
+            Ok(()) => {}
+            Err(fail) if fail.is_fatal() => {
+                self.lose(&fail.error);
+                return Err(fail.error);
+            }
+            Err(fail) => return Err(fail.error),
         }
         if let Sent::Append { stream, .. } = &what {
             self.unsynced.insert(*stream);

@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use pstor_core::{Error, ErrorCode, Result};
 use pstor_proto::frame::decode_frame_from;
 use pstor_proto::{decode_server_frame, ClientHandshake, Hello, Kind, Port, RawFrame, Request, ServerMessage};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -208,14 +208,42 @@ impl Conn {
     /// Encodes and sends a request; its id.
     pub fn send(&mut self, req: &Request) -> std::result::Result<u32, Failure> {
         let id = self.next_id();
-        let frame = req.to_frame(id, self.max_body()).map_err(|e| Failure { error: e.into(), fatal: false })?;
-        self.write(&frame)?;
+        self.send_as(req, id)?;
         Ok(id)
+    }
+
+    /// Encodes and sends a request with this id. Frames and pictures are
+    /// written from the caller's buffers (a vectored write), not copied
+    /// into the request. `Err` not fatal: the request does not encode
+    /// (nothing was sent).
+    pub fn send_as(&mut self, req: &Request, id: u32) -> std::result::Result<(), Failure> {
+        let frame =
+            req.to_gathered_frame(id, self.max_body()).map_err(|e| Failure { error: e.into(), fatal: false })?;
+        self.write_all_vectored(frame.io_slices())
     }
 
     /// Writes a whole frame.
     pub fn write(&mut self, frame: &[u8]) -> std::result::Result<(), Failure> {
-        self.stream.write_all(frame).map_err(|e| Failure::fatal(io_error(&e, "lost the connection to", &self.ep)))
+        self.stream.write_all(frame).map_err(|e| self.lost(&e))
+    }
+
+    /// Writes every byte of `slices`, in order.
+    fn write_all_vectored(&mut self, mut slices: Vec<IoSlice<'_>>) -> std::result::Result<(), Failure> {
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match self.stream.write_vectored(rest) {
+                Ok(0) => return Err(self.lost(&std::io::Error::from(ErrorKind::WriteZero))),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.lost(&e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection failed while writing.
+    fn lost(&self, e: &std::io::Error) -> Failure {
+        Failure::fatal(io_error(e, "lost the connection to", &self.ep))
     }
 
     /// The next frame from the server, validated (CRC, limits).

@@ -2,6 +2,8 @@
 //! body byte by byte; the fields below are encoded in the order written).
 
 use super::macros::messages;
+use super::FRAME_OVERHEAD;
+use crate::frame::GatheredFrame;
 use crate::op::{Port, Served};
 use crate::wire::Writer;
 use crate::ProtoError;
@@ -355,6 +357,19 @@ impl Request {
         let mut w = Writer::for_frame_with_capacity(self.size_hint());
         self.encode_into(&mut w);
         w.into_frame(crate::Kind::Request, self.op(), request_id, max_body)
+    }
+
+    /// As [`Request::to_frame`], without copying the frames' or picture's
+    /// data: write it with [`GatheredFrame::io_slices`] (the same bytes on
+    /// the wire).
+    pub fn to_gathered_frame(&self, request_id: u32, max_body: u32) -> Result<GatheredFrame, ProtoError> {
+        let small = match self {
+            Request::Append { frames, .. } => 16 + frames.len() * (FRAME_OVERHEAD + 4),
+            _ => 2048,
+        };
+        let mut w = Writer::for_gathered_frame(small);
+        self.encode_into(&mut w);
+        w.into_gathered_frame(crate::Kind::Request, self.op(), request_id, max_body)
     }
 
     /// Roughly how large its body is (to allocate once).

@@ -22,7 +22,7 @@ mod reader;
 mod writer;
 
 pub use reader::Reader;
-pub use writer::Writer;
+pub use writer::{Writer, GATHER_MIN};
 
 use crate::error::ProtoError;
 use bytes::Bytes;
@@ -75,7 +75,7 @@ impl Wire for String {
 impl Wire for Bytes {
     const MIN_LEN: usize = 4;
     fn put(&self, w: &mut Writer) {
-        w.bytes(self);
+        w.shared(self);
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, ProtoError> {
         r.bytes()

@@ -1,22 +1,29 @@
 //! The body writer.
 
 use crate::error::ProtoError;
-use crate::frame::{seal, Kind, HEADER_LEN};
+use crate::frame::{seal, seal_gathered, GatheredFrame, Kind, HEADER_LEN};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Builds a body, or a whole frame: [`Writer::for_frame`] reserves the
 /// header in front so [`Writer::into_frame`] fills it in without copying
-/// the body again.
+/// the body again; [`Writer::for_gathered_frame`] does not copy large
+/// shared payloads at all.
 #[derive(Debug, Default)]
 pub struct Writer {
     buf: BytesMut,
     start: usize,
+    /// Gathering: the payloads [`Writer::shared`] kept, with their offsets.
+    gathered: Option<Vec<(usize, Bytes)>>,
 }
+
+/// Payloads at least this long are spliced into a gathered frame; shorter
+/// ones cost less to copy than a piece of a vectored write.
+pub const GATHER_MIN: usize = 2048;
 
 impl Writer {
     /// A writer for a body alone.
     pub fn new() -> Self {
-        Writer { buf: BytesMut::new(), start: 0 }
+        Writer { buf: BytesMut::new(), start: 0, gathered: None }
     }
 
     /// A writer whose output becomes a frame ([`Writer::into_frame`]).
@@ -28,7 +35,13 @@ impl Writer {
     pub fn for_frame_with_capacity(n: usize) -> Self {
         let mut buf = BytesMut::with_capacity(HEADER_LEN + n);
         buf.put_bytes(0, HEADER_LEN);
-        Writer { buf, start: HEADER_LEN }
+        Writer { buf, start: HEADER_LEN, gathered: None }
+    }
+
+    /// A writer whose output becomes a [`GatheredFrame`]
+    /// ([`Writer::into_gathered_frame`]); `n`: room for the small fields.
+    pub fn for_gathered_frame(n: usize) -> Self {
+        Writer { gathered: Some(Vec::new()), ..Self::for_frame_with_capacity(n) }
     }
 
     /// Bytes of body written so far.
@@ -54,6 +67,25 @@ impl Writer {
             return crate::frame::frame_bytes(kind, op, request_id, &body, max_body);
         }
         seal(self.buf, kind, op, request_id, max_body)
+    }
+
+    /// The gathered frame: header (with CRC), small fields, shared
+    /// payloads. A writer not made by [`Writer::for_gathered_frame`] gives
+    /// a frame of one piece.
+    pub fn into_gathered_frame(
+        mut self,
+        kind: Kind,
+        op: u16,
+        request_id: u32,
+        max_body: u32,
+    ) -> Result<GatheredFrame, ProtoError> {
+        let shared = self.gathered.take().unwrap_or_default();
+        if self.start != HEADER_LEN {
+            let mut w = Writer::for_frame_with_capacity(self.len());
+            w.raw(&self.buf[self.start..]);
+            return w.into_gathered_frame(kind, op, request_id, max_body);
+        }
+        seal_gathered(self.buf, shared, kind, op, request_id, max_body)
     }
 
     /// Raw bytes, no length.
@@ -109,6 +141,18 @@ impl Writer {
         let n = b.len().min(u32::MAX as usize);
         self.u32(n as u32);
         self.raw(b.get(..n).unwrap_or_default());
+    }
+
+    /// Bytes, encoded as [`Writer::bytes`]; a gathering writer keeps a
+    /// large payload by reference instead of copying it.
+    pub fn shared(&mut self, b: &Bytes) {
+        match &mut self.gathered {
+            Some(kept) if b.len() >= GATHER_MIN && b.len() <= u32::MAX as usize => {
+                self.buf.put_u32_le(b.len() as u32);
+                kept.push((self.buf.len(), b.clone()));
+            }
+            _ => self.bytes(b),
+        }
     }
 
     /// A list count.
