@@ -36,6 +36,9 @@ impl StorageFile for CountingFile {
         self.counters.read_bytes.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], offset: u64) -> io::Result<()> {
+        self.file.write_all_vectored_at(bufs, offset)
+    }
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.file.write_all_at(buf, offset)
     }

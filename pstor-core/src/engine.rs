@@ -36,7 +36,11 @@ pub struct EngineOptions {
     pub max_frame_bytes: usize,
     /// Largest picture accepted.
     pub max_picture_bytes: usize,
-    /// A chunk (record) is written when it reaches this size...
+    /// A chunk (record) is written when it reaches this size... (256 KiB
+    /// by default: buffered video stays bounded at 1,000 cameras, and a
+    /// writer's frames reach the disk during the second instead of all at
+    /// its sync; the per-record overhead, 48 header and 40 footer bytes, is
+    /// still 0.03 %, and reads fetch runs of adjacent records in one pread.)
     pub chunk_max_bytes: usize,
     /// ...or when its frames span more than this (µs of stream time)...
     pub chunk_max_span_us: i64,
@@ -73,7 +77,7 @@ impl EngineOptions {
             segments_per_file: 16,
             max_frame_bytes: 16 << 20,
             max_picture_bytes: 16 << 20,
-            chunk_max_bytes: 1 << 20,
+            chunk_max_bytes: 256 << 10,
             chunk_max_span_us: US_PER_SEC,
             chunk_max_age: Duration::from_secs(2),
             recovery_mode: RecoveryMode::default(),

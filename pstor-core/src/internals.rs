@@ -193,7 +193,11 @@ fn decode_one_record(b: &[u8]) -> Result<Vec<Frame>, DecodeError> {
         c.push(f.ts, f.key, f.data.clone());
     }
     let (again, _) = c.take_record(h.stream, h.generation, 0, h.prev_crc);
-    assert_eq!(decode_record(&Bytes::from(again)).as_ref(), Ok(&frames), "record: re-encoding changed the frames");
+    assert_eq!(
+        decode_record(&Bytes::from(again.to_vec())).as_ref(),
+        Ok(&frames),
+        "record: re-encoding changed the frames"
+    );
     Ok(frames)
 }
 
@@ -232,7 +236,7 @@ pub fn encode_record(stream: u64, frames: &[(Timestamp, bool, Bytes)]) -> Vec<u8
     for (ts, key, data) in frames {
         c.push(*ts, *key, data.clone());
     }
-    c.take_record(StreamId(stream), 1, 0, 0).0
+    c.take_record(StreamId(stream), 1, 0, 0).0.to_vec()
 }
 
 /// Decodes a record as the read path does: header, CRC, frame table; the

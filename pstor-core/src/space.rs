@@ -11,6 +11,7 @@ use crate::events::{EventFeed, EventKind};
 use crate::format::needle::{
     camera_bits, NeedleEntry, NeedleHeader, DELETE_MARK, DELETE_MARK_OFFSET, NEEDLE_HEADER_LEN,
 };
+use crate::format::record::EncodedRecord;
 use crate::format::segment::{
     encode_footer, encode_picture_footer, RecordEntry, SegmentHeader, SegmentUse, DATA_START,
 };
@@ -187,7 +188,7 @@ pub(crate) type SealDone = Box<dyn FnOnce(Result<()>) + Send>;
 /// Work for a space's I/O thread.
 pub(crate) enum IoCmd {
     /// Write a record and list it in its open segment.
-    Record { offset: u64, data: Vec<u8>, entry: RecordEntry, open: Arc<OpenSeg> },
+    Record { offset: u64, data: EncodedRecord, entry: RecordEntry, open: Arc<OpenSeg> },
     /// Write a needle, list it in its open picture segment, then answer.
     Needle { offset: u64, data: Vec<u8>, entry: NeedleEntry, open: Arc<OpenSeg>, done: Sender<Result<()>> },
     /// Set the delete mark of the needle at `offset` if it still is the one
@@ -318,8 +319,17 @@ impl Space {
     /// Writes bytes of a segment directly (initialization and repair only;
     /// in service every write goes through the I/O thread).
     pub fn write_direct(&self, index: u32, offset: u64, data: &[u8]) -> Result<()> {
+        self.write_pieces_direct(index, offset, &[data])
+    }
+
+    /// As [`Space::write_direct`], for consecutive pieces (one vectored write).
+    pub fn write_pieces_direct(&self, index: u32, offset: u64, pieces: &[&[u8]]) -> Result<()> {
         let (file, off) = self.locate(index, offset)?;
-        file.write_all_at(data, off).map_err(|e| Error::io(format!("writing segment {index} of space {}", self.id), e))
+        let res = match pieces {
+            [one] => file.write_all_at(one, off),
+            many => file.write_all_vectored_at(many, off),
+        };
+        res.map_err(|e| Error::io(format!("writing segment {index} of space {}", self.id), e))
     }
 
     /// fdatasync of every data file (initialization and repair only).
@@ -701,7 +711,7 @@ impl IoThread {
         }
         match cmd {
             IoCmd::Record { offset, data, entry, open } => {
-                if self.write(open.index, offset, &data) {
+                if self.write_pieces(open.index, offset, &data.pieces()) {
                     open.inner.lock().records.push(entry);
                     self.touch(open);
                 }
@@ -782,11 +792,16 @@ impl IoThread {
 
     /// Writes unless the space is failed; a failure poisons the space.
     fn write(&mut self, index: u32, offset: u64, data: &[u8]) -> bool {
+        self.write_pieces(index, offset, &[data])
+    }
+
+    /// As [`IoThread::write`], for consecutive pieces.
+    fn write_pieces(&mut self, index: u32, offset: u64, pieces: &[&[u8]]) -> bool {
         if self.space.status() != SpaceStatus::Normal {
             return false;
         }
         let spf = self.space.sb.segments_per_file;
-        match self.space.write_direct(index, offset, data) {
+        match self.space.write_pieces_direct(index, offset, pieces) {
             Ok(()) => {
                 self.dirty.insert((index / spf) as usize);
                 true

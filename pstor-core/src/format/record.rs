@@ -174,19 +174,22 @@ impl ChunkBuilder {
         self.encoded_len() + FRAME_ENTRY_LEN + len
     }
     /// Encodes the record for `offset` in a segment of `generation` and empties
-    /// the builder. Returns the bytes and the index entry. Must not be empty.
+    /// the builder. Returns the record (header and frame table encoded, the
+    /// frames' data as buffered: not copied) and the index entry. Must not
+    /// be empty.
     pub fn take_record(
         &mut self,
         stream: StreamId,
         generation: u32,
         offset: u32,
         prev_crc: u32,
-    ) -> (Vec<u8>, RecordEntry) {
+    ) -> (EncodedRecord, RecordEntry) {
         let first_ts = self.table.first().map_or(0, |f| f.0);
         let last_ts = self.table.last().map_or(0, |f| f.0);
         let frames = self.table.len() as u32;
         let payload_len = (self.table.len() * FRAME_ENTRY_LEN + self.data_len) as u32;
-        let mut w = Writer::with_capacity(self.encoded_len());
+        let total = self.encoded_len();
+        let mut w = Writer::with_capacity(RECORD_HEADER_LEN + self.table.len() * FRAME_ENTRY_LEN);
         w.u32(RECORD_MAGIC);
         w.u8(KIND_VIDEO);
         w.u8(0);
@@ -205,26 +208,50 @@ impl ChunkBuilder {
             w.u32(len);
             w.u32(flags);
         }
-        for d in &self.data {
-            w.bytes(d);
-        }
-        let mut buf = w.buf;
+        let mut head = w.buf;
         let mut h = crc32fast::Hasher::new();
-        h.update(&buf[..RECORD_HEADER_LEN - 4]);
-        h.update(&buf[RECORD_HEADER_LEN..]);
+        h.update(&head[..RECORD_HEADER_LEN - 4]);
+        h.update(&head[RECORD_HEADER_LEN..]);
+        self.data.iter().for_each(|d| h.update(d));
         let crc = h.finalize();
-        buf[RECORD_HEADER_LEN - 4..RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
+        head[RECORD_HEADER_LEN - 4..RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
         let entry = RecordEntry {
             offset,
-            len: buf.len() as u32,
+            len: total as u32,
             first_ts,
             last_ts,
             first_key_ts: self.first_key_ts.unwrap_or(NO_KEY),
             frames,
             crc,
         };
+        let data = std::mem::take(&mut self.data);
         *self = ChunkBuilder::default();
-        (buf, entry)
+        (EncodedRecord { head, data }, entry)
+    }
+}
+
+/// A record ready to be written: header and frame table encoded, then the
+/// frames' data as the stream buffered them. The I/O thread writes it with
+/// one vectored positioned write, so the frames are copied once (into the
+/// page cache), not first into a record buffer as large as the record.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedRecord {
+    /// Header and frame table.
+    pub head: Vec<u8>,
+    /// The frames' data, in table order.
+    pub data: Vec<Bytes>,
+}
+
+impl EncodedRecord {
+    /// The record's pieces in on-disk order.
+    pub fn pieces(&self) -> Vec<&[u8]> {
+        std::iter::once(&self.head[..]).chain(self.data.iter().map(|d| &d[..])).collect()
+    }
+
+    /// The record as one contiguous buffer.
+    #[cfg(any(test, feature = "internals"))]
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.pieces().concat()
     }
 }
 
@@ -238,8 +265,10 @@ mod tests {
         c.push(10, true, Bytes::from_static(b"key"));
         c.push(20, false, Bytes::from_static(b"delta"));
         let expected_len = c.encoded_len();
-        let (buf, entry) = c.take_record(StreamId(3), 7, 4096, 0);
+        let (record, entry) = c.take_record(StreamId(3), 7, 4096, 0);
         assert!(c.is_empty());
+        assert_eq!(record.pieces().len(), 3, "head, then each frame's data as buffered");
+        let buf = record.to_vec();
         assert_eq!(buf.len(), expected_len);
         assert_eq!(entry.first_key_ts, 10);
         let h = RecordHeader::parse(&buf).expect("header");

@@ -94,6 +94,13 @@ pub trait StorageFile: Send + Sync + std::fmt::Debug {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
     /// Writes all of `buf` at `offset`.
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Writes `bufs` one after the other from `offset` on. The default makes
+    /// one contiguous write of their concatenation (a storage that counts
+    /// writes or injects faults by write sees one write); [`OsStorage`]'s
+    /// files make vectored positioned writes instead, without the copy.
+    fn write_all_vectored_at(&self, bufs: &[&[u8]], offset: u64) -> io::Result<()> {
+        self.write_all_at(&bufs.concat(), offset)
+    }
     /// Really allocates `len` bytes starting at `offset` (fallocate), extending the file.
     fn allocate(&self, offset: u64, len: u64) -> io::Result<()>;
     /// Makes the file's data (and the size) durable (fdatasync).
