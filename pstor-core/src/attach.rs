@@ -206,7 +206,12 @@ impl Inner {
             }
         }
         space.set_status(SpaceStatus::Normal);
-        space.start_io(self.opts.io_queue_depth, Arc::clone(&self.events), Arc::clone(&self.clock));
+        space.start_io(
+            self.opts.io_queue_depth,
+            self.opts.writeback_bytes,
+            Arc::clone(&self.events),
+            Arc::clone(&self.clock),
+        );
         for open in resume {
             crate::stream::seal_segment(self, &space, &open);
         }

@@ -341,13 +341,20 @@ impl Space {
     }
 
     /// Starts the I/O thread.
-    pub fn start_io(self: &Arc<Self>, depth: usize, events: Arc<EventFeed>, clock: Arc<dyn Clock>) {
+    /// `writeback_bytes`: see [`crate::EngineOptions::writeback_bytes`].
+    pub fn start_io(
+        self: &Arc<Self>,
+        depth: usize,
+        writeback_bytes: u64,
+        events: Arc<EventFeed>,
+        clock: Arc<dyn Clock>,
+    ) {
         let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
         let me = Arc::clone(self);
         let (ev, ck) = (Arc::clone(&events), Arc::clone(&clock));
         let handle = std::thread::Builder::new()
             .name(format!("pstor-io-{}", self.id))
-            .spawn(move || IoThread::new(me, ev, ck).run(rx));
+            .spawn(move || IoThread::new(me, ev, ck, writeback_bytes).run(rx));
         match handle {
             Ok(h) => {
                 *self.tx.lock() = Some(tx);
@@ -428,6 +435,11 @@ struct IoThread {
     clock: Arc<dyn Clock>,
     /// Data files written since the last sync was handed to the syncer.
     dirty: BTreeSet<usize>,
+    /// Bytes written since then.
+    unsynced_bytes: u64,
+    /// Hand a sync to the syncer unasked once `unsynced_bytes` reaches this
+    /// (0: never).
+    writeback_bytes: u64,
     /// Open segments written since the last sync was handed to the syncer.
     touched: Vec<Arc<OpenSeg>>,
     /// The space's syncer thread (see [`SyncJob`]).
@@ -554,7 +566,7 @@ fn run_syncer(space: Arc<Space>, events: Arc<EventFeed>, clock: Arc<dyn Clock>, 
 const GROUP_COMMIT_MAX: usize = 4096;
 
 impl IoThread {
-    fn new(space: Arc<Space>, events: Arc<EventFeed>, clock: Arc<dyn Clock>) -> Self {
+    fn new(space: Arc<Space>, events: Arc<EventFeed>, clock: Arc<dyn Clock>, writeback_bytes: u64) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (sp, ev, ck) = (Arc::clone(&space), Arc::clone(&events), Arc::clone(&clock));
         let syncer = std::thread::Builder::new()
@@ -568,6 +580,8 @@ impl IoThread {
             events,
             clock,
             dirty: BTreeSet::new(),
+            unsynced_bytes: 0,
+            writeback_bytes,
             touched: Vec::new(),
             syncer,
             after_rx,
@@ -604,6 +618,10 @@ impl IoThread {
                 }
                 // The syncer answers them; this thread goes on writing.
                 self.hand_off(syncs);
+            } else if self.writeback_bytes > 0 && self.unsynced_bytes >= self.writeback_bytes {
+                // Nobody asked yet: start the disk on what is written so far
+                // (the syncer merges it with a sync that queues behind it).
+                self.hand_off(Vec::new());
             }
         }
         // Queue closed: finish the work waiting on syncs in flight, then make
@@ -678,6 +696,7 @@ impl IoThread {
                 (o, n)
             })
             .collect();
+        self.unsynced_bytes = 0;
         let job = SyncJob { files: std::mem::take(&mut self.dirty), marks, waiters, after };
         let unsent = match &self.syncer {
             Some((tx, _)) => tx.send(job).err().map(|e| (e.0, "the syncer thread is gone")),
@@ -803,6 +822,7 @@ impl IoThread {
         let spf = self.space.sb.segments_per_file;
         match self.space.write_pieces_direct(index, offset, pieces) {
             Ok(()) => {
+                self.unsynced_bytes += pieces.iter().map(|p| p.len() as u64).sum::<u64>();
                 self.dirty.insert((index / spf) as usize);
                 true
             }

@@ -20,7 +20,10 @@ pub const HANDSHAKE_MAX_BODY: u32 = 4096;
 
 /// Default number of requests of one connection the server queues before
 /// it stops reading from the socket (TCP backpressure does the rest).
-pub const DEFAULT_MAX_IN_FLIGHT: u32 = 64;
+/// Sixteen 256 KiB append batches (4 MiB) cover the bandwidth-delay product
+/// of most links; a deeper queue only lets the received bytes go cold in
+/// the CPU cache before the executor reads them (64 measured slower).
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
 
 /// Default size a range read aims for per stream item (one item may be
 /// larger when a single frame is).

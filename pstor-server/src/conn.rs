@@ -42,6 +42,9 @@ use tracing::{debug, info, warn, Instrument};
 
 /// Answer frames queued between a connection's executor and its writer.
 pub const REPLY_QUEUE: usize = 4;
+/// What the reader reads into its buffer after a large frame: a header
+/// and the start of the next body (the rest goes to a pooled buffer).
+const AFTER_LARGE_READ: usize = 4096;
 /// How long a closing connection keeps reading (and discarding) what the
 /// client still sends, so that closing does not reset the connection and
 /// destroy the last error frame in flight.
@@ -285,11 +288,15 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     async fn run(&self, rd: &mut OwnedReadHalf, mut buf: BytesMut, shutdown: &mut watch::Receiver<bool>) -> End {
+        // After a large frame another one is likely: read little into `buf`
+        // (its header), so its body is not read there and moved after.
+        let mut after_large = false;
         loop {
             // Every frame that can be completed first.
             loop {
                 match self.next_frame(rd, &mut buf, shutdown).await {
                     Ok(Some(frame)) => {
+                        after_large = frame.body.len() >= POOLED_MIN;
                         if let Some(end) = self.queue(frame).await {
                             return end;
                         }
@@ -308,7 +315,8 @@ impl Reader<'_> {
             if buf.capacity() - buf.len() < 4096 {
                 buf.reserve(64 << 10);
             }
-            if let Err(end) = self.read_some(rd, &mut buf, shutdown).await {
+            let limit = if after_large { AFTER_LARGE_READ } else { usize::MAX };
+            if let Err(end) = self.read_some(rd, &mut (&mut buf).limit(limit), shutdown).await {
                 if matches!(end, End::Closed) && !buf.is_empty() {
                     debug!(bytes = buf.len(), "the client closed in the middle of a frame");
                 }

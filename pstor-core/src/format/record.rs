@@ -144,6 +144,10 @@ pub struct ChunkBuilder {
     table: Vec<(Timestamp, u32, u32)>,
     data: Vec<Bytes>,
     data_len: usize,
+    /// CRC of the frames' data so far, computed as each frame comes (while
+    /// its bytes are likely still in cache) and combined into the record's
+    /// CRC when the record is taken.
+    data_crc: crc32fast::Hasher,
     first_key_ts: Option<Timestamp>,
 }
 
@@ -152,6 +156,7 @@ impl ChunkBuilder {
     pub fn push(&mut self, ts: Timestamp, key: bool, data: Bytes) {
         self.table.push((ts, data.len() as u32, if key { FRAME_KEY } else { 0 }));
         self.data_len += data.len();
+        self.data_crc.update(&data);
         if key && self.first_key_ts.is_none() {
             self.first_key_ts = Some(ts);
         }
@@ -212,7 +217,7 @@ impl ChunkBuilder {
         let mut h = crc32fast::Hasher::new();
         h.update(&head[..RECORD_HEADER_LEN - 4]);
         h.update(&head[RECORD_HEADER_LEN..]);
-        self.data.iter().for_each(|d| h.update(d));
+        h.combine(&self.data_crc);
         let crc = h.finalize();
         head[RECORD_HEADER_LEN - 4..RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
         let entry = RecordEntry {
