@@ -91,7 +91,7 @@ impl EngineOptions {
             maintenance_interval: Duration::from_secs(1),
             checkpoint_interval: Duration::from_secs(5),
             io_queue_depth: 1024,
-            writeback_bytes: 32 << 20,
+            writeback_bytes: 8 << 20,
             gap_tolerance_us: 5 * US_PER_SEC,
             utc_offset_minutes: 0,
             segment_split_gap_us: 6 * 3600 * US_PER_SEC,

@@ -42,6 +42,8 @@ use tracing::{debug, info, warn, Instrument};
 
 /// Answer frames queued between a connection's executor and its writer.
 pub const REPLY_QUEUE: usize = 4;
+/// Answers shorter than this that are ready together go out in one write.
+const COALESCE_BELOW: usize = 4096;
 /// What the reader reads into its buffer after a large frame: a header
 /// and the start of the next body (the rest goes to a pooled buffer).
 const AFTER_LARGE_READ: usize = 4096;
@@ -480,21 +482,46 @@ fn execute_loop(ctx: &Context, mut rx: mpsc::Receiver<Job>, out: mpsc::Sender<By
     }
 }
 
-/// The writer: answers to the socket; a client that does not take an
-/// answer's bytes for the idle timeout is dropped.
+/// The writer: answers to the socket, the small ones that are ready
+/// together in one write; a client that does not take an answer's bytes
+/// for the idle timeout is dropped.
 async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, stall: Duration) -> std::io::Result<()> {
+    let mut small = BytesMut::new();
     while let Some(frame) = rx.recv().await {
-        match timeout(stall, wr.write_all(&frame)).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("the client took no answer bytes for {} s", stall.as_secs()),
-                ))
+        if frame.len() >= COALESCE_BELOW {
+            write_within(&mut wr, &frame, stall).await?;
+            continue;
+        }
+        small.clear();
+        small.extend_from_slice(&frame);
+        let mut big = None;
+        while small.len() < COALESCE_BELOW {
+            match rx.try_recv() {
+                Ok(next) if next.len() < COALESCE_BELOW => small.extend_from_slice(&next),
+                Ok(next) => {
+                    big = Some(next);
+                    break;
+                }
+                Err(_) => break,
             }
+        }
+        write_within(&mut wr, &small, stall).await?;
+        if let Some(big) = big {
+            write_within(&mut wr, &big, stall).await?;
         }
     }
     wr.shutdown().await
+}
+
+/// Writes `bytes`, or fails if the client takes none of them for `stall`.
+async fn write_within(wr: &mut OwnedWriteHalf, bytes: &[u8], stall: Duration) -> std::io::Result<()> {
+    match timeout(stall, wr.write_all(bytes)).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the client took no answer bytes for {} s", stall.as_secs()),
+        )),
+    }
 }
 
 /// Reads and discards what the client still sends, until it closes, for

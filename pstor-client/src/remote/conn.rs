@@ -102,6 +102,8 @@ pub(crate) fn closes_connection(code: ErrorCode) -> bool {
 pub(crate) struct Conn {
     stream: TcpStream,
     buf: BytesMut,
+    /// What each read lands in first (see [`Conn::fill`]).
+    scratch: Box<[u8]>,
     next_id: u32,
     /// The server's limits and version.
     pub hello: Hello,
@@ -154,6 +156,7 @@ impl Conn {
         let mut conn = Conn {
             stream,
             buf: BytesMut::with_capacity(READ_CHUNK),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             next_id: 1,
             hello: Hello {
                 nonce: [0; 32],
@@ -269,33 +272,27 @@ impl Conn {
         }
     }
 
-    /// Reads what the socket has into the buffer (at least one byte).
+    /// Reads what the socket has into the buffer (at least one byte),
+    /// through `scratch`, which was zeroed once: zeroing a fresh region of
+    /// the buffer for every read would cost more than the small answers
+    /// most reads bring.
     fn fill(&mut self) -> std::result::Result<(), Failure> {
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
         let r = loop {
-            let Some(dst) = self.buf.get_mut(old..) else { break Ok(0) };
-            match self.stream.read(dst) {
+            match self.stream.read(&mut self.scratch) {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 r => break r,
             }
         };
         match r {
-            Ok(0) => {
-                self.buf.truncate(old);
-                Err(Failure::fatal(remote(
-                    ErrorCode::Disconnected,
-                    format!("the server at {} closed the connection", self.ep.describe()),
-                )))
-            }
+            Ok(0) => Err(Failure::fatal(remote(
+                ErrorCode::Disconnected,
+                format!("the server at {} closed the connection", self.ep.describe()),
+            ))),
             Ok(n) => {
-                self.buf.truncate(old + n);
+                self.buf.extend_from_slice(self.scratch.get(..n).unwrap_or_default());
                 Ok(())
             }
-            Err(e) => {
-                self.buf.truncate(old);
-                Err(Failure::fatal(io_error(&e, "lost the connection to", &self.ep)))
-            }
+            Err(e) => Err(Failure::fatal(io_error(&e, "lost the connection to", &self.ep))),
         }
     }
 
