@@ -1,5 +1,6 @@
 //! The engine: the public face over spaces, pools, streams and locks.
 
+use crate::checksum::Checksummed;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::events::{EventFeed, EventKind};
@@ -357,9 +358,17 @@ impl Engine {
     /// timestamp order. The frame is buffered; [`Engine::flush`] makes it
     /// visible to readers, [`Engine::sync`] makes it durable.
     pub fn append(&self, stream: StreamId, ts: Timestamp, key: bool, data: Bytes) -> Result<()> {
+        self.append_checksummed(stream, ts, key, Checksummed::new(data))
+    }
+
+    /// As [`Engine::append`], with the frame's CRC-32 already computed
+    /// ([`Checksummed::new`]) where its bytes were in cache: the server
+    /// hashes a frame on the thread that received it, and the engine then
+    /// makes the record's checksum without reading the bytes again.
+    pub fn append_checksummed(&self, stream: StreamId, ts: Timestamp, key: bool, frame: Checksummed) -> Result<()> {
         self.inner.check_open()?;
         let h = self.inner.handle(stream)?;
-        h.append(&self.inner, ts, key, data)
+        h.append(&self.inner, ts, key, frame)
     }
 
     /// Writes the stream's buffered frames (visible to readers, not yet durable).

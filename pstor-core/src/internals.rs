@@ -190,7 +190,7 @@ fn decode_one_record(b: &[u8]) -> Result<Vec<Frame>, DecodeError> {
     let frames = decode_frames(&Bytes::copy_from_slice(bytes), &h)?;
     let mut c = ChunkBuilder::default();
     for f in &frames {
-        c.push(f.ts, f.key, f.data.clone());
+        c.push(f.ts, f.key, crate::checksum::Checksummed::new(f.data.clone()));
     }
     let (again, _) = c.take_record(h.stream, h.generation, 0, h.prev_crc);
     assert_eq!(
@@ -234,7 +234,7 @@ fn decode_one_needle(b: &[u8]) -> Result<PictureMeta, DecodeError> {
 pub fn encode_record(stream: u64, frames: &[(Timestamp, bool, Bytes)]) -> Vec<u8> {
     let mut c = ChunkBuilder::default();
     for (ts, key, data) in frames {
-        c.push(*ts, *key, data.clone());
+        c.push(*ts, *key, crate::checksum::Checksummed::new(data.clone()));
     }
     c.take_record(StreamId(stream), 1, 0, 0).0.to_vec()
 }

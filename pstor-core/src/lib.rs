@@ -57,6 +57,7 @@
 
 mod attach;
 mod check;
+mod checksum;
 mod clock;
 mod engine;
 mod error;
@@ -84,6 +85,7 @@ mod stream;
 mod types;
 
 pub use check::{CheckReport, Problem};
+pub use checksum::Checksummed;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec};
 pub use error::{Error, FullReason, Result};

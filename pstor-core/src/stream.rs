@@ -3,6 +3,7 @@
 //! segment's space I/O thread. Appends take only the stream's own lock; the
 //! engine lock is taken once per segment (allocation, seal).
 
+use crate::checksum::Checksummed;
 use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
@@ -11,7 +12,6 @@ use crate::format::record::{FRAME_ENTRY_LEN, RECORD_HEADER_LEN};
 use crate::format::segment::{footer_len, DATA_START};
 use crate::space::{IoCmd, OpenSeg, Space};
 use crate::types::*;
-use bytes::Bytes;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -84,10 +84,11 @@ impl StreamHandle {
     }
 
     /// Appends one frame.
-    pub fn append(&self, inner: &Inner, ts: Timestamp, key: bool, data: Bytes) -> Result<()> {
+    pub fn append(&self, inner: &Inner, ts: Timestamp, key: bool, frame: Checksummed) -> Result<()> {
+        let len = frame.data().len();
         let max = self.max_frame(inner);
-        if data.is_empty() || data.len() > max {
-            return Err(Error::FrameSize { len: data.len(), max });
+        if len == 0 || len > max {
+            return Err(Error::FrameSize { len, max });
         }
         let mut w = self.writer.lock();
         if w.deleted {
@@ -105,7 +106,7 @@ impl StreamHandle {
         // an error (pool full) refuses this frame and keeps earlier ones.
         if let Some(first) = w.chunk.first_ts() {
             if ts.saturating_sub(first) > inner.opts.chunk_max_span_us
-                || w.chunk.encoded_len_with(data.len()) > inner.opts.chunk_max_bytes
+                || w.chunk.encoded_len_with(len) > inner.opts.chunk_max_bytes
             {
                 self.emit_chunk(inner, &mut w)?;
             }
@@ -113,7 +114,7 @@ impl StreamHandle {
         if w.chunk.is_empty() {
             w.chunk_since = Some(Instant::now());
         }
-        w.chunk.push(ts, key, data);
+        w.chunk.push(ts, key, frame);
         w.last_ts = Some(ts);
         Ok(())
     }

@@ -21,7 +21,7 @@
 use crate::buffers::{BufferPool, POOLED_MIN};
 use crate::config::Limits;
 use crate::credentials::KeyStore;
-use crate::dispatch::{self, Context};
+use crate::dispatch::{self, Context, Prepared};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use pstor_core::ErrorCode;
 use pstor_proto::frame::{decode_frame_from, peek_header};
@@ -72,7 +72,7 @@ pub struct ConnShared {
 /// A request or a ready answer, queued in order for the executor.
 enum Job {
     /// Execute it; `budget` is its share of `queue_bytes`.
-    Request { id: u32, req: Request, _budget: OwnedSemaphorePermit },
+    Request { id: u32, req: Prepared, _budget: OwnedSemaphorePermit },
     /// Send this frame (an unknown operation's error); carry on.
     Answer(Bytes),
     /// Send this frame (a fatal error), then stop.
@@ -441,6 +441,8 @@ impl Reader<'_> {
                 )),
                 Some(_) => match Request::decode(h.op, &frame.body) {
                     Ok(req) => {
+                        // Hashed now, while the body is in this core's cache.
+                        let req = Prepared::new(req);
                         let n = h.body_len.clamp(1, self.queue_bytes);
                         // Waits while the queued bodies are over budget: backpressure.
                         let Ok(budget) = Arc::clone(&self.budget).acquire_many_owned(n).await else {

@@ -35,23 +35,48 @@ pub struct Context {
 /// Where answer frames go; `false` when the connection is gone.
 pub type Sink<'a> = &'a mut dyn FnMut(Bytes) -> bool;
 
+/// A request ready for the executor: an append's frames come with their
+/// CRCs, computed by [`Prepared::new`] on the thread that received them,
+/// while their bytes are in that core's cache (the engine then makes the
+/// record's checksum without reading them again).
+pub struct Prepared {
+    req: Request,
+    sums: Vec<Checksummed>,
+}
+
+impl Prepared {
+    /// Hashes an append's frames; other requests pass as they are.
+    pub fn new(req: Request) -> Prepared {
+        let sums = match &req {
+            Request::Append { frames, .. } => frames.iter().map(|f| Checksummed::new(f.data.clone())).collect(),
+            _ => Vec::new(),
+        };
+        Prepared { req, sums }
+    }
+
+    /// Its operation number.
+    pub fn op(&self) -> u16 {
+        self.req.op()
+    }
+}
+
 /// Executes one request and sends its answer frames (reply, error, or a
 /// range read's items and end). Returns false if the connection is gone.
-pub fn execute(ctx: &Context, id: u32, req: Request, send: Sink<'_>) -> bool {
+pub fn execute(ctx: &Context, id: u32, req: Prepared, send: Sink<'_>) -> bool {
     ctx.in_progress.fetch_add(1, Ordering::SeqCst);
     let ok = execute_one(ctx, id, req, send);
     ctx.in_progress.fetch_sub(1, Ordering::SeqCst);
     ok
 }
 
-fn execute_one(ctx: &Context, id: u32, req: Request, send: Sink<'_>) -> bool {
+fn execute_one(ctx: &Context, id: u32, Prepared { req, sums }: Prepared, send: Sink<'_>) -> bool {
     let op = req.op();
     if let Request::ReadRange { stream, start, end } = req {
         return read_range(ctx, id, stream, start, end, send);
     }
     // The engine never panics on bad input by design; should it, this
     // request fails with PSTOR_PANIC and the connection and server go on.
-    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(ctx, req)))
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(ctx, req, sums)))
         .unwrap_or_else(|_| Err(remote(ErrorCode::Panic, "internal error: the request panicked (please report it)")));
     let frame = match answer {
         Ok(reply) => match reply.to_frame(id, ctx.max_body) {
@@ -97,8 +122,9 @@ fn page(limit: u32) -> usize {
     limit.clamp(1, MAX_PAGE) as usize
 }
 
-/// The reply to every request but range reads.
-fn answer(ctx: &Context, req: Request) -> Result<Reply> {
+/// The reply to every request but range reads (`sums`: an append's
+/// frames, checksummed).
+fn answer(ctx: &Context, req: Request, sums: Vec<Checksummed>) -> Result<Reply> {
     let e = &ctx.engine;
     let budget = ctx.max_body as usize / 2;
     Ok(match req {
@@ -229,8 +255,8 @@ fn answer(ctx: &Context, req: Request) -> Result<Reply> {
         }
         Request::Append { stream, sync, frames } => {
             let n = frames.len();
-            for (i, f) in frames.into_iter().enumerate() {
-                if let Err(err) = e.append(stream, f.ts, f.key, f.data) {
+            for (i, (f, sum)) in frames.into_iter().zip(sums).enumerate() {
+                if let Err(err) = e.append_checksummed(stream, f.ts, f.key, sum) {
                     return Err(remote(
                         err.code(),
                         format!("{err} (after {i} of {n} frames of the batch were appended)"),

@@ -8,6 +8,7 @@
 
 use super::codec::{bad, DecodeError, Reader, Writer};
 use super::segment::{RecordEntry, NO_KEY};
+use crate::checksum::{combine, Checksummed};
 use crate::types::{StreamId, Timestamp};
 use bytes::Bytes;
 
@@ -144,19 +145,21 @@ pub struct ChunkBuilder {
     table: Vec<(Timestamp, u32, u32)>,
     data: Vec<Bytes>,
     data_len: usize,
-    /// CRC of the frames' data so far, computed as each frame comes (while
-    /// its bytes are likely still in cache) and combined into the record's
-    /// CRC when the record is taken.
-    data_crc: crc32fast::Hasher,
+    /// CRC of the frames' data so far, combined from each frame's
+    /// ([`crate::checksum`]): the record's CRC is made from it without
+    /// reading the data again.
+    data_crc: u32,
     first_key_ts: Option<Timestamp>,
 }
 
 impl ChunkBuilder {
     /// Adds a frame.
-    pub fn push(&mut self, ts: Timestamp, key: bool, data: Bytes) {
+    pub fn push(&mut self, ts: Timestamp, key: bool, frame: Checksummed) {
+        let crc = frame.crc();
+        let data = frame.into_data();
         self.table.push((ts, data.len() as u32, if key { FRAME_KEY } else { 0 }));
         self.data_len += data.len();
-        self.data_crc.update(&data);
+        self.data_crc = combine(self.data_crc, crc, data.len() as u64);
         if key && self.first_key_ts.is_none() {
             self.first_key_ts = Some(ts);
         }
@@ -217,8 +220,7 @@ impl ChunkBuilder {
         let mut h = crc32fast::Hasher::new();
         h.update(&head[..RECORD_HEADER_LEN - 4]);
         h.update(&head[RECORD_HEADER_LEN..]);
-        h.combine(&self.data_crc);
-        let crc = h.finalize();
+        let crc = combine(h.finalize(), self.data_crc, self.data_len as u64);
         head[RECORD_HEADER_LEN - 4..RECORD_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
         let entry = RecordEntry {
             offset,
@@ -267,8 +269,8 @@ mod tests {
     #[test]
     fn encode_decode_round_trip() {
         let mut c = ChunkBuilder::default();
-        c.push(10, true, Bytes::from_static(b"key"));
-        c.push(20, false, Bytes::from_static(b"delta"));
+        c.push(10, true, Checksummed::new(Bytes::from_static(b"key")));
+        c.push(20, false, Checksummed::new(Bytes::from_static(b"delta")));
         let expected_len = c.encoded_len();
         let (record, entry) = c.take_record(StreamId(3), 7, 4096, 0);
         assert!(c.is_empty());
