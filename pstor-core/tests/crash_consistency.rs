@@ -39,8 +39,18 @@ struct Ledger {
 /// Sets up a space, a pool and `streams` cameras; `None` if the storage
 /// crashed (or failed) before the setup finished.
 fn setup(storage: &Arc<MemStorage>, clock: &Arc<FakeClock>, streams: usize) -> Option<(Engine, Vec<StreamId>)> {
+    setup_with(opts(), storage, clock, streams)
+}
+
+/// [`setup`] with these engine options.
+fn setup_with(
+    o: EngineOptions,
+    storage: &Arc<MemStorage>,
+    clock: &Arc<FakeClock>,
+    streams: usize,
+) -> Option<(Engine, Vec<StreamId>)> {
     let dynstore: Arc<dyn Storage> = storage.clone();
-    let engine = Engine::open_with(opts(), dynstore, clock.clone()).ok()?;
+    let engine = Engine::open_with(o, dynstore, clock.clone()).ok()?;
     storage.create_dir_all(&space_dir()).ok()?;
     let space = engine
         .initialize_space(SpaceSpec { path: space_dir(), capacity: 48 * SEG, segment_size: None })
@@ -477,36 +487,10 @@ fn writeback_makes_written_frames_durable_before_any_sync() {
     // power loss once it ran, in every torn or reordered image.
     let clock = Arc::new(FakeClock::new(T0));
     let storage = Arc::new(MemStorage::new(CAPACITY));
-    let dynstore: Arc<dyn Storage> = storage.clone();
     let mut o = opts();
     o.writeback_bytes = 32 << 10;
-    let engine = Engine::open_with(o, dynstore, clock.clone()).expect("open");
-    storage.create_dir_all(&space_dir()).expect("mkdir");
-    let space = engine
-        .initialize_space(SpaceSpec { path: space_dir(), capacity: 48 * SEG, segment_size: None })
-        .expect("init")
-        .wait()
-        .expect("init done");
-    let spec = PoolSpec {
-        name: "video".into(),
-        kind: PoolKind::Video,
-        capacity: 40 * SEG,
-        spaces: vec![space],
-        strategy: OverwriteStrategy::OverwriteOldest,
-        cycle_days: 0,
-        max_lock_pct: 0,
-    };
-    let pool = engine.create_pool(spec).expect("pool");
-    let cam = engine
-        .register_stream(StreamSpec {
-            pool,
-            camera_id: "cam-0".into(),
-            channel: 1,
-            kind: StreamKind::Main,
-            codec: "H264".into(),
-            codec_config: vec![],
-        })
-        .expect("stream");
+    let (engine, ids) = setup_with(o, &storage, &clock, 1).expect("setup");
+    let cam = ids[0];
     // A first frame, synced: the stream's segment is allocated (its header
     // synced), so the next sync can only be a writeback.
     let first = payload(0, T0, 512);
