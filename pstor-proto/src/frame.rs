@@ -274,25 +274,6 @@ pub fn frame_bytes(kind: Kind, op: u16, request_id: u32, body: &[u8], max_body: 
     Ok(out.freeze())
 }
 
-/// Fills in the header of `buf`, whose first [`HEADER_LEN`] bytes were
-/// reserved for it and whose rest is the body (how [`crate::wire::Writer`]
-/// builds frames without copying the body twice).
-pub(crate) fn seal(
-    mut buf: BytesMut,
-    kind: Kind,
-    op: u16,
-    request_id: u32,
-    max_body: u32,
-) -> Result<Bytes, ProtoError> {
-    let body = buf.get(HEADER_LEN..).unwrap_or_default();
-    check_len(body.len(), max_body)?;
-    let h = FrameHeader::new(kind, op, request_id).encode(body)?;
-    if let Some(dst) = buf.get_mut(..HEADER_LEN) {
-        dst.copy_from_slice(&h);
-    }
-    Ok(buf.freeze())
-}
-
 /// A frame whose large payloads are not copied into it: the header and the
 /// small fields in one buffer, with shared `Bytes` (video frames, pictures)
 /// spliced in at recorded offsets. Written with one vectored write
@@ -324,8 +305,11 @@ impl GatheredFrame {
     }
 
     /// The frame as one contiguous buffer (what [`crate::Request::to_frame`]
-    /// gives).
+    /// gives); without a copy when nothing is spliced in.
     pub fn to_bytes(&self) -> Bytes {
+        if self.shared.is_empty() {
+            return self.head.clone();
+        }
         let mut out = BytesMut::with_capacity(self.len());
         pieces(&self.head, &self.shared, 0).into_iter().for_each(|p| out.put_slice(p));
         out.freeze()
@@ -347,10 +331,12 @@ fn pieces<'a>(head: &'a [u8], shared: &'a [(usize, Bytes)], from: usize) -> Vec<
     out
 }
 
-/// Fills in the header of `buf` (as [`seal`]) for a body made of `buf`'s
-/// rest with `shared` payloads spliced in at their offsets (at or after
-/// [`HEADER_LEN`], in order).
-pub(crate) fn seal_gathered(
+/// Fills in the header of `buf`, whose first [`HEADER_LEN`] bytes were
+/// reserved for it, for a body made of `buf`'s rest with `shared` payloads
+/// spliced in at their offsets (at or after [`HEADER_LEN`], in order; none
+/// for a contiguous frame). How [`crate::wire::Writer`] builds frames
+/// without copying the body twice.
+pub(crate) fn seal(
     mut buf: BytesMut,
     shared: Vec<(usize, Bytes)>,
     kind: Kind,

@@ -292,7 +292,7 @@ impl Conn {
                 self.buf.extend_from_slice(self.scratch.get(..n).unwrap_or_default());
                 Ok(())
             }
-            Err(e) => Err(Failure::fatal(io_error(&e, "lost the connection to", &self.ep))),
+            Err(e) => Err(self.lost(&e)),
         }
     }
 

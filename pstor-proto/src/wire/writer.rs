@@ -1,7 +1,7 @@
 //! The body writer.
 
 use crate::error::ProtoError;
-use crate::frame::{seal, seal_gathered, GatheredFrame, Kind, HEADER_LEN};
+use crate::frame::{seal, GatheredFrame, Kind, HEADER_LEN};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Builds a body, or a whole frame: [`Writer::for_frame`] reserves the
@@ -62,16 +62,12 @@ impl Writer {
     /// The whole frame: header (with CRC) and body. Fails with
     /// [`ProtoError::FrameTooLarge`] if the body is over `max_body`.
     pub fn into_frame(self, kind: Kind, op: u16, request_id: u32, max_body: u32) -> Result<Bytes, ProtoError> {
-        if self.start != HEADER_LEN {
-            let body = self.into_body();
-            return crate::frame::frame_bytes(kind, op, request_id, &body, max_body);
-        }
-        seal(self.buf, kind, op, request_id, max_body)
+        self.into_gathered_frame(kind, op, request_id, max_body).map(|f| f.to_bytes())
     }
 
     /// The gathered frame: header (with CRC), small fields, shared
     /// payloads. A writer not made by [`Writer::for_gathered_frame`] gives
-    /// a frame of one piece.
+    /// a frame of one piece ([`Writer::into_frame`] is this, made contiguous).
     pub fn into_gathered_frame(
         mut self,
         kind: Kind,
@@ -79,13 +75,14 @@ impl Writer {
         request_id: u32,
         max_body: u32,
     ) -> Result<GatheredFrame, ProtoError> {
-        let shared = self.gathered.take().unwrap_or_default();
         if self.start != HEADER_LEN {
+            // A body-only writer (it never gathers): the body behind a header.
             let mut w = Writer::for_frame_with_capacity(self.len());
             w.raw(&self.buf[self.start..]);
-            return w.into_gathered_frame(kind, op, request_id, max_body);
+            self = w;
         }
-        seal_gathered(self.buf, shared, kind, op, request_id, max_body)
+        let shared = self.gathered.take().unwrap_or_default();
+        seal(self.buf, shared, kind, op, request_id, max_body)
     }
 
     /// Raw bytes, no length.
