@@ -5,7 +5,9 @@
 //!
 //! - every frame a returned sync covered is read back byte for byte after
 //!   any crash, a read returns a prefix of the appends that holds every
-//!   synced frame, and nothing read back is something never written;
+//!   synced frame (the prefix property, docs/design.md: never a frame
+//!   missing before a later one, refused appends in between or not), and
+//!   nothing read back is something never written;
 //! - every synced picture comes back identical; a returned delete stays
 //!   deleted; no id ever returns another picture's bytes;
 //! - `check()` finds nothing wrong after every reopen.
@@ -23,6 +25,9 @@ use std::sync::Arc;
 #[derive(Debug, Arbitrary)]
 enum Op {
     Append { stream: u8, len: u16, key: bool },
+    /// An append the engine must refuse (a repeated timestamp, or an empty
+    /// frame): the stream goes on after it with nothing lost or skipped.
+    Refused { stream: u8 },
     Sync,
     Put { camera: u8, len: u16 },
     SyncPictures,
@@ -110,6 +115,17 @@ libfuzzer_sys::fuzz_target!(|ops: Vec<Op>| {
                 let data = content(m.n, usize::from(len % 4_096) + 1);
                 engine.append(rig.streams[i], ts, key, data.clone()).expect("append");
                 m.frames[i].push((ts, key, data));
+            }
+            Op::Refused { stream } => {
+                let i = usize::from(stream) % STREAMS;
+                let res = match m.frames[i].last() {
+                    Some(last) => engine.append(rig.streams[i], last.0, false, content(m.n, 10)),
+                    None => engine.append(rig.streams[i], m.next_ts[i], true, Bytes::new()),
+                };
+                assert!(
+                    matches!(res, Err(Error::DuplicateTimestamp { .. } | Error::FrameSize { .. })),
+                    "a bad append was not refused: {res:?}"
+                );
             }
             Op::Sync => {
                 engine.sync_all().expect("sync");

@@ -128,19 +128,28 @@ fn an_out_of_order_frame_in_a_pipelined_batch_surfaces_on_the_next_flush_and_syn
     let bad = frame(3, T0, 20, 500);
     b.append(s, bad.ts, bad.key, bad.data).unwrap();
     let mut reported = None;
-    for f in &later[50..] {
+    for (j, f) in later.iter().enumerate().skip(50) {
         // The error may come back through a later append (never lost).
         if let Err(e) = b.append(s, f.ts, f.key, f.data.clone()) {
-            reported = Some(e);
+            reported = Some((j, e));
             break;
         }
     }
-    let e = match reported {
-        Some(e) => e,
-        None => b.sync(s).unwrap_err(),
+    let (resumed, e) = match reported {
+        Some((j, e)) => (j + 1, e),
+        None => (later.len(), b.sync(s).unwrap_err()),
     };
     assert_eq!(e.code(), ErrorCode::OutOfOrder, "{e}");
+    // Reported once; the frames appended after the report are taken.
+    append_all(&*b, s, &later[resumed..]).unwrap();
     b.sync(s).unwrap();
+    // The prefix property: the frames of the pipelined batches behind the
+    // refused one, appended before the report, are not stored (they were
+    // refused too): the one hole is where the caller was told of it.
+    let want: Vec<Frame> = good.iter().chain(&later[..50]).chain(&later[resumed..]).cloned().collect();
+    let read = read_all(&*b, s, T0, T0 + 3_600 * US_PER_SEC).unwrap();
+    assert_eq!(read.len(), want.len(), "frames stored after the refusal: {} (resumed at {resumed})", read.len());
+    assert!(read == want, "no hole but the one reported");
 }
 
 #[test]

@@ -136,6 +136,8 @@ fn verify(image: MemStorage, clock: &Arc<FakeClock>, ledger: &Ledger, what: &str
             frames.len(),
             ledger.acked[i]
         );
+        // The prefix property: frame k read back is frame k written, so
+        // no frame is missing before a later one.
         for (k, f) in frames.iter().enumerate() {
             let w = written.get(k).unwrap_or_else(|| panic!("{what}: stream {i}: frame {k} never written"));
             assert_eq!((f.ts, f.key, &f.data), (w.0, w.1, &w.2), "{what}: stream {i}: frame {k} differs");

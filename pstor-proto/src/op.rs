@@ -161,6 +161,8 @@ ops! {
     SYNC = 0x1002, "sync", Data;
     /// Reads a time range as a stream of frame batches.
     READ_RANGE = 0x1003, "read_range", Data;
+    /// Accepts a stream's appends again after a refused one was reported.
+    RESUME_STREAM = 0x1004, "resume_stream", Data;
     /// Stores a picture.
     PUT_PICTURE = 0x1100, "put_picture", Data;
     /// Makes a pool's pictures durable.

@@ -463,13 +463,14 @@ impl Reader<'_> {
 
 /// The executor: requests in order, answers into the bounded queue.
 fn execute_loop(ctx: &Context, mut rx: mpsc::Receiver<Job>, out: mpsc::Sender<Bytes>, busy: &AtomicUsize) {
+    let mut session = dispatch::Session::default();
     while let Some(job) = rx.blocking_recv() {
         let go_on = match job {
             Job::Request { id, req, _budget } => {
                 let op = req.op();
                 debug!(op = op::name(op), id, "request");
                 let mut send = |frame: Bytes| out.blocking_send(frame).is_ok();
-                dispatch::execute(ctx, id, req, &mut send)
+                dispatch::execute(ctx, &mut session, id, req, &mut send)
             }
             Job::Answer(frame) => out.blocking_send(frame).is_ok(),
             Job::Last(frame) => {

@@ -10,6 +10,7 @@ use pstor_proto::limits::{MAX_EVENTS_PER_POLL, MAX_EVENT_WAIT_MS, MAX_PAGE};
 use pstor_proto::message::{encode_stream_item, FRAME_OVERHEAD};
 use pstor_proto::wire::to_body;
 use pstor_proto::{op, ErrorReply, ProtoError, Reply, Request, StreamEnd};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -30,6 +31,39 @@ pub struct Context {
     pub stopping: AtomicBool,
     /// Requests being executed now, over all connections.
     pub in_progress: AtomicUsize,
+}
+
+/// What a connection's executor keeps between requests.
+#[derive(Debug, Default)]
+pub struct Session {
+    /// Streams with a failed append on this connection, and the failure:
+    /// their appends, flushes and syncs are refused until `resume_stream`.
+    /// A client pipelines batches, so those behind a refused one are
+    /// already on their way; appending them would leave a hole followed
+    /// by later frames (the prefix property, docs/design.md), which the
+    /// client could only learn of after the fact.
+    refused: HashMap<StreamId, (ErrorCode, String)>,
+}
+
+impl Session {
+    /// Refuses a request on any of `streams` that has a failed append.
+    fn admit(&self, streams: &[StreamId]) -> Result<()> {
+        match streams.iter().find_map(|s| self.refused.get(s).map(|r| (s, r))) {
+            None => Ok(()),
+            Some((s, (code, why))) => Err(remote(
+                *code,
+                format!(
+                    "stream {s}: an earlier append on this connection failed ({why}); \
+                     nothing of the stream is taken until the client resumes it"
+                ),
+            )),
+        }
+    }
+
+    /// Remembers a failed append of `stream`.
+    fn refuse(&mut self, stream: StreamId, e: &Error) {
+        self.refused.entry(stream).or_insert_with(|| (e.code(), e.to_string()));
+    }
 }
 
 /// Where answer frames go; `false` when the connection is gone.
@@ -62,21 +96,27 @@ impl Prepared {
 
 /// Executes one request and sends its answer frames (reply, error, or a
 /// range read's items and end). Returns false if the connection is gone.
-pub fn execute(ctx: &Context, id: u32, req: Prepared, send: Sink<'_>) -> bool {
+pub fn execute(ctx: &Context, session: &mut Session, id: u32, req: Prepared, send: Sink<'_>) -> bool {
     ctx.in_progress.fetch_add(1, Ordering::SeqCst);
-    let ok = execute_one(ctx, id, req, send);
+    let ok = execute_one(ctx, session, id, req, send);
     ctx.in_progress.fetch_sub(1, Ordering::SeqCst);
     ok
 }
 
-fn execute_one(ctx: &Context, id: u32, Prepared { req, sums }: Prepared, send: Sink<'_>) -> bool {
+fn execute_one(
+    ctx: &Context,
+    session: &mut Session,
+    id: u32,
+    Prepared { req, sums }: Prepared,
+    send: Sink<'_>,
+) -> bool {
     let op = req.op();
     if let Request::ReadRange { stream, start, end } = req {
         return read_range(ctx, id, stream, start, end, send);
     }
     // The engine never panics on bad input by design; should it, this
     // request fails with PSTOR_PANIC and the connection and server go on.
-    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(ctx, req, sums)))
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(ctx, session, req, sums)))
         .unwrap_or_else(|_| Err(remote(ErrorCode::Panic, "internal error: the request panicked (please report it)")));
     let frame = match answer {
         Ok(reply) => match reply.to_frame(id, ctx.max_body) {
@@ -124,7 +164,7 @@ fn page(limit: u32) -> usize {
 
 /// The reply to every request but range reads (`sums`: an append's
 /// frames, checksummed).
-fn answer(ctx: &Context, req: Request, sums: Vec<Checksummed>) -> Result<Reply> {
+fn answer(ctx: &Context, session: &mut Session, req: Request, sums: Vec<Checksummed>) -> Result<Reply> {
     let e = &ctx.engine;
     let budget = ctx.max_body as usize / 2;
     Ok(match req {
@@ -254,25 +294,34 @@ fn answer(ctx: &Context, req: Request, sums: Vec<Checksummed>) -> Result<Reply> 
             Reply::Check { report }
         }
         Request::Append { stream, sync, frames } => {
+            session.admit(&[stream])?;
             let n = frames.len();
-            for (i, (f, sum)) in frames.into_iter().zip(sums).enumerate() {
-                if let Err(err) = e.append_checksummed(stream, f.ts, f.key, sum) {
-                    return Err(remote(
+            let appended = frames.into_iter().zip(sums).enumerate().try_for_each(|(i, (f, sum))| {
+                e.append_checksummed(stream, f.ts, f.key, sum).map_err(|err| {
+                    let at = f.ts;
+                    remote(
                         err.code(),
-                        format!("{err} (after {i} of {n} frames of the batch were appended)"),
-                    ));
-                }
-            }
-            if sync {
-                e.sync(stream)?;
+                        format!("{err} (frame at {at} us refused, after {i} of {n} frames of the batch were appended)"),
+                    )
+                })
+            });
+            if let Err(err) = appended.and_then(|()| if sync { e.sync(stream) } else { Ok(()) }) {
+                session.refuse(stream, &err);
+                return Err(err);
             }
             Reply::Append { appended: u32::try_from(n).unwrap_or(u32::MAX) }
         }
+        Request::ResumeStream { stream } => {
+            session.refused.remove(&stream);
+            Reply::ResumeStream {}
+        }
         Request::FlushStream { stream } => {
+            session.admit(&[stream])?;
             e.flush(stream)?;
             Reply::FlushStream {}
         }
         Request::Sync { streams } => {
+            session.admit(&streams)?;
             if streams.is_empty() {
                 e.sync_all()?;
             } else {

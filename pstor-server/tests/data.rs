@@ -70,6 +70,7 @@ fn a_refused_frame_keeps_the_ones_before_it() {
     let err = data.call(Request::Append { stream: cam, sync: false, frames: batch }).unwrap_err();
     assert_eq!(err.code(), ErrorCode::OutOfOrder);
     assert!(err.to_string().contains("after 6 of 10 frames"), "{err}");
+    data.call(Request::ResumeStream { stream: cam }).unwrap();
     data.call(Request::FlushStream { stream: cam }).unwrap();
     let got = data.read_range(cam, T0, T0 + US_PER_SEC).unwrap();
     assert_eq!(got.len(), 6);
@@ -80,6 +81,59 @@ fn a_refused_frame_keeps_the_ones_before_it() {
     let err = data.read_range(StreamId(42), T0, T0 + 1).unwrap_err();
     assert_eq!(err.code(), ErrorCode::StreamNotFound);
     data.ping().unwrap();
+}
+
+/// Batches pipelined behind a refused one are refused too (they are on
+/// their way before the client can know), and so are the stream's flushes
+/// and syncs, until the client says it has reported the failure
+/// (`resume_stream`): what the stream holds stays a prefix of what was
+/// sent, with no hole followed by later frames. Other streams and other
+/// connections go on.
+#[test]
+fn batches_behind_a_refused_one_are_refused_until_the_stream_is_resumed() {
+    let s = TestServer::start();
+    let mut sig = s.client(Port::Signalling);
+    let mut data = s.client(Port::Data);
+    let cam = register(&mut sig, s.pool("video"), "cam-1");
+    let other = register(&mut sig, s.pool("video"), "cam-2");
+    let mut bad = frames(10, 10, 100);
+    bad[3].data = content(13, 2 << 20); // larger than a 1 MiB segment holds
+    let ids = [
+        data.send(&Request::Append { stream: cam, sync: false, frames: frames(0, 10, 100) }),
+        data.send(&Request::Append { stream: cam, sync: false, frames: bad }),
+        data.send(&Request::Append { stream: cam, sync: false, frames: frames(20, 10, 100) }),
+        data.send(&Request::Append { stream: other, sync: false, frames: frames(0, 10, 100) }),
+        data.send(&Request::Append { stream: cam, sync: true, frames: frames(30, 10, 100) }),
+        data.send(&Request::FlushStream { stream: cam }),
+        data.send(&Request::Sync { streams: vec![other, cam] }),
+    ];
+    assert!(matches!(data.reply(ids[0]).unwrap(), Reply::Append { appended: 10 }));
+    let first = data.reply(ids[1]).unwrap_err();
+    assert_eq!(first.code(), ErrorCode::FrameSize);
+    assert!(first.to_string().contains("after 3 of 10 frames"), "{first}");
+    for &id in &ids[2..] {
+        match data.reply(id) {
+            Ok(Reply::Append { appended }) if id == ids[3] => assert_eq!(appended, 10, "the other stream goes on"),
+            Err(e) if id != ids[3] => {
+                assert_eq!(e.code(), ErrorCode::FrameSize, "{e}");
+                assert!(e.to_string().contains("an earlier append on this connection failed"), "{e}");
+            }
+            other => panic!("request {id}: {other:?}"),
+        }
+    }
+    // Another connection is not held back by this one's refusal.
+    let mut data2 = s.client(Port::Data);
+    data2.call(Request::Sync { streams: vec![cam] }).unwrap();
+    // Resumed: the stream goes on after a hole the client was told of.
+    data.call(Request::ResumeStream { stream: cam }).unwrap();
+    data.call(Request::Append { stream: cam, sync: true, frames: frames(40, 10, 100) }).unwrap();
+    let got: Vec<i64> =
+        data.read_range(cam, T0, T0 + 60 * 40_000).unwrap().iter().map(|f| (f.ts - T0) / 40_000).collect();
+    let want: Vec<i64> = (0..13).chain(40..50).collect();
+    assert_eq!(got, want);
+    data.call(Request::FlushStream { stream: other }).unwrap();
+    let got = data.read_range(other, T0, T0 + 60 * 40_000).unwrap();
+    assert_eq!(got.len(), 10);
 }
 
 #[test]

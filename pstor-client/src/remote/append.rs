@@ -9,7 +9,14 @@
 //!   server answers a connection's requests in order);
 //! - `unsynced`: the streams with frames sent on the current connection
 //!   that no sync answered on that connection has covered yet;
-//! - `errors`: per stream, the first failure not reported yet (sticky).
+//! - `errors`: per stream, the first failure not reported yet (sticky);
+//! - `epochs` and `resume`: after a refused append the server refuses the
+//!   stream's later requests on the connection (the batches pipelined
+//!   behind the refused one would otherwise leave a hole followed by later
+//!   frames); once the failure is reported to the caller, the stream's
+//!   epoch moves on, the refusals of requests sent before are not reported
+//!   a second time, and a `resume_stream` goes ahead of the stream's next
+//!   request.
 //!
 //! When the connection is lost, every stream with frames in flight, or sent
 //! and not yet covered by a sync, is marked with the loss (and its pending
@@ -42,13 +49,15 @@ enum Sent {
     Flush { stream: StreamId },
     /// `sync` of these streams (empty: everything).
     Sync { streams: Vec<StreamId> },
+    /// `resume_stream`.
+    Resume,
 }
 
 impl Sent {
     fn stream(&self) -> Option<StreamId> {
         match self {
             Sent::Append { stream, .. } | Sent::Flush { stream } => Some(*stream),
-            Sent::Sync { .. } => None,
+            Sent::Sync { .. } | Sent::Resume => None,
         }
     }
 }
@@ -58,6 +67,8 @@ impl Sent {
 struct InFlight {
     id: u32,
     what: Sent,
+    /// Its stream's epoch when it was sent.
+    epoch: u32,
 }
 
 /// Frames of one stream not sent yet.
@@ -76,6 +87,10 @@ pub(crate) struct Slot {
     inflight: VecDeque<InFlight>,
     unsynced: HashSet<StreamId>,
     errors: HashMap<StreamId, Error>,
+    /// Per stream, how many failures were reported to the caller.
+    epochs: HashMap<StreamId, u32>,
+    /// Streams whose reported failure the server has not been told of.
+    resume: HashSet<StreamId>,
 }
 
 /// The error every affected stream reports after a lost connection.
@@ -90,15 +105,23 @@ fn lost(cause: &Error, stream: StreamId) -> Error {
 }
 
 impl Slot {
-    /// Takes the stream's unreported failure, if any.
+    /// Takes the stream's unreported failure, if any: the caller reports
+    /// it, so the stream starts a new epoch.
     pub fn take_error(&mut self, stream: StreamId) -> Option<Error> {
-        self.errors.remove(&stream)
+        let e = self.errors.remove(&stream)?;
+        *self.epochs.entry(stream).or_default() += 1;
+        self.resume.insert(stream);
+        Some(e)
     }
 
     /// Takes any stream's unreported failure.
     pub fn take_any_error(&mut self) -> Option<Error> {
         let stream = *self.errors.keys().next()?;
-        self.errors.remove(&stream)
+        self.take_error(stream)
+    }
+
+    fn epoch(&self, stream: StreamId) -> u32 {
+        self.epochs.get(&stream).copied().unwrap_or(0)
     }
 
     /// Whether this slot has anything a sync must cover.
@@ -125,6 +148,7 @@ impl Slot {
         self.pending.clear();
         self.inflight.clear();
         self.unsynced.clear();
+        self.resume.clear();
     }
 
     /// The connection is gone: mark every stream that had frames on it (in
@@ -165,10 +189,29 @@ impl Slot {
         }
     }
 
-    /// Sends one request, after reading answers while the window is full.
-    /// `Err`: the request was not sent (the connection is lost, or the
-    /// request does not encode).
+    /// Sends a request, after reading answers while the window is full,
+    /// and ahead of it a `resume_stream` for each of its streams whose
+    /// failure the caller has been told of since. `Err`: the request was
+    /// not sent (the connection is lost, or the request does not encode).
     fn send(&mut self, ep: &Endpoint, req: &Request, what: Sent) -> Result<u32> {
+        if !self.resume.is_empty() {
+            let streams: Vec<StreamId> = match &what {
+                Sent::Append { stream, .. } | Sent::Flush { stream } => vec![*stream],
+                Sent::Sync { streams } => streams.clone(),
+                Sent::Resume => Vec::new(),
+            };
+            for s in streams {
+                if self.resume.remove(&s) {
+                    // Pipelined ahead of the request; a loss fails both.
+                    self.send_one(ep, &Request::ResumeStream { stream: s }, Sent::Resume)?;
+                }
+            }
+        }
+        self.send_one(ep, req, what)
+    }
+
+    /// Sends one request (see [`Slot::send`]).
+    fn send_one(&mut self, ep: &Endpoint, req: &Request, what: Sent) -> Result<u32> {
         let window = self.conn(ep)?.window();
         while self.inflight.len() >= window {
             // An append's or flush's failure is kept for its stream; a sync
@@ -190,7 +233,8 @@ impl Slot {
         if let Sent::Append { stream, .. } = &what {
             self.unsynced.insert(*stream);
         }
-        self.inflight.push_back(InFlight { id, what });
+        let epoch = what.stream().map_or(0, |s| self.epoch(s));
+        self.inflight.push_back(InFlight { id, what, epoch });
         Ok(id)
     }
 
@@ -212,6 +256,7 @@ impl Slot {
         let outcome = match (conn.answer(&frame, id), &front.what) {
             (Ok(ServerMessage::Reply(Reply::Append { .. })), Sent::Append { .. })
             | (Ok(ServerMessage::Reply(Reply::FlushStream {})), Sent::Flush { .. })
+            | (Ok(ServerMessage::Reply(Reply::ResumeStream {})), Sent::Resume)
             | (Ok(ServerMessage::Reply(Reply::Sync {})), Sent::Sync { .. }) => Ok(()),
             (Ok(other), _) => {
                 let e = remote(
@@ -245,14 +290,22 @@ impl Slot {
             _ => {}
         }
         if let (Some(s), Err(e)) = (done.what.stream(), &outcome) {
+            if done.epoch != self.epoch(s) {
+                // Sent before the caller was told of an earlier failure of
+                // the stream, and refused for it: reported already.
+                return Ok((id, outcome));
+            }
             if e.code() == ErrorCode::StreamNotFound {
                 // Nothing of a stream the server does not know is at stake:
                 // a later sync must not report its absence a second time.
                 self.unsynced.remove(&s);
-                self.pending.remove(&s);
             }
+            // The frames not sent yet follow refused ones: appending them
+            // would leave a hole before them (the server refuses the
+            // stream's requests until the failure is reported, too).
+            self.pending.remove(&s);
             // The first failure is the one to report; later ones of the same
-            // stream follow from it most of the time.
+            // stream follow from it.
             self.errors.entry(s).or_insert_with(|| remote(e.code(), e.to_string()));
         }
         Ok((id, outcome))
@@ -321,8 +374,9 @@ impl Slot {
         match self.send(ep, &req, Sent::Append { stream, sync }) {
             Ok(id) => Ok(Some(id)),
             Err(e) => {
-                // Not sent: its frames are gone, which the call's error says.
-                self.errors.remove(&stream);
+                // Not sent: its frames are gone, which the call's error
+                // says (and it reports any earlier failure with them).
+                let _ = self.take_error(stream);
                 Err(lost(&e, stream))
             }
         }

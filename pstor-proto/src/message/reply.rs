@@ -196,6 +196,8 @@ messages! {
             /// How many.
             appended: u32,
         }
+        /// The stream's appends are accepted again.
+        ResumeStream = RESUME_STREAM {}
         /// Done.
         FlushStream = FLUSH_STREAM {}
         /// Durable.

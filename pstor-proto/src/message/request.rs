@@ -225,6 +225,17 @@ messages! {
             /// The frames (timestamps strictly increasing).
             frames: Vec<Frame>,
         }
+        /// The client has reported a refused append of this stream to its
+        /// caller: the server accepts the stream's appends on this
+        /// connection again. After an append of a stream fails, the server
+        /// refuses the stream's later appends, flushes and syncs on the
+        /// same connection until this request, so that the batches a
+        /// client had pipelined behind the refused one leave no hole
+        /// followed by later frames (docs/sdk-protocol.md §6.4).
+        ResumeStream = RESUME_STREAM {
+            /// The stream.
+            stream: StreamId,
+        }
         /// Makes a stream's buffered frames visible to readers.
         FlushStream = FLUSH_STREAM {
             /// The stream.
