@@ -5,17 +5,15 @@
 //! must be there with its bytes (frames not acknowledged may or may not be).
 //!
 //! The binary is built by running cargo (the one running this test) for
-//! `pstor-server`, into this test's own target folder.
+//! `pstor-server`, into this test's own target folder (`common::process`).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use common::process::{server_binary, write_config, write_config_sized, ServerProcess};
 use common::*;
-use pstor_client::{connect, Backend, RemoteOptions};
+use pstor_client::{connect, Backend};
 use pstor_core::*;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -26,136 +24,11 @@ const BEFORE_KILL: u64 = 400;
 /// A writer syncs every this many frames.
 const SYNC_EVERY: u64 = 20;
 
-/// Builds `pstor-server` with the cargo running this test, into the same
-/// target folder and profile directory; its path.
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/<profile dir>/deps/<this test>
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let target = profile_dir.parent().unwrap();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "-p", "pstor-server", "--bin", "pstor-server", "--target-dir"])
-        .arg(target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    } else {
-        // The profile this test was built with: its dependencies are built.
-        cmd.args(["--profile", "test"]);
-    }
-    let status = cmd.status().unwrap();
-    assert!(status.success(), "building pstor-server failed: {status}");
-    let bin = profile_dir.join("pstor-server");
-    assert!(bin.exists(), "{} was not built", bin.display());
-    bin
-}
-
-/// A server process, killed (SIGKILL) when dropped.
-struct ServerProcess {
-    child: Child,
-    signalling: u16,
-    data: u16,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServerProcess {
-    /// Starts the server and waits for its `listening` line.
-    fn start(bin: &Path, config: &Path, ports: Option<(u16, u16)>, log: &Path) -> ServerProcess {
-        let mut cmd = Command::new(bin);
-        cmd.args(["run", "--config"]).arg(config);
-        if let Some((s, d)) = ports {
-            cmd.args(["--signalling-port", &s.to_string(), "--data-port", &d.to_string()]);
-        }
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let mut child = cmd.stdout(Stdio::piped()).stderr(log).stdin(Stdio::null()).spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                if line.starts_with("listening ") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = child.kill();
-                panic!("the server did not start listening: {e}");
-            }
-        };
-        // "listening signalling=127.0.0.1:X data=127.0.0.1:Y"
-        let port = |name: &str| -> u16 {
-            let field = line.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap();
-            field.rsplit(':').next().unwrap().parse().unwrap()
-        };
-        let (signalling, data) = (port("signalling="), port("data="));
-        ServerProcess { child, signalling, data }
-    }
-
-    fn options(&self) -> RemoteOptions {
-        let mut o = RemoteOptions::new("127.0.0.1", ACCESS, SECRET);
-        o.signalling_port = self.signalling;
-        o.data_port = self.data;
-        o.connect_timeout = Duration::from_secs(10);
-        o.request_timeout = Duration::from_secs(30);
-        o
-    }
-}
-
-fn write_config(dir: &Path) -> PathBuf {
-    write_config_sized(dir, 96, 80)
-}
-
-/// As [`write_config`], with the space's and the video pool's capacity in MiB.
-fn write_config_sized(dir: &Path, space_mib: u64, pool_mib: u64) -> PathBuf {
-    let text = format!(
-        r#"data_dir = "{data}"
-
-[listen]
-bind = "127.0.0.1"
-signalling_port = 0
-data_port = 0
-
-[[spaces]]
-path = "{space}"
-capacity = "{space_mib}MiB"
-
-[[pools]]
-name = "video"
-kind = "video"
-capacity = "{pool_mib}MiB"
-cycle_days = 0
-
-[keys]
-pairs = [{{ access_key = "{ACCESS}", secret_key = "{SECRET}" }}]
-
-[engine]
-min_space_capacity = "1MiB"
-segment_size = "1MiB"
-
-[logging]
-level = "warn"
-"#,
-        data = dir.join("data").display(),
-        space = dir.join("space1").display(),
-    );
-    let path = dir.join("pstor-server.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 #[test]
 fn every_frame_acknowledged_by_sync_survives_kill_9() {
     let bin = server_binary();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
+    let config = write_config(dir.path(), "");
     let log = dir.path().join("server.log");
     let server = ServerProcess::start(&bin, &config, None, &log);
     let client = connect(server.options()).unwrap();
@@ -284,7 +157,7 @@ fn streams_survive_repeated_kill_9_as_prefixes() {
     let bin = server_binary();
     let dir = tempfile::tempdir().unwrap();
     let pool_mib = ((cycles as u64 * STREAMS as u64 * PER_CYCLE * LEN as u64) >> 20) + 64;
-    let config = write_config_sized(dir.path(), pool_mib + 8, pool_mib);
+    let config = write_config_sized(dir.path(), "", pool_mib);
     let log = dir.path().join("server.log");
     let mut ports = None;
     let mut streams: Vec<StreamId> = Vec::new();

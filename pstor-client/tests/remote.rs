@@ -238,11 +238,20 @@ fn unsupported_operations_say_so() {
     assert_eq!(e.code(), ErrorCode::Unsupported);
     assert!(e.to_string().contains("run_maintenance"), "{e}");
     assert_eq!(code(b.checkpoint()), ErrorCode::Unsupported);
-    // No stream yet: the server's date cannot be read.
-    assert_eq!(code(b.today()), ErrorCode::Unsupported);
-    let s = b.register_stream(camera(ts.pool("video"), "cam-1")).unwrap();
+}
+
+/// `today()` is the server's `today` operation: it needs no stream.
+#[test]
+fn today_comes_from_a_fresh_server_without_streams() {
+    let ts = TestServer::with(|cfg| cfg.engine.utc_offset_minutes = 14 * 60);
+    let b = ts.client();
+    assert!(b.streams().unwrap().is_empty());
     assert_eq!(b.today().unwrap(), ts.server().engine().today());
-    assert_eq!(b.inspect_today(s).unwrap().date, ts.server().engine().today());
+    // The server's calendar (UTC+14 here), not the client's.
+    let utc = Date::from_days((now_us() + 14 * 3600 * US_PER_SEC).div_euclid(US_PER_DAY));
+    assert_eq!(b.today().unwrap(), utc);
+    let s = b.register_stream(camera(ts.pool("video"), "cam-1")).unwrap();
+    assert_eq!(b.inspect_today(s).unwrap().date, b.today().unwrap());
 }
 
 #[test]
@@ -413,6 +422,48 @@ fn connections_the_server_closed_while_idle_are_replaced_without_loss() {
     b.sync(s2).unwrap();
     assert!(read_all(&*b, s1, T0, T0 + US_PER_SEC).unwrap() == f1);
     assert!(read_all(&*b, s2, T0, T0 + US_PER_SEC).unwrap() == f2);
+}
+
+/// Keep-alive: frames sent on an append connection and not synced, the
+/// connection then idle past the server's idle timeout (1 s), which closes
+/// it. The client reads the answers, notices the close, reconnects to the
+/// same server instance (its Hello says so): the frames are in that
+/// server's engine, so the reconnect is invisible and the next sync covers
+/// them; no call reports `Disconnected`.
+#[test]
+fn an_append_connection_idle_past_the_timeout_with_unsynced_frames_reconnects_invisibly() {
+    let ts = TestServer::with(|cfg| cfg.limits.idle_timeout_secs = 1);
+    let mut o = ts.options();
+    o.data_connections = 1; // both streams on one append connection
+    let b = connect(o).unwrap();
+    let pool = ts.pool("video");
+    let (s1, s2) =
+        (b.register_stream(camera(pool, "cam-a")).unwrap(), b.register_stream(camera(pool, "cam-b")).unwrap());
+    let n = pstor_client::remote::BATCH_FRAMES as u64;
+    let f1: Vec<Frame> = (0..2 * n + 1).map(|i| frame(9, T0, i, 300)).collect();
+    let f2: Vec<Frame> = (0..n + 1).map(|i| frame(10, T0, i, 300)).collect();
+    // s2: a batch sent and answered (the flush reads every answer), not synced.
+    append_all(&*b, s2, &f2[..n as usize]).unwrap();
+    b.flush(s2).unwrap();
+    // s1: a batch sent after it, its answer not read yet.
+    append_all(&*b, s1, &f1[..n as usize]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ts.server().connections() > 0 {
+        assert!(Instant::now() < deadline, "the server did not close the idle connections");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    append_all(&*b, s1, &f1[n as usize..]).unwrap();
+    append_all(&*b, s2, &f2[n as usize..]).unwrap();
+    b.sync(s1).unwrap();
+    b.sync(s2).unwrap();
+    assert!(read_all(&*b, s1, T0, T0 + 100 * US_PER_SEC).unwrap() == f1);
+    assert!(read_all(&*b, s2, T0, T0 + 100 * US_PER_SEC).unwrap() == f2);
+    // Idle again, longer than the timeout: a plain append and sync.
+    std::thread::sleep(Duration::from_millis(2500));
+    let f = frame(9, T0, 2 * n + 1, 300);
+    b.append(s1, f.ts, f.key, f.data.clone()).unwrap();
+    b.sync(s1).unwrap();
+    b.sync_all().unwrap();
 }
 
 #[test]

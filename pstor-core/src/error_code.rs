@@ -11,22 +11,37 @@ macro_rules! error_codes {
         /// A stable error number. `0` is success; `1..=99` are for the
         /// bindings' own failures (a NULL argument, a panic caught at the
         /// boundary, ...), which the engine never returns; engine errors are
-        /// grouped by area from 100 on.
-        #[repr(u32)]
+        /// grouped by area from 100 on. [`ErrorCode::Other`] carries a
+        /// number this build does not list (a newer server's), kept as is.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum ErrorCode {
-            $($(#[$doc])* $name = $num,)*
+            $($(#[$doc])* $name,)*
+            /// A number this build does not know, reported by a remote
+            /// server of a later version: kept as it came (never one of the
+            /// numbers listed above; [`ErrorCode::of`] makes sure).
+            Other(u32),
         }
 
         impl ErrorCode {
-            /// Every code, in number order.
+            /// Every code this build knows, in number order ([`ErrorCode::Other`]
+            /// is not one).
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name,)*];
 
-            /// The name of the constant in C (`PSTOR_POOL_FULL`).
+            /// Its number.
+            pub fn number(self) -> u32 {
+                match self {
+                    $(ErrorCode::$name => $num,)*
+                    ErrorCode::Other(n) => n,
+                }
+            }
+
+            /// The name of the constant in C (`PSTOR_POOL_FULL`);
+            /// `PSTOR_UNKNOWN` for a number this build does not know.
             pub fn c_name(self) -> &'static str {
                 match self {
                     $(ErrorCode::$name => $c,)*
+                    ErrorCode::Other(_) => "PSTOR_UNKNOWN",
                 }
             }
 
@@ -34,6 +49,7 @@ macro_rules! error_codes {
             pub fn description(self) -> &'static str {
                 match self {
                     $(ErrorCode::$name => $text,)*
+                    ErrorCode::Other(_) => "an error number this version does not know (from a newer server)",
                 }
             }
         }
@@ -153,6 +169,10 @@ error_codes! {
     Disconnected = 706, "PSTOR_DISCONNECTED", "not connected to the server, or the connection was lost";
     /// The operation is not available in this mode (embedded or remote).
     Unsupported = 707, "PSTOR_UNSUPPORTED", "the operation is not available in this mode";
+    /// The server restarted since this client's unsynced writes went to
+    /// it: the restarted server may not have them (a remote client checks
+    /// the server instance id of every connection).
+    ServerRestarted = 708, "PSTOR_SERVER_RESTARTED", "the server restarted: writes not synced before the restart may be lost";
 
     /// An argument is out of range or malformed.
     InvalidArgument = 900, "PSTOR_INVALID_ARGUMENT", "invalid argument";
@@ -161,14 +181,16 @@ error_codes! {
 }
 
 impl ErrorCode {
-    /// Its number.
-    pub fn number(self) -> u32 {
-        self as u32
-    }
-
     /// The code with this number, if this version knows it.
     pub fn from_number(n: u32) -> Option<ErrorCode> {
         ErrorCode::ALL.binary_search_by_key(&n, |c| c.number()).ok().map(|i| ErrorCode::ALL[i])
+    }
+
+    /// The code with this number, known or not: a number this build does
+    /// not list is [`ErrorCode::Other`] with that number (what a client
+    /// reports for an error of a newer server), so it is never lost.
+    pub fn of(n: u32) -> ErrorCode {
+        ErrorCode::from_number(n).unwrap_or(ErrorCode::Other(n))
     }
 }
 
@@ -241,6 +263,8 @@ mod tests {
             assert!(c.c_name().starts_with("PSTOR_") && !c.description().is_empty());
         }
         assert_eq!(ErrorCode::from_number(7), None);
+        assert_eq!(ErrorCode::of(7), ErrorCode::Other(7));
+        assert_eq!(ErrorCode::of(302), ErrorCode::PoolNotFound);
         assert_eq!(Error::Closed.code().number(), 901);
     }
 

@@ -204,6 +204,9 @@ enum pstor_result
   PSTOR_DISCONNECTED = 706,
   // The operation is not available in this mode (embedded or remote).
   PSTOR_UNSUPPORTED = 707,
+  // The server restarted since writes that no sync acknowledged were
+  // sent to it: they may be lost (remote mode; reported once).
+  PSTOR_SERVER_RESTARTED = 708,
   // An argument is out of range or malformed.
   PSTOR_INVALID_ARGUMENT = 900,
   // The engine is closed.
@@ -906,7 +909,9 @@ void pstor_range_list_free(struct pstor_range_list *list);
 // Copies the message for `result` into `buf` (`len` bytes, NUL-terminated,
 // cut to fit) and its length without the NUL into `*out_n`. The message is
 // the detailed one of the last failure on this thread when that failure
-// had this code (which object, and why), else the code's description.
+// had this code (which object, and why), else the code's description. A
+// number this build does not list (a newer server's) has the server's
+// message when it is the last failure's.
 //
 // Ownership: `buf` is the caller's. Thread safety: any thread.
 pstor_result pstor_result_message(uint32_t result, char *buf, size_t len, size_t *out_n);

@@ -4,7 +4,7 @@
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
 use crate::ptr::{arg_ref, arg_str, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result, Failure, FfiResult};
+use crate::result::{boundary, Failure, FfiResult, ResultCode};
 use pstor_client::Backend;
 use pstor_core::EngineOptions;
 use std::ffi::c_char;
@@ -46,7 +46,7 @@ pub struct pstor_engine_options {
 
 /// Writes the production defaults into `*out`.
 #[no_mangle]
-pub extern "C" fn pstor_engine_options_default(out: *mut pstor_engine_options) -> pstor_result {
+pub extern "C" fn pstor_engine_options_default(out: *mut pstor_engine_options) -> ResultCode {
     boundary(|| {
         let d = EngineOptions::new("");
         Out::new(out)?
@@ -65,7 +65,7 @@ pub extern "C" fn pstor_engine_open(
     data_dir: *const c_char,
     options: *const pstor_engine_options,
     out: *mut *mut pstor_engine,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let dir = arg_str(data_dir)?;
         let out = Out::new(out)?;
@@ -93,7 +93,7 @@ pub extern "C" fn pstor_engine_open(
 /// reported by); the server and its engine keep running. Frames not
 /// acknowledged by a sync are durable only once the server syncs them.
 #[no_mangle]
-pub extern "C" fn pstor_engine_close(engine: *const pstor_engine) -> pstor_result {
+pub extern "C" fn pstor_engine_close(engine: *const pstor_engine) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.close()?))
 }
 
@@ -119,7 +119,7 @@ pub extern "C" fn pstor_engine_check(
     engine: *const pstor_engine,
     repair: bool,
     out_problems: *mut usize,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_problems)?;
@@ -193,7 +193,7 @@ pub extern "C" fn pstor_remote_options_default(out: *mut pstor_remote_options) {
 /// Ownership: the strings are the caller's; the handle is the caller's, to
 /// be released with [`pstor_engine_free`].
 #[no_mangle]
-pub extern "C" fn pstor_connect(options: *const pstor_remote_options, out: *mut *mut pstor_engine) -> pstor_result {
+pub extern "C" fn pstor_connect(options: *const pstor_remote_options, out: *mut *mut pstor_engine) -> ResultCode {
     boundary(|| {
         let o = arg_ref(options)?;
         let host = arg_str(o.host)?;
@@ -228,6 +228,7 @@ pub extern "C" fn pstor_connect(options: *const pstor_remote_options, out: *mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::result::pstor_result;
     use crate::streams::{pstor_stream_append, pstor_stream_register, pstor_stream_sync, PSTOR_STREAM_MAIN};
     use pstor_core::StreamId;
     use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig};

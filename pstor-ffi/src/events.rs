@@ -7,7 +7,7 @@
 use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result};
+use crate::result::{boundary, ResultCode};
 use pstor_core::{EventKind, EVENT_RING};
 use std::ffi::c_char;
 use std::time::Duration;
@@ -49,7 +49,7 @@ pub extern "C" fn pstor_event_list_new(
     engine: *const pstor_engine,
     after_seq: u64,
     out_list: *mut *mut pstor_event_list,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -104,7 +104,7 @@ pub extern "C" fn pstor_event_list_at(
     list: *const pstor_event_list,
     index: usize,
     out_event: *mut pstor_event,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| arg_ref(list)?.0.write_at(index, out_event))
 }
 

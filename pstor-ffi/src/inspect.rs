@@ -6,7 +6,7 @@
 
 use crate::engine::{backend_of, pstor_engine};
 use crate::ptr::Out;
-use crate::result::{boundary, pstor_result};
+use crate::result::{boundary, ResultCode};
 use pstor_core::{Date, DayInspection, StreamId};
 
 /// One hour of an inspected day.
@@ -80,7 +80,7 @@ pub extern "C" fn pstor_inspect_day(
     month: u32,
     day: u32,
     out: *mut pstor_day_inspection,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out)?;
@@ -95,7 +95,7 @@ pub extern "C" fn pstor_inspect_today(
     engine: *const pstor_engine,
     stream: u64,
     out: *mut pstor_day_inspection,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out)?;
@@ -140,7 +140,7 @@ pub extern "C" fn pstor_inspect_month(
     year: i32,
     month: u32,
     out: *mut pstor_month_inspection,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out)?;

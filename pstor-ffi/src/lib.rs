@@ -37,7 +37,7 @@ pub use locks::*;
 pub use pictures::*;
 pub use pools::*;
 pub use read::*;
-pub use result::{pstor_result, pstor_result_message};
+pub use result::{pstor_result, pstor_result_message, ResultCode};
 pub use spaces::*;
 pub use streams::*;
 

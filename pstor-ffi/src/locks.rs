@@ -6,7 +6,7 @@
 use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_str, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result};
+use crate::result::{boundary, ResultCode};
 use pstor_core::{LockId, LockTarget, PoolId, StreamId, Timestamp};
 use std::ffi::c_char;
 
@@ -28,7 +28,7 @@ pub extern "C" fn pstor_lock_stream(
     end: i64,
     expires: i64,
     out_lock: *mut u64,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_lock)?;
@@ -49,7 +49,7 @@ pub extern "C" fn pstor_lock_pictures(
     end: i64,
     expires: i64,
     out_lock: *mut u64,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let camera = arg_str(camera_id)?;
@@ -61,13 +61,13 @@ pub extern "C" fn pstor_lock_pictures(
 
 /// Changes when a lock lapses (µs UTC, or `PSTOR_NEVER`).
 #[no_mangle]
-pub extern "C" fn pstor_lock_extend(engine: *const pstor_engine, lock: u64, expires: i64) -> pstor_result {
+pub extern "C" fn pstor_lock_extend(engine: *const pstor_engine, lock: u64, expires: i64) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.extend_lock(LockId(lock), expiry(expires))?))
 }
 
 /// Removes a lock; its range may be overwritten again.
 #[no_mangle]
-pub extern "C" fn pstor_unlock(engine: *const pstor_engine, lock: u64) -> pstor_result {
+pub extern "C" fn pstor_unlock(engine: *const pstor_engine, lock: u64) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.unlock(LockId(lock))?))
 }
 
@@ -98,10 +98,7 @@ pub struct pstor_lock_list(Listing<pstor_lock_info>);
 
 /// Lists the locks in force into `*out_list`.
 #[no_mangle]
-pub extern "C" fn pstor_lock_list_new(
-    engine: *const pstor_engine,
-    out_list: *mut *mut pstor_lock_list,
-) -> pstor_result {
+pub extern "C" fn pstor_lock_list_new(engine: *const pstor_engine, out_list: *mut *mut pstor_lock_list) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -143,7 +140,7 @@ pub extern "C" fn pstor_lock_list_at(
     list: *const pstor_lock_list,
     index: usize,
     out_info: *mut pstor_lock_info,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| arg_ref(list)?.0.write_at(index, out_info))
 }
 

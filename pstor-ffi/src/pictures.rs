@@ -7,7 +7,7 @@
 use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_slice, arg_str, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result, FfiResult};
+use crate::result::{boundary, FfiResult, ResultCode};
 use pstor_core::*;
 use std::ffi::c_char;
 
@@ -74,7 +74,7 @@ pub extern "C" fn pstor_picture_put(
     data: *const u8,
     len: usize,
     out_id: *mut pstor_picture_id,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let m = arg_ref(meta)?;
@@ -98,7 +98,7 @@ pub extern "C" fn pstor_picture_put(
 /// Makes every picture stored in `pool` so far durable (one fdatasync per
 /// data file serves many callers).
 #[no_mangle]
-pub extern "C" fn pstor_picture_sync(engine: *const pstor_engine, pool: u32) -> pstor_result {
+pub extern "C" fn pstor_picture_sync(engine: *const pstor_engine, pool: u32) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.sync_pictures(PoolId(pool))?))
 }
 
@@ -166,7 +166,7 @@ pub extern "C" fn pstor_picture_get(
     engine: *const pstor_engine,
     picture_id: *const c_char,
     out_picture: *mut *mut pstor_picture,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let id = parse_id(picture_id)?;
@@ -186,7 +186,7 @@ pub extern "C" fn pstor_picture_get_range(
     offset: u64,
     len: u64,
     out_picture: *mut *mut pstor_picture,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let id = parse_id(picture_id)?;
@@ -204,7 +204,7 @@ pub extern "C" fn pstor_picture_head(
     engine: *const pstor_engine,
     picture_id: *const c_char,
     out_picture: *mut *mut pstor_picture,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let id = parse_id(picture_id)?;
@@ -222,7 +222,7 @@ pub extern "C" fn pstor_picture_get_by_key(
     bucket: *const c_char,
     key: *const c_char,
     out_picture: *mut *mut pstor_picture,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let key = PictureKey { bucket: arg_str(bucket)?.to_string(), key: arg_str(key)?.to_string() };
@@ -239,7 +239,7 @@ pub extern "C" fn pstor_picture_get_by_key(
 pub extern "C" fn pstor_picture_info_of(
     picture: *const pstor_picture,
     out_info: *mut pstor_picture_info,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let p = arg_ref(picture)?;
         Out::new(out_info)?.write(p.info);
@@ -255,7 +255,7 @@ pub extern "C" fn pstor_picture_data(
     picture: *const pstor_picture,
     out_data: *mut *const u8,
     out_len: *mut usize,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let p = arg_ref(picture)?;
         let (out_data, out_len) = (Out::new(out_data)?, Out::new(out_len)?);
@@ -277,7 +277,7 @@ pub extern "C" fn pstor_picture_free(picture: *mut pstor_picture) {
 /// Deletes a picture: it is never served again, also after a crash (the
 /// delete is durable when this returns).
 #[no_mangle]
-pub extern "C" fn pstor_picture_delete(engine: *const pstor_engine, picture_id: *const c_char) -> pstor_result {
+pub extern "C" fn pstor_picture_delete(engine: *const pstor_engine, picture_id: *const c_char) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         Ok(e.delete_picture(&parse_id(picture_id)?)?)
@@ -290,7 +290,7 @@ pub extern "C" fn pstor_picture_delete_by_key(
     engine: *const pstor_engine,
     bucket: *const c_char,
     key: *const c_char,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let key = PictureKey { bucket: arg_str(bucket)?.to_string(), key: arg_str(key)?.to_string() };
@@ -331,7 +331,7 @@ pub extern "C" fn pstor_picture_list_new(
     engine: *const pstor_engine,
     query: *const pstor_picture_query,
     out_list: *mut *mut pstor_picture_list,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let q = arg_ref(query)?;
@@ -368,7 +368,7 @@ pub extern "C" fn pstor_picture_list_at(
     list: *const pstor_picture_list,
     index: usize,
     out_info: *mut pstor_picture_info,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| arg_ref(list)?.0.write_at(index, out_info))
 }
 

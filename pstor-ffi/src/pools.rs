@@ -5,7 +5,7 @@
 use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_slice, arg_str, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result, Failure, FfiResult};
+use crate::result::{boundary, Failure, FfiResult, ResultCode};
 use pstor_core::*;
 use std::ffi::c_char;
 
@@ -101,7 +101,7 @@ pub extern "C" fn pstor_pool_create(
     engine: *const pstor_engine,
     spec: *const pstor_pool_spec,
     out_pool: *mut u32,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let s = arg_ref(spec)?;
@@ -146,7 +146,7 @@ pub extern "C" fn pstor_pool_edit(
     engine: *const pstor_engine,
     pool: u32,
     changes: *const pstor_pool_changes,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let d = arg_ref(changes)?;
@@ -173,7 +173,7 @@ pub extern "C" fn pstor_pool_edit(
 /// Deletes pool `pool` with all its recordings and pictures. A pool with
 /// locks fails with `PSTOR_POOL_HAS_LOCKS`.
 #[no_mangle]
-pub extern "C" fn pstor_pool_delete(engine: *const pstor_engine, pool: u32) -> pstor_result {
+pub extern "C" fn pstor_pool_delete(engine: *const pstor_engine, pool: u32) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.delete_pool(PoolId(pool))?))
 }
 
@@ -241,10 +241,7 @@ fn write_pools(pools: &[PoolInfo], out: Out<*mut pstor_pool_list>) {
 
 /// Lists the resource pools into `*out_list`.
 #[no_mangle]
-pub extern "C" fn pstor_pool_list_new(
-    engine: *const pstor_engine,
-    out_list: *mut *mut pstor_pool_list,
-) -> pstor_result {
+pub extern "C" fn pstor_pool_list_new(engine: *const pstor_engine, out_list: *mut *mut pstor_pool_list) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -259,7 +256,7 @@ pub extern "C" fn pstor_pool_status(
     engine: *const pstor_engine,
     pool: u32,
     out_list: *mut *mut pstor_pool_list,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -281,7 +278,7 @@ pub extern "C" fn pstor_pool_list_at(
     list: *const pstor_pool_list,
     index: usize,
     out_info: *mut pstor_pool_info,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| arg_ref(list)?.0.write_at(index, out_info))
 }
 

@@ -6,7 +6,7 @@
 use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_mut, arg_ref, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result};
+use crate::result::{boundary, ResultCode};
 use pstor_client::FrameStream;
 use pstor_core::{Frame, StreamId};
 
@@ -42,7 +42,7 @@ pub extern "C" fn pstor_read_open(
     start: i64,
     end: i64,
     out: *mut *mut pstor_frame_iter,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out)?;
@@ -61,7 +61,7 @@ pub extern "C" fn pstor_frame_iter_next(
     iter: *mut pstor_frame_iter,
     out_frame: *mut pstor_frame,
     out_has: *mut bool,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let it = arg_mut(iter)?;
         let (out_frame, out_has) = (Out::new(out_frame)?, Out::new(out_has)?);
@@ -111,7 +111,7 @@ pub extern "C" fn pstor_recorded_ranges(
     end: i64,
     tolerance_us: i64,
     out_list: *mut *mut pstor_range_list,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -137,7 +137,7 @@ pub extern "C" fn pstor_range_list_at(
     list: *const pstor_range_list,
     index: usize,
     out_range: *mut pstor_range,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| arg_ref(list)?.0.write_at(index, out_range))
 }
 

@@ -4,6 +4,12 @@
 //!
 //! The numbers are `pstor_core::ErrorCode`'s (docs/error-codes.md); a test
 //! checks that this enum lists exactly those, by number and name.
+//!
+//! The enum names the numbers for C; what the functions return in Rust is
+//! [`ResultCode`], a `u32` that C sees as that same `pstor_result` (a
+//! `uint32_t`; cbindgen.toml prints it under that name). A remote server of
+//! a later version may report a number this build does not list: it is
+//! returned as it is, which a Rust enum could not hold.
 #![allow(non_camel_case_types)] // C names
 #![allow(unsafe_code)] // `#[no_mangle]` exports only; pointers are handled in `ptr.rs`
 
@@ -123,6 +129,9 @@ pub enum pstor_result {
     PSTOR_DISCONNECTED = 706,
     /// The operation is not available in this mode (embedded or remote).
     PSTOR_UNSUPPORTED = 707,
+    /// The server restarted since writes that no sync acknowledged were
+    /// sent to it: they may be lost (remote mode; reported once).
+    PSTOR_SERVER_RESTARTED = 708,
     /// An argument is out of range or malformed.
     PSTOR_INVALID_ARGUMENT = 900,
     /// The engine is closed.
@@ -130,9 +139,9 @@ pub enum pstor_result {
 }
 
 impl pstor_result {
-    /// The result for an engine error code.
-    pub fn from_code(code: ErrorCode) -> pstor_result {
-        match code.number() {
+    /// The constant with this number, if this build lists it.
+    pub fn from_number(n: u32) -> Option<pstor_result> {
+        Some(match n {
             0 => pstor_result::PSTOR_OK,
             1 => pstor_result::PSTOR_NULL_PARAMETER,
             2 => pstor_result::PSTOR_PANIC,
@@ -185,9 +194,52 @@ impl pstor_result {
             705 => pstor_result::PSTOR_TIMEOUT,
             706 => pstor_result::PSTOR_DISCONNECTED,
             707 => pstor_result::PSTOR_UNSUPPORTED,
+            708 => pstor_result::PSTOR_SERVER_RESTARTED,
             900 => pstor_result::PSTOR_INVALID_ARGUMENT,
             901 => pstor_result::PSTOR_CLOSED,
-            _ => pstor_result::PSTOR_UNKNOWN,
+            _ => return None,
+        })
+    }
+}
+
+/// What every exported function returns: `PSTOR_OK` (0) or the number of
+/// what went wrong, one of [`pstor_result`]'s or, from a remote server of
+/// a later version, a number this build does not list (kept as is). In C
+/// this is `pstor_result` itself: cbindgen prints it under that name.
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ResultCode(u32);
+
+impl ResultCode {
+    /// The result for an error code, its number as it is.
+    pub fn from_code(code: ErrorCode) -> ResultCode {
+        ResultCode(code.number())
+    }
+
+    /// The number.
+    pub fn number(self) -> u32 {
+        self.0
+    }
+}
+
+impl From<pstor_result> for ResultCode {
+    fn from(r: pstor_result) -> Self {
+        ResultCode(r as u32)
+    }
+}
+
+impl PartialEq<pstor_result> for ResultCode {
+    fn eq(&self, other: &pstor_result) -> bool {
+        self.0 == *other as u32
+    }
+}
+
+/// The C name for a listed number, else the number.
+impl std::fmt::Debug for ResultCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match pstor_result::from_number(self.0) {
+            Some(r) => write!(f, "{r:?}"),
+            None => write!(f, "pstor_result({})", self.0),
         }
     }
 }
@@ -224,7 +276,7 @@ impl From<Error> for Failure {
 pub type FfiResult<T> = Result<T, Failure>;
 
 impl Failure {
-    fn describe(&self) -> (pstor_result, String) {
+    fn describe(&self) -> (ResultCode, String) {
         let code = match self {
             Failure::NullParameter => ErrorCode::NullParameter,
             Failure::InvalidUtf8 => ErrorCode::InvalidUtf8,
@@ -237,20 +289,20 @@ impl Failure {
             Failure::Coded(_, message) => message.clone(),
             _ => code.description().to_string(),
         };
-        (pstor_result::from_code(code), message)
+        (ResultCode::from_code(code), message)
     }
 }
 
 thread_local! {
     /// The last failure on this thread: its code and message.
-    static LAST: RefCell<Option<(pstor_result, String)>> = const { RefCell::new(None) };
+    static LAST: RefCell<Option<(ResultCode, String)>> = const { RefCell::new(None) };
 }
 
 /// Runs an exported function's body: a panic becomes `PSTOR_PANIC`, a
 /// failure its code; either leaves its message for [`pstor_result_message`].
-pub fn boundary(body: impl FnOnce() -> FfiResult<()>) -> pstor_result {
+pub fn boundary(body: impl FnOnce() -> FfiResult<()>) -> ResultCode {
     let (code, message) = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => return pstor_result::PSTOR_OK,
+        Ok(Ok(())) => return pstor_result::PSTOR_OK.into(),
         Ok(Err(failure)) => failure.describe(),
         Err(panic) => {
             let what = panic
@@ -258,7 +310,7 @@ pub fn boundary(body: impl FnOnce() -> FfiResult<()>) -> pstor_result {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            (pstor_result::PSTOR_PANIC, format!("internal error (please report it): {what}"))
+            (pstor_result::PSTOR_PANIC.into(), format!("internal error (please report it): {what}"))
         }
     };
     LAST.with(|l| *l.borrow_mut() = Some((code, message)));
@@ -268,16 +320,18 @@ pub fn boundary(body: impl FnOnce() -> FfiResult<()>) -> pstor_result {
 /// Copies the message for `result` into `buf` (`len` bytes, NUL-terminated,
 /// cut to fit) and its length without the NUL into `*out_n`. The message is
 /// the detailed one of the last failure on this thread when that failure
-/// had this code (which object, and why), else the code's description.
+/// had this code (which object, and why), else the code's description. A
+/// number this build does not list (a newer server's) has the server's
+/// message when it is the last failure's.
 ///
 /// Ownership: `buf` is the caller's. Thread safety: any thread.
 #[no_mangle]
-pub extern "C" fn pstor_result_message(result: u32, buf: *mut c_char, len: usize, out_n: *mut usize) -> pstor_result {
+pub extern "C" fn pstor_result_message(result: u32, buf: *mut c_char, len: usize, out_n: *mut usize) -> ResultCode {
     boundary(|| {
         let out_n = Out::new(out_n)?;
         let last = LAST.with(|l| l.borrow().clone());
         let text = match (last, ErrorCode::from_number(result)) {
-            (Some((code, message)), _) if code as u32 == result => message,
+            (Some((code, message)), _) if code.number() == result => message,
             (_, Some(code)) => code.description().to_string(),
             (_, None) => format!("unknown result code {result}"),
         };
@@ -293,10 +347,12 @@ mod tests {
     #[test]
     fn every_engine_code_has_its_c_result() {
         for &code in ErrorCode::ALL {
-            let r = pstor_result::from_code(code);
-            assert_eq!(r as u32, code.number(), "{code}");
+            let r = ResultCode::from_code(code);
+            assert_eq!(r.number(), code.number(), "{code}");
             assert_eq!(format!("{r:?}"), code.c_name());
+            assert_eq!(pstor_result::from_number(code.number()).map(|r| r as u32), Some(code.number()));
         }
+        assert_eq!(pstor_result::from_number(950), None);
     }
 
     /// A remote backend reports a server's error as `Error::Remote`: it
@@ -318,12 +374,29 @@ mod tests {
             let message = format!("the server says: {}", code.description());
             let got = boundary(|| Err(Error::Remote { code, message: message.clone() }.into()));
             assert_eq!(got, result);
-            assert_eq!(got as u32, code.number());
+            assert_eq!(got.number(), code.number());
             let mut buf = [0 as c_char; 256];
             let mut n = 0usize;
-            assert_eq!(pstor_result_message(got as u32, buf.as_mut_ptr(), buf.len(), &mut n), pstor_result::PSTOR_OK);
+            assert_eq!(pstor_result_message(got.number(), buf.as_mut_ptr(), buf.len(), &mut n), pstor_result::PSTOR_OK);
             let text: Vec<u8> = buf[..n].iter().map(|&c| c as u8).collect();
             assert_eq!(String::from_utf8(text).expect("utf-8"), message);
         }
+    }
+
+    /// A number this build does not know, from a newer server (the remote
+    /// backend decodes its error frame into `ErrorCode::Other`, see
+    /// pstor-proto), is what the C caller gets back (not `PSTOR_UNKNOWN`),
+    /// with the server's message.
+    #[test]
+    fn an_unknown_remote_number_is_returned_as_it_is() {
+        let message = "a newer server's refusal".to_string();
+        let got = boundary(|| Err(Error::Remote { code: ErrorCode::of(950), message }.into()));
+        assert_eq!(got.number(), 950);
+        assert_eq!(format!("{got:?}"), "pstor_result(950)");
+        let mut buf = [0 as c_char; 256];
+        let mut n = 0usize;
+        assert_eq!(pstor_result_message(950, buf.as_mut_ptr(), buf.len(), &mut n), pstor_result::PSTOR_OK);
+        let text: Vec<u8> = buf[..n].iter().map(|&c| c as u8).collect();
+        assert_eq!(String::from_utf8(text).expect("utf-8"), "a newer server's refusal");
     }
 }

@@ -6,7 +6,7 @@
 use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_mut, arg_ref, arg_str, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result, Failure};
+use crate::result::{boundary, Failure, ResultCode};
 use pstor_client::SpaceJobHandle;
 use pstor_core::{SpaceId, SpaceInfo, SpaceSpec, SpaceStatus};
 use std::ffi::c_char;
@@ -49,7 +49,7 @@ pub extern "C" fn pstor_space_initialize(
     path: *const c_char,
     capacity: u64,
     out_space: *mut u32,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let path = arg_str(path)?;
@@ -86,7 +86,7 @@ pub extern "C" fn pstor_space_initialize_start(
     capacity: u64,
     segment_size: u64,
     out_job: *mut *mut pstor_space_job,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let path = arg_str(path)?;
@@ -105,7 +105,7 @@ pub extern "C" fn pstor_space_restore_start(
     engine: *const pstor_engine,
     path: *const c_char,
     out_job: *mut *mut pstor_space_job,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let path = arg_str(path)?;
@@ -118,7 +118,7 @@ pub extern "C" fn pstor_space_restore_start(
 /// Writes the id of the space the job works on to `*out_space` (known from
 /// the start, before the job is done).
 #[no_mangle]
-pub extern "C" fn pstor_space_job_space(job: *const pstor_space_job, out_space: *mut u32) -> pstor_result {
+pub extern "C" fn pstor_space_job_space(job: *const pstor_space_job, out_space: *mut u32) -> ResultCode {
     boundary(|| {
         let j = arg_ref(job)?;
         Out::new(out_space)?.write(j.space.0);
@@ -133,7 +133,7 @@ pub extern "C" fn pstor_space_job_progress(
     job: *const pstor_space_job,
     out_percent: *mut u8,
     out_finished: *mut bool,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let j = arg_ref(job)?;
         let (out_percent, out_finished) = (Out::new(out_percent)?, Out::new(out_finished)?);
@@ -150,7 +150,7 @@ pub extern "C" fn pstor_space_job_progress(
 /// Asks the job to stop; [`pstor_space_job_wait`] then fails with
 /// `PSTOR_CANCELLED` (unless it had already finished).
 #[no_mangle]
-pub extern "C" fn pstor_space_job_cancel(job: *const pstor_space_job) -> pstor_result {
+pub extern "C" fn pstor_space_job_cancel(job: *const pstor_space_job) -> ResultCode {
     boundary(|| {
         if let Some(job) = &arg_ref(job)?.job {
             job.cancel();
@@ -164,7 +164,7 @@ pub extern "C" fn pstor_space_job_cancel(job: *const pstor_space_job) -> pstor_r
 /// cancel). Waiting again after a success gives the id again; after a
 /// failure, `PSTOR_INVALID_ARGUMENT`.
 #[no_mangle]
-pub extern "C" fn pstor_space_job_wait(job: *mut pstor_space_job, out_space: *mut u32) -> pstor_result {
+pub extern "C" fn pstor_space_job_wait(job: *mut pstor_space_job, out_space: *mut u32) -> ResultCode {
     boundary(|| {
         let j = arg_mut(job)?;
         let out = Out::new(out_space)?;
@@ -241,7 +241,7 @@ fn space_info(s: &SpaceInfo, texts: &mut Texts) -> pstor_space_info {
 pub extern "C" fn pstor_space_list_new(
     engine: *const pstor_engine,
     out_list: *mut *mut pstor_space_list,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -259,7 +259,7 @@ pub extern "C" fn pstor_space_status(
     engine: *const pstor_engine,
     space: u32,
     out_list: *mut *mut pstor_space_list,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -283,7 +283,7 @@ pub extern "C" fn pstor_space_list_at(
     list: *const pstor_space_list,
     index: usize,
     out_info: *mut pstor_space_info,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| arg_ref(list)?.0.write_at(index, out_info))
 }
 
@@ -300,6 +300,6 @@ pub extern "C" fn pstor_space_list_free(list: *mut pstor_space_list) {
 /// space may be deleted (`PSTOR_SPACE_STATUS` otherwise); its pools lose
 /// its capacity.
 #[no_mangle]
-pub extern "C" fn pstor_space_delete(engine: *const pstor_engine, space: u32) -> pstor_result {
+pub extern "C" fn pstor_space_delete(engine: *const pstor_engine, space: u32) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.delete_space(SpaceId(space))?))
 }

@@ -5,7 +5,7 @@
 use crate::engine::{backend_of, pstor_engine};
 use crate::listing::{Listing, Texts};
 use crate::ptr::{arg_ref, arg_slice, arg_str, free_handle, into_handle, Out};
-use crate::result::{boundary, pstor_result, Failure, FfiResult};
+use crate::result::{boundary, Failure, FfiResult, ResultCode};
 use pstor_core::*;
 use std::ffi::c_char;
 
@@ -34,7 +34,7 @@ pub extern "C" fn pstor_stream_register(
     kind: u32,
     codec: *const c_char,
     out_stream: *mut u64,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_stream)?;
@@ -68,7 +68,7 @@ pub extern "C" fn pstor_stream_append(
     key: bool,
     data: *const u8,
     len: usize,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let data = arg_slice(data, len)?;
@@ -80,21 +80,21 @@ pub extern "C" fn pstor_stream_append(
 /// one fdatasync serves many streams). Remote mode: also reports a frame
 /// the server refused since the stream's last call.
 #[no_mangle]
-pub extern "C" fn pstor_stream_sync(engine: *const pstor_engine, stream: u64) -> pstor_result {
+pub extern "C" fn pstor_stream_sync(engine: *const pstor_engine, stream: u64) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.sync(StreamId(stream))?))
 }
 
 /// Makes every frame appended to the stream so far readable (it is written
 /// to the segment, not yet synced).
 #[no_mangle]
-pub extern "C" fn pstor_stream_flush(engine: *const pstor_engine, stream: u64) -> pstor_result {
+pub extern "C" fn pstor_stream_flush(engine: *const pstor_engine, stream: u64) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.flush(StreamId(stream))?))
 }
 
 /// Makes every frame appended to every stream, and every picture stored,
 /// durable.
 #[no_mangle]
-pub extern "C" fn pstor_engine_sync_all(engine: *const pstor_engine) -> pstor_result {
+pub extern "C" fn pstor_engine_sync_all(engine: *const pstor_engine) -> ResultCode {
     boundary(|| Ok(backend_of(engine)?.sync_all()?))
 }
 
@@ -107,7 +107,7 @@ pub extern "C" fn pstor_stream_find(
     channel: u32,
     kind: u32,
     out_stream: *mut u64,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let camera = arg_str(camera_id)?;
@@ -156,7 +156,7 @@ pub struct pstor_stream_list(Listing<pstor_stream_info>);
 pub extern "C" fn pstor_stream_list_new(
     engine: *const pstor_engine,
     out_list: *mut *mut pstor_stream_list,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| {
         let e = backend_of(engine)?;
         let out = Out::new(out_list)?;
@@ -200,7 +200,7 @@ pub extern "C" fn pstor_stream_list_at(
     list: *const pstor_stream_list,
     index: usize,
     out_info: *mut pstor_stream_info,
-) -> pstor_result {
+) -> ResultCode {
     boundary(|| arg_ref(list)?.0.write_at(index, out_info))
 }
 

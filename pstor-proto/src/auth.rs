@@ -4,7 +4,9 @@
 //! side, goes over the wire.
 //!
 //! 1. Server, on accept: `Hello { nonce, port, max_body, max_in_flight,
-//!    server_version }` (frame kind event, op [`op::HELLO`], request id 0).
+//!    server_version, process }` (frame kind event, op [`op::HELLO`],
+//!    request id 0); `process` (revision 1.1, [`ServerProcess`]) is the
+//!    server instance id and idle timeout.
 //! 2. Client: `Auth { access_key, client_nonce, proof }` (kind request, op
 //!    [`op::AUTH`]) where `proof = HMAC-SHA256(secret_key, "pstor-auth-v1" ||
 //!    port || server_nonce || client_nonce || access_key)`.
@@ -54,6 +56,47 @@ pub struct Hello {
     pub max_in_flight: u32,
     /// The server's name and version, e.g. `pstor-server 0.1.0`.
     pub server_version: String,
+    /// The server process (protocol revision 1.1): its instance id and idle
+    /// timeout. `None` from a server before 1.1, whose Hello ends after
+    /// `server_version`.
+    pub process: Option<ServerProcess>,
+}
+
+/// What a Hello of protocol revision 1.1 adds (docs/sdk-protocol.md §3):
+/// which server process this is, and how long it lets a connection idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerProcess {
+    /// The server instance id: random, drawn anew at every server start
+    /// (never 0). Two connections whose Hellos carry the same id reach the
+    /// same server process, hence the same engine and its unsynced data; a
+    /// different id means the server restarted in between.
+    pub instance: u64,
+    /// The server's idle timeout in milliseconds: a connection with no
+    /// request for this long is closed (error 705). A client that wants to
+    /// keep one open pings it before then.
+    pub idle_timeout_ms: u32,
+}
+
+impl ServerProcess {
+    /// Bytes on the wire.
+    pub const LEN: usize = 8 + 4;
+
+    /// A new server process: a fresh random instance id (the operating
+    /// system's generator, never 0) and the idle timeout it enforces
+    /// (saturated to `u32::MAX` ms).
+    pub fn start(idle_timeout: std::time::Duration) -> ServerProcess {
+        let mut b = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        ServerProcess {
+            instance: u64::from_le_bytes(b).max(1),
+            idle_timeout_ms: u32::try_from(idle_timeout.as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.idle_timeout_ms))
+    }
 }
 
 impl Wire for Hello {
@@ -64,12 +107,23 @@ impl Wire for Hello {
         w.u32(self.max_body);
         w.u32(self.max_in_flight);
         w.str(&self.server_version);
+        if let Some(p) = &self.process {
+            w.u64(p.instance);
+            w.u32(p.idle_timeout_ms);
+        }
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, ProtoError> {
         let nonce = r.array()?;
         let p = r.u8()?;
         let port = Port::from_number(p).ok_or_else(|| ProtoError::malformed(format!("port role {p}")))?;
-        Ok(Hello { nonce, port, max_body: r.u32()?, max_in_flight: r.u32()?, server_version: r.str()? })
+        let (max_body, max_in_flight, server_version) = (r.u32()?, r.u32()?, r.str()?);
+        // Revision 1.0 ends here; 1.1 adds the server process. Either is
+        // exact (anything else is refused when the body is finished).
+        let process = match r.remaining() {
+            0 => None,
+            _ => Some(ServerProcess { instance: r.u64()?, idle_timeout_ms: r.u32()? }),
+        };
+        Ok(Hello { nonce, port, max_body, max_in_flight, server_version, process })
     }
 }
 
@@ -172,11 +226,26 @@ pub struct ServerHandshake {
 }
 
 impl ServerHandshake {
-    /// A handshake with a fresh nonce.
+    /// A handshake with a fresh nonce, whose Hello has no server process
+    /// (revision 1.0); see [`ServerHandshake::with_process`].
     pub fn new(port: Port, server_version: &str, max_body: u32, max_in_flight: u32) -> Self {
         ServerHandshake {
-            hello: Hello { nonce: nonce(), port, max_body, max_in_flight, server_version: server_version.to_owned() },
+            hello: Hello {
+                nonce: nonce(),
+                port,
+                max_body,
+                max_in_flight,
+                server_version: server_version.to_owned(),
+                process: None,
+            },
         }
+    }
+
+    /// The same handshake with the server process in its Hello (revision
+    /// 1.1): what pstor-server sends.
+    pub fn with_process(mut self, process: ServerProcess) -> Self {
+        self.hello.process = Some(process);
+        self
     }
 
     /// What the server says first.
@@ -309,6 +378,7 @@ pub fn auth_failed_frame(e: &ProtoError) -> Bytes {
 mod tests {
     use super::*;
     use crate::frame::decode_frame;
+    use std::time::Duration;
 
     fn frame(b: &Bytes) -> RawFrame {
         decode_frame(b, u32::MAX).expect("decodes").expect("complete").0
@@ -327,6 +397,38 @@ mod tests {
         assert_eq!(key, "AK1");
         let hello = client.finish_frame(&frame(&ok)).expect("server proof checks");
         assert_eq!((hello.max_body, hello.max_in_flight), (1 << 20, 8));
+    }
+
+    /// A 1.1 Hello carries the server process, byte for byte as in
+    /// docs/sdk-protocol.md §3; a 1.0 Hello (without it) still decodes.
+    #[test]
+    fn hello_carries_the_server_process() {
+        let process = ServerProcess { instance: 0x0102_0304_0506_0708, idle_timeout_ms: 1500 };
+        let server = ServerHandshake::new(Port::Data, "v", 1 << 20, 8).with_process(process);
+        let body = frame(&server.hello_frame()).body;
+        let n = NONCE_LEN + 1 + 4 + 4 + 2 + 1;
+        assert_eq!(body.len(), n + ServerProcess::LEN);
+        assert_eq!(&body[n..n + 8], &[8, 7, 6, 5, 4, 3, 2, 1]);
+        assert_eq!(&body[n + 8..], &1500u32.to_le_bytes());
+        let mut client = ClientHandshake::new("AK1", "secret-1");
+        let auth = client.answer_frame(&frame(&server.hello_frame()), Port::Data).expect("answer");
+        let (_, ok) = server.verify_frame(&frame(&auth), keys).expect("verified");
+        let hello = client.finish_frame(&frame(&ok)).expect("ok");
+        assert_eq!(hello.process, Some(process));
+        assert_eq!(hello.process.map(|p| p.idle_timeout()), Some(std::time::Duration::from_millis(1500)));
+        let old: Hello =
+            from_body(&frame(&ServerHandshake::new(Port::Data, "v", 1, 1).hello_frame()).body).expect("1.0");
+        assert_eq!(old.process, None);
+        // Anything but the two layouts is refused.
+        let mut cut = body.to_vec();
+        cut.pop();
+        assert!(from_body::<Hello>(&Bytes::from(cut)).is_err());
+        let mut long = body.to_vec();
+        long.push(0);
+        assert!(from_body::<Hello>(&Bytes::from(long)).is_err());
+        // Instance ids are random and never 0.
+        let (a, b) = (ServerProcess::start(Duration::from_secs(2)), ServerProcess::start(Duration::from_secs(2)));
+        assert!(a.instance != b.instance && a.instance != 0 && a.idle_timeout_ms == 2000);
     }
 
     #[test]

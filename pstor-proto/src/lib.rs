@@ -57,7 +57,7 @@ pub mod message;
 pub mod op;
 pub mod wire;
 
-pub use auth::{Auth, AuthOk, ClientHandshake, Hello, ServerHandshake};
+pub use auth::{Auth, AuthOk, ClientHandshake, Hello, ServerHandshake, ServerProcess};
 pub use error::ProtoError;
 pub use frame::{
     decode_frame, decode_frame_from, encode_frame, FrameHeader, GatheredFrame, Kind, RawFrame, HEADER_LEN,

@@ -145,6 +145,8 @@ ops! {
     INSPECT_TODAY = 0x0501, "inspect_today", Signalling;
     /// Video inspection of a month, per day.
     INSPECT_MONTH = 0x0502, "inspect_month", Signalling;
+    /// The server's date today (its calendar, in its UTC offset).
+    TODAY = 0x0503, "today", Signalling;
     /// The storage thresholds.
     GET_THRESHOLDS = 0x0600, "get_thresholds", Signalling;
     /// Sets the storage thresholds.

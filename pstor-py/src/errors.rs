@@ -7,7 +7,9 @@
 //! it with the message, the number and the C name. Errors are mapped by
 //! their number only ([`pstor_core::Error::code`]), so a remote backend's
 //! `Error::Remote { code, .. }` raises the class of `code`, the same class
-//! the embedded engine's error would have raised.
+//! the embedded engine's error would have raised; a number this build does
+//! not know (`ErrorCode::Other`, a newer server's) raises `pstor.Error`
+//! with that number.
 
 use pstor_core::ErrorCode;
 use pyo3::exceptions::PyRuntimeError;

@@ -3,7 +3,14 @@ raise the right one."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
+import socket
+import struct
+import threading
+import zlib
 
 import pytest
 
@@ -67,6 +74,7 @@ def test_network_errors():
         704: "Busy",
         705: "Timeout",
         706: "Disconnected",
+        708: "ServerRestarted",
     }
     for number, name in names.items():
         cls = pstor.error_class(number)
@@ -181,3 +189,101 @@ def test_a_corrupt_byte_on_disk(tmp_path):
             list(e.read(cam, T0, T0 + 10**6))
         assert ei.value.code == 101 and isinstance(ei.value, pstor.StorageError)
         assert not e.check().is_clean
+
+
+def _frame(kind: int, op: int, request_id: int, body: bytes) -> bytes:
+    """One SDK protocol frame (docs/sdk-protocol.md §2): header + body."""
+    head = b"PS" + struct.pack("<BBHHII", 1, kind, op, 0, request_id, len(body))
+    return head + struct.pack("<I", zlib.crc32(head + body)) + body
+
+
+def _read_frame(conn: socket.socket) -> tuple[int, int, bytes]:
+    def exactly(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = conn.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    head = exactly(20)
+    _ver, _kind, op, _flags, request_id, length = struct.unpack("<BBHHII", head[2:16])
+    return op, request_id, exactly(length)
+
+
+class NewerServer:
+    """A server of a later protocol version, on loopback: it speaks the
+    handshake of docs/sdk-protocol.md §3 (its Hello, the HMAC proofs) on
+    its two ports and answers every request with an error number this
+    build does not know. The real pstor-server sends only numbers it knows,
+    so this is the only way to meet one; it is a real peer on real sockets,
+    the client under test is the real one."""
+
+    def __init__(self, code: int, message: str):
+        self.code, self.message = code, message
+        self.listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+        for role, sock in enumerate(self.listeners, start=1):
+            threading.Thread(target=self._accept, args=(sock, role), daemon=True).start()
+
+    def port(self, role: int) -> int:
+        return self.listeners[role - 1].getsockname()[1]
+
+    def _accept(self, sock: socket.socket, role: int) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn, role), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, role: int) -> None:
+        with conn:
+            nonce = os.urandom(32)
+            version = b"pstor-server 9.0.0"
+            hello = nonce + struct.pack("<BIIH", role, 1 << 20, 16, len(version)) + version
+            hello += struct.pack("<QI", 0x5EED, 300_000)  # instance, idle timeout (ms)
+            conn.sendall(_frame(6, 0x0001, 0, hello))
+            try:
+                _op, auth_id, auth = _read_frame(conn)
+                (key_len,) = struct.unpack("<H", auth[:2])
+                client_nonce = auth[2 + key_len : 2 + key_len + 32]
+                proof = hmac.new(SECRET.encode(), b"pstor-server-v1" + client_nonce + nonce, hashlib.sha256).digest()
+                conn.sendall(_frame(2, 0x0002, auth_id, proof))
+                while True:
+                    op, request_id, _body = _read_frame(conn)
+                    text = self.message.encode()
+                    conn.sendall(_frame(3, op, request_id, struct.pack("<IH", self.code, len(text)) + text))
+            except (EOFError, OSError):
+                return
+
+    def close(self) -> None:
+        for s in self.listeners:
+            s.close()
+
+
+SECRET = "a-newer-servers-secret"
+
+
+def test_an_unknown_number_from_a_newer_server_is_kept():
+    """Remote mode: an error number this version does not know (950, from
+    a newer server) raises the base class ``pstor.Error`` with that number
+    as ``.code`` (not 99) and the server's message."""
+    server = NewerServer(950, "refused by a rule of a newer version")
+    try:
+        e = pstor.connect(
+            "127.0.0.1", "PSAKNEWER", SECRET, signalling_port=server.port(1), data_port=server.port(2)
+        )
+        try:
+            with pytest.raises(pstor.Error) as ei:
+                e.pools()
+            assert type(ei.value) is pstor.Error
+            assert ei.value.code == 950 and ei.value.code_name == "PSTOR_UNKNOWN"
+            assert str(ei.value) == "refused by a rule of a newer version"
+        finally:
+            try:
+                e.close()
+            except pstor.Error:
+                pass
+    finally:
+        server.close()

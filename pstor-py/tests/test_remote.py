@@ -6,6 +6,7 @@ appends, several clients, many threads."""
 
 from __future__ import annotations
 
+import datetime
 import socket
 import threading
 
@@ -250,12 +251,12 @@ def test_many_threads_write_concurrently_then_read_back(server):
         e.close()
 
 
-def test_today_needs_a_stream_remotely(server):
-    """The SDK protocol has no operation for the server's date: remotely,
-    today() reads it from a stream's inspection (Unsupported before any
-    stream is registered)."""
+def test_today_needs_no_stream_remotely(server):
+    """today() is the server's `today` operation: it works on a fresh server
+    without streams, and agrees with a stream's inspection."""
     with server.connect() as e:
-        with pytest.raises(pstor.Unsupported):
-            e.today()
+        assert e.streams() == []
+        # The test server keeps UTC (no utc_offset_minutes).
+        assert e.today() == datetime.datetime.now(datetime.timezone.utc).date()
         e.register_stream(video_pool(e), "cam-t")
         assert e.today() == e.inspect_today(e.find_stream("cam-t")).date

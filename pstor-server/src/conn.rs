@@ -26,8 +26,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use pstor_core::ErrorCode;
 use pstor_proto::frame::{decode_frame_from, peek_header};
 use pstor_proto::{
-    op, ErrorReply, FrameHeader, Kind, Port, ProtoError, RawFrame, Request, ServerHandshake, HANDSHAKE_MAX_BODY,
-    HEADER_LEN,
+    op, ErrorReply, FrameHeader, Kind, Port, ProtoError, RawFrame, Request, ServerHandshake, ServerProcess,
+    HANDSHAKE_MAX_BODY, HEADER_LEN,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,6 +67,9 @@ pub struct ConnShared {
     pub limits: Limits,
     /// Sent in Hello.
     pub server_version: String,
+    /// Sent in Hello: this server process's instance id (drawn at start)
+    /// and idle timeout.
+    pub process: ServerProcess,
 }
 
 /// A request or a ready answer, queued in order for the executor.
@@ -153,7 +156,8 @@ async fn run(
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(8 << 10);
-    let hs = ServerHandshake::new(port, &shared.server_version, limits.max_body(), limits.max_in_flight);
+    let hs = ServerHandshake::new(port, &shared.server_version, limits.max_body(), limits.max_in_flight)
+        .with_process(shared.process);
     let key = tokio::select! {
         r = timeout(limits.handshake_timeout(), handshake(&mut rd, &mut wr, &mut buf, &hs, &shared.keys)) => match r {
             Ok(Ok(key)) => key,

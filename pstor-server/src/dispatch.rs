@@ -262,6 +262,10 @@ fn answer(ctx: &Context, session: &mut Session, req: Request, sums: Vec<Checksum
             check_year(year)?;
             Reply::InspectMonth { days: e.inspect_month(stream, year, month)? }
         }
+        Request::Today {} => {
+            e.check_open()?;
+            Reply::Today { date: e.today() }
+        }
         Request::GetThresholds {} => {
             e.check_open()?;
             Reply::GetThresholds { thresholds: e.thresholds() }

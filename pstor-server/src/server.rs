@@ -11,7 +11,7 @@ use crate::events::EventWatch;
 use crate::jobs::Jobs;
 use crate::provision;
 use pstor_core::Engine;
-use pstor_proto::Port;
+use pstor_proto::{Port, ServerProcess};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -77,6 +77,7 @@ impl Server {
             ctx,
             keys,
             buffers: BufferPool::new(usize::try_from(limits.receive_pool.0).unwrap_or(usize::MAX)),
+            process: ServerProcess::start(limits.idle_timeout()),
             limits,
             server_version: format!("pstor-server {}", env!("CARGO_PKG_VERSION")),
         });

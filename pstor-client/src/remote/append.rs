@@ -83,6 +83,10 @@ struct Batch {
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     conn: Option<Conn>,
+    /// The server instance of the last connection opened (what the
+    /// unsynced frames went to); `None` before the first connection, or
+    /// from a server that does not say.
+    instance: Option<u64>,
     pending: HashMap<StreamId, Batch>,
     inflight: VecDeque<InFlight>,
     unsynced: HashSet<StreamId>,
@@ -102,6 +106,19 @@ fn lost(cause: &Error, stream: StreamId) -> Error {
         _ => ErrorCode::Disconnected,
     };
     remote(code, format!("{cause}; frames appended to stream {stream} since its last successful sync may be lost"))
+}
+
+/// The error every stream with unsynced frames reports when the server
+/// restarted (its instance id changed) since they were sent.
+fn restarted(ep: &Endpoint, (old, new): (u64, u64), stream: StreamId) -> Error {
+    remote(
+        ErrorCode::ServerRestarted,
+        format!(
+            "the server at {} restarted (server instance {old:016x}, now {new:016x}): frames appended to stream \
+             {stream} since its last successful sync may be lost",
+            ep.describe()
+        ),
+    )
 }
 
 impl Slot {
@@ -155,33 +172,97 @@ impl Slot {
     /// flight, or sent and not covered by a sync), drop their pending
     /// frames (they follow frames of unknown outcome), forget the
     /// connection. Streams with only pending frames lost nothing: those
-    /// frames were never sent and go on the next connection.
-    fn lose(&mut self, cause: &Error) {
+    /// frames were never sent and go on the next connection. When streams
+    /// lost something, one reconnect is tried at once, to say whether the
+    /// server restarted (a new instance: `ServerRestarted`) or the
+    /// connection alone was lost (`Disconnected`: the outcome of the
+    /// requests in flight is unknown); it is kept for the next call.
+    fn lose(&mut self, ep: &Endpoint, cause: &Error) {
         let mut affected: HashSet<StreamId> = self.unsynced.drain().collect();
         affected.extend(self.inflight.drain(..).filter_map(|f| f.what.stream()));
+        self.conn = None;
+        if affected.is_empty() {
+            return;
+        }
+        let change = match Conn::open(ep) {
+            Ok(c) => {
+                let change = self.instance_change(&c);
+                self.instance = c.instance();
+                self.conn = Some(c);
+                change
+            }
+            Err(_) => None,
+        };
         for s in affected {
             self.pending.remove(&s);
             // The loss outranks an earlier failure: it says more may be gone.
-            self.errors.insert(s, lost(cause, s));
+            let e = match change {
+                Some(change) => restarted(ep, change, s),
+                None => lost(cause, s),
+            };
+            self.errors.insert(s, e);
         }
-        self.conn = None;
     }
 
-    /// The connection, opened (or reopened) if needed.
+    /// `(old, new)` instance ids when `conn` reaches another server
+    /// process than the one the slot's unsynced frames went to.
+    fn instance_change(&self, conn: &Conn) -> Option<(u64, u64)> {
+        match (self.instance, conn.instance()) {
+            (Some(old), Some(new)) if old != new => Some((old, new)),
+            _ => None,
+        }
+    }
+
+    /// Opens a new connection in place of one that is gone (or of none).
+    /// The streams with unsynced frames keep them if the new connection
+    /// reaches the same server instance (its engine has them; the next
+    /// sync covers them); they fail with `ServerRestarted` if it is another
+    /// instance, and with `Disconnected` if the server does not say (before
+    /// protocol revision 1.1).
+    fn reopen(&mut self, ep: &Endpoint) -> Result<()> {
+        self.conn = None;
+        let conn = Conn::open(ep)?;
+        if !self.unsynced.is_empty() {
+            let change = self.instance_change(&conn);
+            let unknown = self.instance.is_none() || conn.instance().is_none();
+            if change.is_some() || unknown {
+                let cause =
+                    remote(ErrorCode::Disconnected, format!("the server at {} closed the connection", ep.describe()));
+                for s in std::mem::take(&mut self.unsynced) {
+                    self.pending.remove(&s);
+                    let e = match change {
+                        Some(change) => restarted(ep, change, s),
+                        None => lost(&cause, s),
+                    };
+                    self.errors.insert(s, e);
+                }
+            }
+        }
+        self.instance = conn.instance();
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    /// The connection, opened (or reopened) if needed. One quiet for half
+    /// the server's idle timeout first has its answers read and is pinged;
+    /// one the server closed is replaced ([`Slot::reopen`]).
     fn conn(&mut self, ep: &Endpoint) -> Result<&mut Conn> {
-        let stale = match &self.conn {
+        if self.conn.as_ref().is_some_and(Conn::needs_ping) {
+            // The answers have long been sent (or the server is slow and
+            // they are awaited anyway): read them, so the ping below can go.
+            while !self.inflight.is_empty() {
+                // An append's or flush's failure is kept for its stream.
+                let (_, _kept) = self.read_one(ep)?;
+            }
+        }
+        let alive = match self.conn.as_mut() {
             // With nothing in flight, anything the server sent is its last
             // word (an idle timeout) or the end of the connection.
-            Some(c) => self.inflight.is_empty() && c.is_stale(),
+            Some(c) => !self.inflight.is_empty() || c.keep_alive(),
             None => false,
         };
-        if stale {
-            let cause =
-                remote(ErrorCode::Disconnected, format!("the server at {} closed the connection", ep.describe()));
-            self.lose(&cause);
-        }
-        if self.conn.is_none() {
-            self.conn = Some(Conn::open(ep)?);
+        if !alive {
+            self.reopen(ep)?;
         }
         match self.conn.as_mut() {
             Some(c) => Ok(c),
@@ -216,7 +297,7 @@ impl Slot {
         while self.inflight.len() >= window {
             // An append's or flush's failure is kept for its stream; a sync
             // is in flight only while its caller waits for it, below.
-            let (_, _kept) = self.read_one()?;
+            let (_, _kept) = self.read_one(ep)?;
         }
         let Some(conn) = self.conn.as_mut() else {
             return Err(remote(ErrorCode::Disconnected, format!("not connected to {}", ep.describe())));
@@ -225,7 +306,7 @@ impl Slot {
         match conn.send_as(req, id) {
             Ok(()) => {}
             Err(fail) if fail.is_fatal() => {
-                self.lose(&fail.error);
+                self.lose(ep, &fail.error);
                 return Err(fail.error);
             }
             Err(fail) => return Err(fail.error),
@@ -241,14 +322,14 @@ impl Slot {
     /// Reads the answer to the oldest outstanding request; its id and
     /// outcome. A failure of an append or flush is also kept for its
     /// stream. `Err`: the connection is lost.
-    fn read_one(&mut self) -> Result<(u32, Result<()>)> {
+    fn read_one(&mut self, ep: &Endpoint) -> Result<(u32, Result<()>)> {
         let (Some(conn), Some(front)) = (self.conn.as_mut(), self.inflight.front()) else {
             return Err(remote(ErrorCode::Disconnected, "no request in flight"));
         };
         let frame = match conn.recv() {
             Ok(f) => f,
             Err(fail) => {
-                self.lose(&fail.error);
+                self.lose(ep, &fail.error);
                 return Err(fail.error);
             }
         };
@@ -263,12 +344,12 @@ impl Slot {
                     ErrorCode::Protocol,
                     format!("the server at {} answered {:?} with {other:?}", conn.ep.describe(), front.what),
                 );
-                self.lose(&e);
+                self.lose(ep, &e);
                 return Err(e);
             }
             (Err(fail), what) if fail.is_fatal() => {
                 let own = (frame.header.request_id == id).then(|| what.stream()).flatten();
-                self.lose(&fail.error);
+                self.lose(ep, &fail.error);
                 if let Some(s) = own {
                     // Its own error says more than "lost".
                     let e = remote(fail.error.code(), fail.error.to_string());
@@ -312,9 +393,9 @@ impl Slot {
     }
 
     /// Reads answers up to and including request `id`'s; its outcome.
-    fn wait_for(&mut self, id: u32) -> Result<()> {
+    fn wait_for(&mut self, ep: &Endpoint, id: u32) -> Result<()> {
         loop {
-            let (got, outcome) = self.read_one()?;
+            let (got, outcome) = self.read_one(ep)?;
             if got == id {
                 return outcome;
             }
@@ -386,7 +467,7 @@ impl Slot {
     pub fn flush(&mut self, ep: &Endpoint, stream: StreamId) -> Result<()> {
         let r = self.send_batch(ep, stream, false).and_then(|_| {
             let id = self.send(ep, &Request::FlushStream { stream }, Sent::Flush { stream })?;
-            self.wait_for(id)
+            self.wait_for(ep, id)
         });
         self.report(stream, r)
     }
@@ -396,12 +477,12 @@ impl Slot {
     pub fn sync(&mut self, ep: &Endpoint, stream: StreamId) -> Result<()> {
         let r = if self.pending.contains_key(&stream) {
             self.send_batch(ep, stream, true).and_then(|id| match id {
-                Some(id) => self.wait_for(id),
+                Some(id) => self.wait_for(ep, id),
                 None => Ok(()),
             })
         } else {
             self.send(ep, &Request::Sync { streams: vec![stream] }, Sent::Sync { streams: vec![stream] })
-                .and_then(|id| self.wait_for(id))
+                .and_then(|id| self.wait_for(ep, id))
         };
         self.report(stream, r)
     }
@@ -429,7 +510,7 @@ impl Slot {
     }
 
     /// Second half: waits for the sync's answer.
-    pub fn finish_sync(&mut self, id: u32) -> Result<()> {
-        self.wait_for(id)
+    pub fn finish_sync(&mut self, ep: &Endpoint, id: u32) -> Result<()> {
+        self.wait_for(ep, id)
     }
 }

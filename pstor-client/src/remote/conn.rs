@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 use pstor_core::{Error, ErrorCode, Result};
 use pstor_proto::frame::decode_frame_from;
-use pstor_proto::{decode_server_frame, ClientHandshake, Hello, Kind, Port, RawFrame, Request, ServerMessage};
+use pstor_proto::{decode_server_frame, ClientHandshake, Hello, Kind, Port, RawFrame, Reply, Request, ServerMessage};
 use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -105,6 +105,9 @@ pub(crate) struct Conn {
     /// What each read lands in first (see [`Conn::fill`]).
     scratch: Box<[u8]>,
     next_id: u32,
+    /// When a request was last written (what the server's idle timeout
+    /// counts from, see [`Conn::needs_ping`]).
+    last_sent: Instant,
     /// The server's limits and version.
     pub hello: Hello,
     /// The endpoint, for messages.
@@ -158,12 +161,14 @@ impl Conn {
             buf: BytesMut::with_capacity(READ_CHUNK),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             next_id: 1,
+            last_sent: Instant::now(),
             hello: Hello {
                 nonce: [0; 32],
                 port: ep.port,
                 max_body: HANDSHAKE_MAX_BODY,
                 max_in_flight: 1,
                 server_version: String::new(),
+                process: None,
             },
             ep: ep.clone(),
         };
@@ -193,6 +198,44 @@ impl Conn {
     /// The largest body the server accepts (from its Hello).
     pub fn max_body(&self) -> u32 {
         self.hello.max_body
+    }
+
+    /// The server instance id of its Hello (`None`: a server before
+    /// protocol revision 1.1, which does not say).
+    pub fn instance(&self) -> Option<u64> {
+        self.hello.process.map(|p| p.instance)
+    }
+
+    /// Whether the connection has had no request for half the server's
+    /// idle timeout (from its Hello; never for a server that does not say):
+    /// the next request could race the server closing it.
+    pub fn needs_ping(&self) -> bool {
+        self.hello.process.is_some_and(|p| self.last_sent.elapsed() >= p.idle_timeout() / 2)
+    }
+
+    /// Keep-alive, for a connection with nothing outstanding, just before
+    /// it is used: `false` if the server closed it (it is stale), or if it
+    /// sat idle for half the server's idle timeout and does not answer a
+    /// `ping` (sent then, so the request that follows cannot race the
+    /// timeout). `false` means: drop it and connect again.
+    ///
+    /// Why ping before use rather than from a thread every half timeout:
+    /// the client runs no threads of its own (a C or Python host may fork,
+    /// or count its threads), and an idle connection the server closed
+    /// costs only a reconnect, which is invisible when nothing was lost
+    /// (the Hello's server instance id tells whether the server is the
+    /// same process; see `append.rs`). What a ping must prevent is the
+    /// race between a request and the server's idle timer; checking the
+    /// clock before a request costs one `Instant::now`, and the ping's round
+    /// trip is paid only after a long silence.
+    pub fn keep_alive(&mut self) -> bool {
+        if self.is_stale() {
+            return false;
+        }
+        if !self.needs_ping() {
+            return true;
+        }
+        matches!(self.call(&Request::Ping {}), Ok(ServerMessage::Reply(Reply::Ping {})))
     }
 
     /// Requests that may be outstanding on this connection (from Hello).
@@ -227,11 +270,13 @@ impl Conn {
 
     /// Writes a whole frame.
     pub fn write(&mut self, frame: &[u8]) -> std::result::Result<(), Failure> {
+        self.last_sent = Instant::now();
         self.stream.write_all(frame).map_err(|e| self.lost(&e))
     }
 
     /// Writes every byte of `slices`, in order.
     fn write_all_vectored(&mut self, mut slices: Vec<IoSlice<'_>>) -> std::result::Result<(), Failure> {
+        self.last_sent = Instant::now();
         let mut rest = &mut slices[..];
         while !rest.is_empty() {
             match self.stream.write_vectored(rest) {

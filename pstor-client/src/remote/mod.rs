@@ -39,7 +39,8 @@
 //!   up to 4 (signalling) and [`RemoteOptions::data_connections`] (data);
 //!   an idle one is checked (a non-blocking peek) before reuse, so a
 //!   connection the server closed (idle timeout, restart) costs a
-//!   reconnect rather than a failed call;
+//!   reconnect rather than a failed call, and one quiet for half the
+//!   server's idle timeout is pinged first;
 //! - [`RemoteOptions::data_connections`] long-lived **append connections**,
 //!   each behind a mutex; a stream's appends, flushes and syncs always go
 //!   to the same one (its id hashed), which keeps their order (a
@@ -132,10 +133,11 @@
 //! when `wait` is longer than the server's 30 s cap).
 //! [`Backend::run_maintenance`] and [`Backend::checkpoint`] fail with
 //! `Unsupported`: the server runs both itself and the protocol does not
-//! offer them. [`Backend::today`] has no operation of its own either: it
-//! is read from the inspection of today of the first registered stream
-//! (the server's calendar, in its UTC offset), and fails with
-//! `Unsupported` while no stream is registered.
+//! offer them. [`Backend::today`] is the server's `today` operation (its
+//! calendar, in its UTC offset; no stream needed). A server older than
+//! that operation answers `UnknownRequest`, and then the date is read from
+//! the inspection of today of the first registered stream (`Unsupported`
+//! while there is none).
 //!
 //! # Threads
 //!
@@ -156,17 +158,32 @@
 //! `Ok(())`. A range read in progress keeps its connection until it ends
 //! or is dropped.
 //!
+//! # Server restarts and keep-alive
+//!
+//! Every Hello carries the server instance id (random, new at every
+//! server start) and the server's idle timeout (protocol revision 1.1).
+//! Each append connection remembers the instance its unsynced frames went
+//! to (`append.rs`), and each picture pool put into the instance that took
+//! its first unsynced put. A sync that reaches another instance fails with
+//! `ServerRestarted` (708), once, its message naming the restart: what was
+//! not synced before the restart may be lost. A connection the server
+//! closed while idle is replaced; on the same instance nothing was lost
+//! and the reconnect is invisible. A connection quiet for half the idle
+//! timeout is pinged before use (`Conn::keep_alive` says why not from a
+//! thread), so a request does not race the server's idle timer.
+//!
 //! # Known limits
 //!
-//! - The protocol has no server instance id, so a restart is detected per
-//!   connection (hence the syncs per append connection). Pictures are put
-//!   through the data pool and not tracked per connection: a server
+//! - Against a server before revision 1.1 (no instance id), a restart is
+//!   detected per connection only (hence, still, the syncs per append
+//!   connection), an append connection it closed while idle makes its
+//!   streams with unsynced frames report `Disconnected` once, and a
 //!   restart between a `put_picture` and its `sync_pictures` is not
-//!   detected by the client.
-//! - The client runs no threads, so it sends no keep-alive pings: an
-//!   append connection left idle past the server's `idle_timeout` (300 s
-//!   by default) is closed by the server, and its streams with unsynced
-//!   frames report `Disconnected` once. Sync before going idle.
+//!   detected.
+//! - A connection lost with requests in flight reports `Disconnected`
+//!   (their outcome is unknown), or `ServerRestarted` when the reconnect,
+//!   tried once at once, reaches another instance; with the server
+//!   unreachable that attempt adds up to `connect_timeout` to the failure.
 //!
 //! Writes use `send` with `MSG_NOSIGNAL` (what `std::net::TcpStream` does
 //! on Linux), so a server that went away gives an error, never `SIGPIPE`,
@@ -193,7 +210,7 @@ use pstor_core::{
 };
 use pstor_proto::wire::{Wire, Writer};
 use pstor_proto::{op, Kind, Port, ProtoError, Reply, Request, ServerMessage, MAX_EVENT_WAIT_MS, MAX_PAGE};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -317,7 +334,7 @@ pub fn connect(opts: RemoteOptions) -> Result<Arc<dyn Backend>> {
         data: Arc::new(data),
         slots: (0..slots).map(|_| Mutex::new(Slot::default())).collect(),
         max_body,
-        pictures_dirty: Mutex::new(HashSet::new()),
+        pictures_dirty: Mutex::new(HashMap::new()),
         request_timeout: opts.request_timeout,
     };
     Ok(Arc::new(RemoteBackend { inner: Arc::new(inner) }))
@@ -341,8 +358,10 @@ pub(crate) struct Inner {
     slots: Vec<Mutex<Slot>>,
     /// The largest body the data port accepts (its Hello).
     max_body: AtomicU32,
-    /// Picture pools put into since they were last synced.
-    pictures_dirty: Mutex<HashSet<PoolId>>,
+    /// Picture pools put into since they were last synced, each with the
+    /// server instance that took the first of those puts (`None`: a
+    /// server that does not say).
+    pictures_dirty: Mutex<HashMap<PoolId, Option<u64>>>,
     request_timeout: Duration,
 }
 
@@ -440,22 +459,24 @@ impl Inner {
         let any = !started.is_empty();
         for (i, id) in started {
             if let Some(g) = guards.get_mut(i) {
-                if let Err(e) = g.finish_sync(id) {
+                if let Err(e) = g.finish_sync(ep, id) {
                     errors.push(e);
                 }
             }
         }
-        let pools: Vec<PoolId> = std::mem::take(&mut *self.dirty_pictures()).into_iter().collect();
-        let requests = match scope {
-            Scope::All if any => Vec::new(),
-            Scope::All => vec![Request::Sync { streams: Vec::new() }],
-            Scope::Own => pools.into_iter().map(|pool| Request::SyncPictures { pool }).collect(),
-        };
-        for req in requests {
-            match self.data.call(&req) {
-                Ok(ServerMessage::Reply(Reply::Sync {} | Reply::SyncPictures {})) => {}
+        let pools: Vec<(PoolId, Option<u64>)> = std::mem::take(&mut *self.dirty_pictures()).into_iter().collect();
+        if let (Scope::All, false) = (scope, any) {
+            match self.data.call(&Request::Sync { streams: Vec::new() }) {
+                Ok(ServerMessage::Reply(Reply::Sync {})) => {}
                 Ok(other) => errors.push(remote(ErrorCode::Protocol, format!("unexpected answer: {other:?}"))),
                 Err(e) => errors.push(e),
+            }
+        }
+        // Each pool put into is synced on its own, which also tells whether
+        // the server that took its puts is still the one answering.
+        for (pool, put_on) in pools {
+            if let Err(e) = self.sync_pool_pictures(pool, Some(put_on)) {
+                errors.push(e);
             }
         }
         let mut sticky: Vec<Error> = Vec::new();
@@ -469,8 +490,44 @@ impl Inner {
         first_of(sticky)
     }
 
-    fn dirty_pictures(&self) -> MutexGuard<'_, HashSet<PoolId>> {
+    fn dirty_pictures(&self) -> MutexGuard<'_, HashMap<PoolId, Option<u64>>> {
         self.pictures_dirty.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Syncs a pool's pictures. `dirty`: whether this client put pictures
+    /// into it since its last sync, and then the server instance that took
+    /// the first of them. If the server answering the sync is another
+    /// instance, the server restarted in between and pictures put before
+    /// the restart may be lost: `ServerRestarted` (the sync itself was
+    /// made, so the pool is clean again). A failed sync leaves a dirty pool
+    /// dirty.
+    fn sync_pool_pictures(&self, pool: PoolId, dirty: Option<Option<u64>>) -> Result<()> {
+        let req = Request::SyncPictures { pool };
+        let answer = match self.data.with(|c| c.call(&req).map(|m| (m, c.instance()))) {
+            Ok((ServerMessage::Reply(Reply::SyncPictures {}), now)) => Ok(now),
+            Ok((other, _)) => Err(remote(ErrorCode::Protocol, format!("unexpected answer: {other:?}"))),
+            Err(e) => Err(e),
+        };
+        let now = match answer {
+            Ok(now) => now,
+            Err(e) => {
+                if let Some(put_on) = dirty {
+                    self.dirty_pictures().entry(pool).or_insert(put_on);
+                }
+                return Err(e);
+            }
+        };
+        match (dirty.flatten(), now) {
+            (Some(old), Some(new)) if old != new => Err(remote(
+                ErrorCode::ServerRestarted,
+                format!(
+                    "the server at {} restarted (server instance {old:016x}, now {new:016x}): pictures put into pool \
+                     {pool} since its last sync_pictures may be lost",
+                    self.data.ep.describe()
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Pages through a listing.
@@ -512,17 +569,18 @@ macro_rules! call {
 
 impl RemoteBackend {
     /// Encodes a picture put straight from the caller's slice (one copy,
-    /// into the frame) and sends it on a data connection.
-    fn put(&self, pool: PoolId, meta: &PictureMeta, data: &[u8], sync: bool) -> Result<PictureId> {
+    /// into the frame) and sends it on a data connection; the picture's id
+    /// and the server instance that stored it.
+    fn put(&self, pool: PoolId, meta: &PictureMeta, data: &[u8], sync: bool) -> Result<(PictureId, Option<u64>)> {
         self.inner.check_open()?;
-        let reply = self.inner.data.with(|c| {
+        let (reply, instance) = self.inner.data.with(|c| {
             let id = c.next_id();
             let frame = put_picture_frame(id, pool, meta, data, sync, c.max_body())
                 .map_err(|e| Failure { error: e, fatal: false })?;
-            c.call_frame(&frame, id)
+            c.call_frame(&frame, id).map(|m| (m, c.instance()))
         })?;
         match reply {
-            ServerMessage::Reply(Reply::PutPicture { id }) => Ok(id),
+            ServerMessage::Reply(Reply::PutPicture { id }) => Ok((id, instance)),
             ServerMessage::Reply(other) => Err(unexpected(&other)),
             other => Err(remote(ErrorCode::Protocol, format!("unexpected answer: {other:?}"))),
         }
@@ -696,7 +754,7 @@ impl Backend for RemoteBackend {
         }
         for (i, id) in started {
             if let Some((g, _)) = guards.get_mut(i) {
-                if let Err(e) = g.finish_sync(id) {
+                if let Err(e) = g.finish_sync(ep, id) {
                     errors.push(e);
                 }
             }
@@ -754,14 +812,18 @@ impl Backend for RemoteBackend {
     }
 
     fn today(&self) -> Result<Date> {
+        match call!(self, Request::Today {}, Reply::Today { date } => date) {
+            Err(e) if e.code() == ErrorCode::UnknownRequest => {} // a server before `today`: below
+            r => return r,
+        }
         let first =
             call!(self, Request::ListStreams { after: None, limit: 1 }, Reply::ListStreams { streams, .. } => streams)?;
         match first.first() {
             Some(s) => Ok(self.inspect_today(s.config.id)?.date),
             None => Err(unsupported(
                 "today()",
-                "the SDK protocol has no operation for the server's date; it is read from the inspection of a \
-                 stream, and none is registered",
+                "this server has no `today` operation (it is older than this client); the date is read from the \
+                 inspection of a stream, and none is registered",
             )),
         }
     }
@@ -776,17 +838,14 @@ impl Backend for RemoteBackend {
     }
 
     fn put_picture(&self, pool: PoolId, meta: &PictureMeta, data: &[u8]) -> Result<PictureId> {
-        let id = self.put(pool, meta, data, false)?;
-        self.inner.dirty_pictures().insert(pool);
+        let (id, instance) = self.put(pool, meta, data, false)?;
+        self.inner.dirty_pictures().entry(pool).or_insert(instance);
         Ok(id)
     }
     fn sync_pictures(&self, pool: PoolId) -> Result<()> {
-        self.inner.dirty_pictures().remove(&pool);
-        let r = call!(self, Request::SyncPictures { pool }, Reply::SyncPictures {} => ());
-        if r.is_err() {
-            self.inner.dirty_pictures().insert(pool);
-        }
-        r
+        self.inner.check_open()?;
+        let dirty = self.inner.dirty_pictures().remove(&pool);
+        self.inner.sync_pool_pictures(pool, dirty)
     }
     fn get_picture(&self, id: &PictureId) -> Result<Picture> {
         call!(self, Request::GetPicture { id: *id }, Reply::GetPicture { picture } => picture)

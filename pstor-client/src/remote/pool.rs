@@ -3,7 +3,9 @@
 //! still in step. An idle connection is checked before reuse (a
 //! non-blocking peek: three system calls beside a round trip), since the
 //! server may have closed it (idle timeout, shutdown, restart) even a
-//! moment ago: a stale one costs a reconnect, not a failed call.
+//! moment ago: a stale one costs a reconnect, not a failed call. One idle
+//! for half the server's idle timeout is pinged first
+//! ([`Conn::keep_alive`]), so a call does not race the server closing it.
 
 use super::conn::{Conn, Endpoint, Failure};
 use pstor_core::Result;
@@ -36,8 +38,8 @@ impl Pool {
     /// An idle connection that is still open, or a new one.
     pub fn take(&self) -> Result<Conn> {
         loop {
-            let Some(conn) = self.idle().pop() else { break };
-            if !conn.is_stale() {
+            let Some(mut conn) = self.idle().pop() else { break };
+            if conn.keep_alive() {
                 return Ok(conn);
             }
         }

@@ -50,7 +50,7 @@ fn streams_spread_over_the_slots() {
         data: Arc::new(Pool::new(ep, 1)),
         slots,
         max_body: AtomicU32::new(DEFAULT_MAX_BODY),
-        pictures_dirty: Mutex::new(HashSet::new()),
+        pictures_dirty: Mutex::new(HashMap::new()),
         request_timeout: Duration::from_secs(1),
     };
     let mut count = [0usize; 4];

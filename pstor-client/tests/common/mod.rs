@@ -2,6 +2,8 @@
 //! over tiny spaces, in-process, and the options to reach it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod process;
+
 use bytes::Bytes;
 use pstor_client::{connect, Backend, RemoteOptions};
 use pstor_core::*;

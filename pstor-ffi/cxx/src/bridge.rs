@@ -209,6 +209,9 @@ pub(crate) mod ffi {
         Disconnected = 706,
         /// The operation is not available in this mode (embedded or remote).
         Unsupported = 707,
+        /// The server restarted since writes no sync acknowledged were sent
+        /// to it: they may be lost (remote mode).
+        ServerRestarted = 708,
         /// Invalid argument.
         InvalidArgument = 900,
         /// The engine is closed.

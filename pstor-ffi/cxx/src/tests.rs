@@ -61,6 +61,7 @@ fn bridge_code(code: ErrorCode) -> Option<ffi::ErrorCode> {
         ErrorCode::Timeout => B::Timeout,
         ErrorCode::Disconnected => B::Disconnected,
         ErrorCode::Unsupported => B::Unsupported,
+        ErrorCode::ServerRestarted => B::ServerRestarted,
         ErrorCode::InvalidArgument => B::InvalidArgument,
         ErrorCode::Closed => B::Closed,
         _ => return None,
@@ -77,6 +78,17 @@ fn bridge_error_codes_are_the_engines() {
         assert_eq!(error_code_description(code.number()), code.description());
     }
     assert_eq!(error_code_name(12345), "PSTOR_UNKNOWN");
+}
+
+/// A number this build does not know (a newer server's) reaches C++ as it
+/// is, with the server's message.
+#[test]
+fn an_unknown_remote_number_crosses_as_it_is() {
+    let message = "a newer server's refusal".to_string();
+    let e = boundary::<()>(|| Err(pstor_core::Error::Remote { code: ErrorCode::of(950), message: message.clone() }))
+        .expect_err("remote error");
+    assert_eq!(last_error_code(), 950);
+    assert_eq!(e.to_string(), message);
 }
 
 #[test]

@@ -29,16 +29,10 @@ impl ErrorReply {
     }
 
     /// As the error an SDK reports: [`pstor_core::Error::Remote`] with the
-    /// code (a number this build does not know becomes
-    /// [`ErrorCode::Unknown`], the number kept in the message).
+    /// code and the server's message. A number this build does not know (a
+    /// newer server's) is kept as it is: [`ErrorCode::Other`].
     pub fn into_error(self) -> pstor_core::Error {
-        match ErrorCode::from_number(self.code) {
-            Some(code) => pstor_core::Error::Remote { code, message: self.message },
-            None => pstor_core::Error::Remote {
-                code: ErrorCode::Unknown,
-                message: format!("error {}: {}", self.code, self.message),
-            },
-        }
+        pstor_core::Error::Remote { code: ErrorCode::of(self.code), message: self.message }
     }
 
     /// The whole error frame.
@@ -83,5 +77,28 @@ pub fn error_from_frame(body: &[u8]) -> pstor_core::Error {
             code: ErrorCode::Protocol,
             message: format!("the server sent an error frame that does not decode: {e}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::decode_frame;
+
+    /// An error frame from a newer server, with a number this build does
+    /// not know: the number survives decoding, with the server's message.
+    #[test]
+    fn an_unknown_error_number_is_kept() {
+        let bytes = ErrorReply { code: 950, message: "quota of the newer kind exceeded".into() }.to_frame(0x1000, 9);
+        let (frame, _) = decode_frame(&bytes, u32::MAX).expect("decodes").expect("whole");
+        assert_eq!((frame.header.kind, frame.header.request_id), (Kind::Error, 9));
+        let e = error_from_frame(&frame.body);
+        assert_eq!(e.code(), ErrorCode::Other(950));
+        assert_eq!(e.code().number(), 950);
+        assert!(matches!(&e, pstor_core::Error::Remote { code: ErrorCode::Other(950), .. }), "{e:?}");
+        assert_eq!(e.to_string(), "quota of the newer kind exceeded");
+        // A known number is still its own code.
+        let known = ErrorReply { code: 302, message: "pool 7 not found".into() }.into_error();
+        assert_eq!(known.code(), ErrorCode::PoolNotFound);
     }
 }

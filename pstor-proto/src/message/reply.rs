@@ -8,7 +8,7 @@ use crate::wire::{Reader, Wire, Writer};
 use crate::ProtoError;
 use bytes::Bytes;
 use pstor_core::{
-    CheckReport, DayInspection, DaySummary, Event, LockConfig, LockId, Picture, PictureId, PictureInfo, PoolId,
+    CheckReport, Date, DayInspection, DaySummary, Event, LockConfig, LockId, Picture, PictureId, PictureInfo, PoolId,
     PoolInfo, SpaceId, SpaceInfo, StreamId, StreamInfo, Thresholds, Timestamp,
 };
 
@@ -169,6 +169,11 @@ messages! {
         InspectMonth = INSPECT_MONTH {
             /// Per day (days after today left out).
             days: Vec<DaySummary>,
+        }
+        /// The server's date.
+        Today = TODAY {
+            /// Today in the server's calendar.
+            date: Date,
         }
         /// The thresholds.
         GetThresholds = GET_THRESHOLDS {

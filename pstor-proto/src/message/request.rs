@@ -188,6 +188,8 @@ messages! {
             /// Month 1..=12.
             month: u32,
         }
+        /// The server's date today (in its UTC offset); needs no stream.
+        Today = TODAY {}
         /// The storage thresholds.
         GetThresholds = GET_THRESHOLDS {}
         /// Sets the storage thresholds.

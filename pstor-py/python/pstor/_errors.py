@@ -14,7 +14,12 @@ its own class, grouped under a few bases so callers can catch a family::
     ├── StorageError                        IoError, Corrupt, lost or failed spaces
     ├── NetworkError                        remote mode: the server or the connection to it
     ├── Unsupported (also NotImplementedError)  not available in this mode (embedded or remote)
-    └── InternalError                       a bug in pstor, or a number unknown to this version
+    └── InternalError                       a bug in pstor (a caught panic, PSTOR_UNKNOWN)
+
+A number this version does not know (a newer server's) raises ``Error``
+itself, with ``.code`` that number (kept as the server sent it) and
+``.code_name`` ``"PSTOR_UNKNOWN"``: the base class, since this version
+cannot know which group the number belongs to.
 
 Remote mode raises the same classes as the embedded engine (a server's
 refusal carries the engine's number); only ``NetworkError``'s classes are new
@@ -87,7 +92,7 @@ class NetworkError(Error):
 
 
 class InternalError(Error):
-    """A bug in pstor (a caught panic) or an error unknown to this version."""
+    """A bug in pstor (a caught panic), or an error without a number (99)."""
 
 
 # ---- one class per number ------------------------------------------------------
@@ -149,6 +154,12 @@ _TABLE: list[tuple[int, str, type[Error], str]] = [
         "The server did not answer in time; the outcome is unknown. Not the built-in TimeoutError.",
     ),
     (706, "Disconnected", NetworkError, "Not connected, or the connection was lost; the outcome is unknown."),
+    (
+        708,
+        "ServerRestarted",
+        NetworkError,
+        "The server restarted since writes no sync acknowledged were sent to it: they may be lost (reported once).",
+    ),
     (901, "Closed", StateError, "The engine is closed."),
 ]
 
