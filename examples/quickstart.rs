@@ -1,10 +1,12 @@
-//! quickstart: the main job of pstor until the server exists.
+//! quickstart: the pstor engine embedded in a program, without a server.
 //!
-//! Creates (or reopens) a data folder in the current directory, initializes a
-//! storage space and a resource pool on first run, records a few synthetic
-//! camera streams (H.264-sized frames, a key frame every 2 s), syncs, reads a
-//! time range back, and prints the ingest figures and the video-inspection
-//! table of today.
+//! The main job is the service, `pstor-server run` (README.md); this example
+//! shows the engine's Rust API on its own. It creates (or reopens) a data
+//! folder in the current directory, initializes a storage space and a
+//! resource pool on first run, records a few synthetic camera streams
+//! (H.264-sized frames, a key frame every 2 s), syncs, reads a time range
+//! back, and prints the ingest figures and the video-inspection table of
+//! today.
 //!
 //! ```text
 //! cargo run --release --bin quickstart -- [--dir DIR] [--cameras N] [--seconds S]
@@ -57,7 +59,8 @@ fn parse_args() -> std::result::Result<Args, String> {
 const USAGE: &str =
     "usage: quickstart [--dir DIR] [--cameras N] [--seconds S] [--bitrate-kbps B] [--capacity-mib M] [--threads T]
 
-Records N synthetic cameras for S seconds of stream time into a pstor data
+Records N synthetic cameras for S seconds of stream time into an embedded
+pstor engine (no server: the service is `pstor-server run`) in a data
 folder (default ./pstor-data, created on first run), reads a range back and
 prints the video inspection of today. --threads spreads the cameras over T
 writer threads (each syncs its cameras once per second of stream time; the

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Starts a pstor-server for the SDK test scripts, or stops it.
 #
-#   start-test-server.sh DIR          start one in DIR (created), in the background
-#   start-test-server.sh --stop DIR   SIGTERM it, wait; fails unless it exits 0
+#   start-test-server.sh DIR             start one in DIR (created), in the background
+#   start-test-server.sh --default DIR   the same on the embedded default's space and pool
+#   start-test-server.sh --stop DIR      SIGTERM it, wait; fails unless it exits 0
 #
 # The server is the workspace's binary ($PSTOR_SERVER_BIN, else built here
 # in release). It listens on loopback ports the system chooses, which it
 # announces on its first stdout line ("listening signalling=ADDR data=ADDR",
 # also written to DATA/ports); it has a 128 MiB space in 4 MiB segments and
-# a 96 MiB video pool "video"; and, with no key in its configuration, it
-# generates a key pair into DATA/credentials.toml on first start. Once
-# started, DIR holds:
+# a 96 MiB video pool "video" (with --default: what `pstor-server run`
+# creates on a first start, one space DATA/space1 of 10 % of the volume's
+# free space, at least 1 GiB, all of it in one mixed pool "default"); and,
+# with no key in its configuration, it generates a key pair into
+# DATA/credentials.toml on first start. Once started, DIR holds:
 #   pid    the server's process id
-#   env    PSTOR_HOST, PSTOR_SIGNALLING_PORT, PSTOR_DATA_PORT, PSTOR_ACCESS_KEY,
-#          PSTOR_SECRET_KEY (shell assignments: `. DIR/env`)
+#   env    PSTOR_HOST, PSTOR_SIGNALLING_PORT, PSTOR_DATA_PORT, and the
+#          exports of `pstor-server keys show`: PSTOR_ACCESS_KEY,
+#          PSTOR_SECRET_KEY (shell lines: `. DIR/env`)
 #   log    its log (stderr); stdout: its stdout; status: its exit status, once it ended
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +39,11 @@ if [ "${1:-}" = "--stop" ]; then
   exit 0
 fi
 
+embedded_default=
+if [ "${1:-}" = "--default" ]; then
+  embedded_default=1
+  shift
+fi
 dir=$1
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -49,6 +58,11 @@ data_dir = "$dir/data"
 bind = "127.0.0.1"
 signalling_port = 0
 data_port = 0
+[logging]
+level = "warn"
+EOF
+# No [[spaces]] and no [[pools]]: the embedded default (docs/server.md §3).
+[ -n "$embedded_default" ] || cat >>"$dir/pstor-server.toml" <<EOF
 [[spaces]]
 path = "$dir/space1"
 capacity = "128MiB"
@@ -60,8 +74,6 @@ max_lock_pct = 50
 [engine]
 min_space_capacity = "1MiB"
 segment_size = "4MiB"
-[logging]
-level = "warn"
 EOF
 rm -f "$dir/status" "$dir/pid"
 # The subshell records the server's exit status for --stop.
@@ -87,18 +99,11 @@ if [ -z "$line" ]; then
 fi
 signalling=$(sed -n 's/.*signalling=\([^ ]*\).*/\1/p' <<<"$line")
 data=$(sed -n 's/.*data=\([^ ]*\).*/\1/p' <<<"$line")
-creds="$dir/data/credentials.toml"
-access=$(sed -n 's/^access_key = "\(.*\)"$/\1/p' "$creds" | head -n 1)
-secret=$(sed -n 's/^secret_key = "\(.*\)"$/\1/p' "$creds" | head -n 1)
-if [ -z "$access" ] || [ -z "$secret" ]; then
-  echo "no key pair in $creds" >&2
-  exit 1
-fi
+rm -f "$dir/env" && touch "$dir/env" && chmod 600 "$dir/env"
 cat >"$dir/env" <<EOF
 PSTOR_HOST=${signalling%:*}
 PSTOR_SIGNALLING_PORT=${signalling##*:}
 PSTOR_DATA_PORT=${data##*:}
-PSTOR_ACCESS_KEY=$access
-PSTOR_SECRET_KEY=$secret
 EOF
-chmod 600 "$dir/env"
+# The key pair it generated, the way the operator's guide gets it.
+"$bin" keys show --config "$dir/pstor-server.toml" >>"$dir/env"

@@ -2,8 +2,9 @@
 # The C++ face's tests: builds pstor-cxx (the cxx bridge) in release,
 # compiles examples/cpp/record.cpp (embedded) and examples/cpp/remote.cpp
 # (remote mode) against pstor-ffi/cxx/include/pstor.hpp and the
-# cxx-generated headers with warnings as errors, runs each, then again
-# under valgrind (no invalid accesses, no definite or indirect leaks).
+# cxx-generated headers with pstor-ffi/cxx/README.md's line (warnings as
+# errors), runs each, then again under valgrind (no invalid accesses, no
+# definite or indirect leaks).
 # remote.cpp runs against a real pstor-server (scripts/start-test-server.sh:
 # the workspace's binary on loopback, with the key pair it generates). The
 # examples check their own results and exit non-zero on any unexpected
@@ -30,13 +31,17 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# -Wl,-z,noexecstack: the MD5 assembly in the static library has no
-# GNU-stack note (see pstor-ffi/README.md).
+# Exactly the line of pstor-ffi/cxx/README.md (app.cpp and the target
+# folder aside). -Wl,-z,noexecstack: the MD5 assembly in the static library
+# has no GNU-stack note (see pstor-ffi/README.md).
+for part in 'g++ -std=c++20 -Wall -Wextra -Werror -pedantic \' '-Ipstor-ffi/cxx/include -Itarget/cxxbridge app.cpp \' \
+  'target/release/libpstor_cxx.a -Wl,-z,noexecstack -pthread -ldl -lm'; do
+  grep -qF -- "$part" pstor-ffi/cxx/README.md || { echo "pstor-ffi/cxx/README.md no longer shows: $part" >&2; exit 1; }
+done
 for name in record remote; do
-  "$CXX" -std=c++20 -Wall -Wextra -Werror -pedantic -g -O1 \
-    -Ipstor-ffi/cxx/include -I"$target/cxxbridge" \
-    "examples/cpp/$name.cpp" "$target/release/libpstor_cxx.a" \
-    -Wl,-z,noexecstack -pthread -ldl -lm -o "$work/$name"
+  "$CXX" -std=c++20 -Wall -Wextra -Werror -pedantic \
+    -Ipstor-ffi/cxx/include -I"$target/cxxbridge" "examples/cpp/$name.cpp" \
+    "$target/release/libpstor_cxx.a" -Wl,-z,noexecstack -pthread -ldl -lm -o "$work/$name"
 done
 
 mkdir "$work/data"

@@ -5,10 +5,11 @@
 # it, runs the pytest suite (pstor-py/tests, with hypothesis; most tests run
 # twice, embedded and against a real pstor-server process the tests start,
 # built here and passed as $PSTOR_SERVER_BIN), then the capacity-planning
-# example: --help, a short real run with --json whose output must parse, and
-# one against a pstor-server (--remote). Needs python3 >= 3.11 with
-# venv/pip and the Rust toolchain; reaches only PyPI (the pinned tools) and
-# crates.io.
+# example: --help (without the package importable), a short real run with
+# --json whose output must parse, and runs against a pstor-server (--remote):
+# one that creates its pool, one on the embedded default's single pool.
+# Needs python3 >= 3.11 with venv/pip and the Rust toolchain; reaches only
+# PyPI (the pinned tools) and crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,10 +83,21 @@ if grep -q "skipped" "$tmp/pytest.out"; then
   exit 1
 fi
 
-# The capacity-planning example.
+# The capacity-planning example. It is executable, and --help works where
+# the pstor package cannot be imported (python -S: no site-packages).
 example=examples/python/capacity_test.py
-"$venv/bin/python" "$example" --help >"$tmp/help.txt"
+test -x "$example" || { echo "test-python: $example is not executable" >&2; exit 1; }
+if "$venv/bin/python" -S -c 'import pstor' 2>/dev/null; then
+  echo "test-python: pstor is importable without site-packages" >&2
+  exit 1
+fi
+"$venv/bin/python" -S "$example" --help >"$tmp/help.txt"
 grep -q -- "--bitrate-mbit" "$tmp/help.txt"
+# Each example on its own lines: no backslash-newline swallowed into a run of spaces.
+if sed -n '/^Examples:/,$p' "$tmp/help.txt" | grep -E '[^ ] {5,}[^ ]'; then
+  echo "test-python: a garbled example in --help" >&2
+  exit 1
+fi
 if "$venv/bin/python" "$example" --data "$tmp/bad" --cameras 0 2>/dev/null; then
   echo "test-python: capacity_test.py accepted --cameras 0" >&2
   exit 1
@@ -111,7 +123,8 @@ fi
 
 # Remote: the same tool against a real pstor-server (scripts/start-test-server.sh).
 server_started=
-trap 'if [ -n "$server_started" ]; then kill "$(cat "$tmp/server/pid")" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
+server_dir=$tmp/server
+trap 'if [ -n "$server_started" ]; then kill "$(cat "$server_dir/pid")" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
 bash scripts/start-test-server.sh "$tmp/server"
 server_started=1
 (
@@ -131,5 +144,34 @@ print(f"capacity_test --remote: {r['sustained_mib_s']} MiB/s, sync p99 {r['sync_
       f"kept up: {r['kept_up']}, pool {r['pool']['name']} of {r['pool']['capacity'] >> 20} MiB")
 PYEOF2
 bash scripts/start-test-server.sh --stop "$tmp/server"
+server_started=
+
+# Against a server on the embedded default (all its space in the mixed pool
+# "default"), with the keys from the environment (`pstor-server keys show`'s
+# exports): no room for a pool of its own, so it records into "default"...
+server_dir=$tmp/default-server
+bash scripts/start-test-server.sh --default "$server_dir"
+server_started=1
+(
+  # shellcheck disable=SC1091
+  . "$server_dir/env"
+  "$venv/bin/python" "$example" --remote "$PSTOR_HOST:$PSTOR_SIGNALLING_PORT" --data-port "$PSTOR_DATA_PORT" \
+    --cameras 2 --seconds 1 --quiet --json >"$tmp/cap-default.json"
+  # ...unless told to use a pool that does not exist.
+  if "$venv/bin/python" "$example" --remote "$PSTOR_HOST:$PSTOR_SIGNALLING_PORT" --data-port "$PSTOR_DATA_PORT" \
+    --pool capacity-test --cameras 1 --seconds 1 --quiet 2>"$tmp/cap-nopool.err"; then
+    echo "test-python: capacity_test.py created a pool on a full server" >&2
+    exit 1
+  fi
+  grep -q "no room left" "$tmp/cap-nopool.err"
+)
+"$venv/bin/python" - "$tmp/cap-default.json" <<'PYEOF3'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["pool"]["name"] == "default", r["pool"]
+assert r["frames"] == 2 * 25 * 1, r["frames"]
+print(f"capacity_test --remote on the embedded default: pool {r['pool']['name']}, {r['sustained_mib_s']} MiB/s")
+PYEOF3
+bash scripts/start-test-server.sh --stop "$server_dir"
 server_started=
 echo "test-python: ok"

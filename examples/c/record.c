@@ -7,15 +7,18 @@
  *   record DATA_DIR
  *
  * DATA_DIR must exist and be empty; the engine's catalog and one storage
- * space are created under it. Built with -Wall -Wextra -Werror -pedantic and
- * run under valgrind by scripts/test-c-sdk.sh. */
+ * space are created under it. Built with the line of pstor-ffi/README.md
+ * plus -Wextra -Werror -pedantic, and run under valgrind, by
+ * scripts/test-c-sdk.sh. */
+/* POSIX.1-2008 (nanosleep, gmtime_r): declared by the system headers under -std=c11
+ * only when asked for, so the documented `cc -std=c11 ...` line builds it. */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "pstor.h"
 
@@ -38,7 +41,7 @@ static int initialize_space(pstor_engine *engine, const char *dir, uint32_t *spa
   bool done = false;
   while (!check(pstor_space_job_progress(job, &pct, &done), "progress") && !done) {
     printf("initializing %s: %u%%\n", dir, (unsigned)pct);
-    usleep(20000);
+    nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL); /* 20 ms */
   }
   int failed = check(pstor_space_job_wait(job, space), "initialize space");
   pstor_space_job_free(job);

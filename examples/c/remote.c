@@ -8,10 +8,19 @@
  *   remote HOST PORT ACCESS_KEY SECRET_KEY [DATA_PORT]
  *
  * PORT is the server's signalling port; DATA_PORT defaults to PORT + 1 (as
- * 6036/6037). The keys are a pair from the server's credentials file.
+ * 6036/6037). The keys are a pair from the server's credentials file, which
+ * `pstor-server keys show` prints as shell exports; on the server's machine:
+ *
+ *   eval "$(pstor-server keys show --data pstor-data)"
+ *   ./remote localhost 6036 "$PSTOR_ACCESS_KEY" "$PSTOR_SECRET_KEY"
+ *
  * Running it again continues the same cameras after their newest frame.
- * Built with -Wall -Wextra -Werror -pedantic and run against a real
- * pstor-server under valgrind by scripts/test-c-sdk.sh. */
+ * Built with the line of pstor-ffi/README.md plus -Wextra -Werror -pedantic,
+ * and run against a real pstor-server under valgrind, by
+ * scripts/test-c-sdk.sh. */
+/* POSIX.1-2008 (clock_gettime, CLOCK_REALTIME): declared by the system headers under -std=c11
+ * only when asked for, so the documented `cc -std=c11 ...` line builds it. */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,8 +10,14 @@
 //   remote HOST PORT ACCESS_KEY SECRET_KEY [DATA_PORT]
 //
 // PORT is the signalling port; DATA_PORT defaults to PORT + 1 (as
-// 6036/6037). Running it again continues the cameras after their newest
-// frame. Built with -Wall -Wextra -Werror -pedantic and run against a real
+// 6036/6037). The keys are a pair from the server's credentials file, which
+// `pstor-server keys show` prints as shell exports; on the server's machine:
+//
+//   eval "$(pstor-server keys show --data pstor-data)"
+//   ./remote localhost 6036 "$PSTOR_ACCESS_KEY" "$PSTOR_SECRET_KEY"
+//
+// Running it again continues the cameras after their newest frame. Built
+// with the line of pstor-ffi/cxx/README.md and run against a real
 // pstor-server under valgrind by scripts/test-cpp.sh. Exits 1 on any
 // unexpected outcome.
 #include <algorithm>

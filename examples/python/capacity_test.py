@@ -9,9 +9,12 @@ in --data, or on a pstor-server with --remote. Embedded, on a fresh folder
 it initializes a storage space of --capacity-gib and a pool using all of it;
 later runs reuse them. Remote, it uses the server's pool --pool (created on
 first use in the server's storage space with the most room, at most
---capacity-gib). Writers run in threads (pstor releases the GIL during its
-calls); each camera's frames are synced once per second of stream time (one
-group commit per writer thread).
+--capacity-gib). Without --pool, on a server with no room for a new pool
+whose space is all in one pool that takes video (the embedded default of
+`pstor-server run`: one mixed pool "default"), it records into that pool.
+Writers run in threads (pstor releases the GIL during its calls); each
+camera's frames are synced once per second of stream time (one group commit
+per writer thread).
 
 It reports the sustained write rate, append and sync latency percentiles,
 pictures per second, whether the writers kept up with real time, and the
@@ -22,8 +25,8 @@ Examples:
   python capacity_test.py --data /mnt/disk1/pstor-test --capacity-gib 50 \\
       --cameras 64 --bitrate-mbit 4 --seconds 60
   python capacity_test.py --data /tmp/t --capacity-gib 0.1 --cameras 4 --seconds 3 --json
-  PSTOR_SECRET_KEY=... python capacity_test.py --remote nvr-storage:6036 --access-key PSAK... \
-      --capacity-gib 20 --cameras 32 --seconds 60
+  eval "$(pstor-server keys show --data pstor-data)"   # on the server: exports PSTOR_ACCESS_KEY, PSTOR_SECRET_KEY
+  python capacity_test.py --remote localhost:6036 --capacity-gib 20 --cameras 32 --seconds 60
 """
 
 from __future__ import annotations
@@ -37,10 +40,9 @@ import sys
 import threading
 import time
 
-try:
-    import pstor
-except ImportError:  # pragma: no cover - explained to the operator
-    sys.exit("error: the pstor Python package is not installed (see pstor-py/README.md)")
+# The pstor package, imported by main() once the arguments are parsed, so
+# that --help and usage errors work where it is not installed.
+pstor = None
 
 GIB = 1 << 30
 DEFAULT_SIGNALLING_PORT = 6036
@@ -91,8 +93,9 @@ def parse_args(argv=None):
                    help="remote: the access key (default: $PSTOR_ACCESS_KEY)")
     g.add_argument("--secret-key", default=os.environ.get("PSTOR_SECRET_KEY"), metavar="KEY",
                    help="remote: the secret key (default: $PSTOR_SECRET_KEY, which keeps it out of the process list)")
-    g.add_argument("--pool", default=POOL_NAME, metavar="NAME",
-                   help=f"remote: the server's pool to record into (default: {POOL_NAME}, created if missing)")
+    g.add_argument("--pool", metavar="NAME",
+                   help=f"remote: the server's pool to record into (default: {POOL_NAME}, created if missing; "
+                        "if there is no room for it and exactly one pool takes video, that pool)")
     g.add_argument("--capacity-gib", type=positive(float), default=10.0, metavar="G",
                    help="embedded: size of the storage space to create on a fresh DIR (default: 10); remote: the "
                         "most the pool created on the server may take")
@@ -132,8 +135,11 @@ def parse_args(argv=None):
             a.data_port = a.signalling_port + 1
         if not a.access_key or not a.secret_key:
             p.error("--remote needs --access-key and --secret-key (or $PSTOR_ACCESS_KEY and $PSTOR_SECRET_KEY)")
-    elif a.data_port is not None or a.pool != POOL_NAME:
+    elif a.data_port is not None or a.pool is not None:
         p.error("--data-port and --pool are for --remote")
+    a.pool_given = a.pool is not None
+    if a.pool is None:
+        a.pool = POOL_NAME
     if a.threads is None:
         a.threads = min(a.cameras, 2 * (os.cpu_count() or 1))
     a.threads = min(a.threads, a.cameras)
@@ -202,16 +208,24 @@ def connect_remote(args):
             best = max(spaces, key=lambda s: s.capacity - s.reserved)
             cap = min(best.capacity - best.reserved, int(args.capacity_gib * GIB)) // best.segment_size
             cap *= best.segment_size
-            if cap <= 0:
+            video = [p for p in engine.pools() if p.kind in (pstor.PoolKind.VIDEO, pstor.PoolKind.MIXED)]
+            if cap <= 0 and not args.pool_given and len(video) == 1:
+                # All the room is in one pool (the embedded default's): use it.
+                pool = video[0]
+                say(args, f"no room for a pool {args.pool!r} on the server: using its only video pool {pool.name!r}")
+            elif cap <= 0:
                 raise SystemExit(f"error: no room left on the server's spaces for a pool; name an existing one "
                                  f"with --pool ({', '.join(p.name for p in engine.pools()) or 'none'})")
-            kind = pstor.PoolKind.MIXED if args.pictures_per_sec > 0 else pstor.PoolKind.VIDEO
-            say(args, f"creating pool {args.pool!r} of {cap / GIB:.2f} GiB on the server's space {best.id}")
-            pool = engine.pool(engine.create_pool(args.pool, kind=kind, capacity=cap, spaces=[best.id], cycle_days=0))
-        elif args.pictures_per_sec > 0 and pool.kind == pstor.PoolKind.VIDEO:
-            raise SystemExit(f"error: the server's pool {args.pool!r} stores video only; name another with --pool")
-        elif args.pictures_per_sec == 0 and pool.kind == pstor.PoolKind.PICTURE:
-            raise SystemExit(f"error: the server's pool {args.pool!r} stores pictures only; name another with --pool")
+            else:
+                kind = pstor.PoolKind.MIXED if args.pictures_per_sec > 0 else pstor.PoolKind.VIDEO
+                say(args, f"creating pool {args.pool!r} of {cap / GIB:.2f} GiB on the server's space {best.id}")
+                pool = engine.pool(
+                    engine.create_pool(args.pool, kind=kind, capacity=cap, spaces=[best.id], cycle_days=0)
+                )
+        if args.pictures_per_sec > 0 and pool.kind == pstor.PoolKind.VIDEO:
+            raise SystemExit(f"error: the server's pool {pool.name!r} stores video only; name another with --pool")
+        if args.pictures_per_sec == 0 and pool.kind == pstor.PoolKind.PICTURE:
+            raise SystemExit(f"error: the server's pool {pool.name!r} stores pictures only; name another with --pool")
         check_segments(engine, pool, args, "name a larger pool with --pool")
         return engine, pool
     except BaseException:
@@ -504,8 +518,17 @@ def print_text(r):
         print(f"  retention:         {span} in the pool's {gib:.2f} GiB at this load")
 
 
+def import_pstor():
+    global pstor
+    try:
+        import pstor
+    except ImportError:  # pragma: no cover - explained to the operator
+        sys.exit("error: the pstor Python package is not installed (see pstor-py/README.md)")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    import_pstor()
     try:
         result = run(args)
     except pstor.Error as e:

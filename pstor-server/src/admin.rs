@@ -1,9 +1,11 @@
 //! The administration subcommands (`check`, `init-space`, `spaces`,
 //! `pool ...`): they open the data folder's engine directly, so they fail
 //! with [`ServerError::InUse`] while a server has it open (manage a running
-//! server over the SDK ports instead).
+//! server over the SDK ports instead). `keys show` only reads the
+//! credentials, so it works beside a running server.
 
 use crate::config::{KindName, ServerConfig, StrategyName};
+use crate::credentials;
 use crate::error::ServerError;
 use crate::provision::wait_job;
 use crate::size::ByteSize;
@@ -62,7 +64,8 @@ pub fn check(cfg: &ServerConfig, repair: bool, out: &mut dyn Write) -> Result<bo
     })
 }
 
-/// Initializes a folder into a storage space, printing progress.
+/// Initializes a folder into a storage space (created if missing), printing
+/// progress. Nothing is created unless the data folder's engine opens.
 pub fn init_space(
     cfg: &ServerConfig,
     path: PathBuf,
@@ -70,8 +73,10 @@ pub fn init_space(
     segment_size: Option<ByteSize>,
     out: &mut dyn Write,
 ) -> Result<SpaceId, ServerError> {
-    std::fs::create_dir_all(&path).map_err(|e| ServerError::io(format!("creating {}", path.display()), e))?;
+    // The engine first: a data folder that holds none (or is in use) fails
+    // here, before the space's folder is created.
     with_engine(cfg, |e| {
+        std::fs::create_dir_all(&path).map_err(|e| ServerError::io(format!("creating {}", path.display()), e))?;
         let job = e.initialize_space(SpaceSpec {
             path: path.clone(),
             capacity: capacity.0,
@@ -91,6 +96,22 @@ pub fn init_space(
         .map_err(io)?;
         Ok(id)
     })
+}
+
+/// Prints a key pair as shell `export` lines (`PSTOR_ACCESS_KEY`,
+/// `PSTOR_SECRET_KEY`): the pair of `access_key`, else the first one
+/// configured. Reads the credentials file only: never creates it, never
+/// opens the engine.
+pub fn keys_show(cfg: &ServerConfig, access_key: Option<&str>, out: &mut dyn Write) -> Result<(), ServerError> {
+    let pairs = credentials::configured(cfg)?;
+    let pair = match access_key {
+        Some(k) => pairs
+            .iter()
+            .find(|p| p.access_key == k)
+            .ok_or_else(|| ServerError::Credentials(format!("no key pair with access key {k:?}")))?,
+        None => pairs.first().ok_or_else(|| ServerError::Credentials("no key pair configured".into()))?,
+    };
+    out.write_all(credentials::shell_exports(pair).as_bytes()).map_err(io)
 }
 
 /// Lists the storage spaces.

@@ -86,6 +86,41 @@ impl KeyStore {
     }
 }
 
+/// The pairs the configuration names, as [`KeyStore::load`] would find
+/// them (the file's pairs after those written in the configuration), without
+/// generating any: a missing credentials file is an error here.
+pub fn configured(cfg: &ServerConfig) -> Result<Vec<KeyPair>, ServerError> {
+    let mut pairs = cfg.keys.pairs.clone();
+    if let Some(path) = cfg.credentials_path() {
+        if !path.exists() {
+            return Err(ServerError::Credentials(format!(
+                "no credentials file at {} (the server generates it on its first start: run `pstor-server run` \
+                 with the same --data or --config once)",
+                path.display()
+            )));
+        }
+        pairs.extend(read_file(&path)?);
+    }
+    Ok(pairs)
+}
+
+/// Shell lines that export a pair as `PSTOR_ACCESS_KEY` and
+/// `PSTOR_SECRET_KEY`, the variables the examples and test scripts read:
+/// `eval "$(pstor-server keys show)"`. Both values are single-quoted, so any
+/// character survives the shell.
+pub fn shell_exports(pair: &KeyPair) -> String {
+    format!(
+        "export PSTOR_ACCESS_KEY={}\nexport PSTOR_SECRET_KEY={}\n",
+        shell_quote(&pair.access_key),
+        shell_quote(&pair.secret_key)
+    )
+}
+
+/// `s` as one POSIX shell word: in single quotes, each `'` written `'\''`.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 /// A new random pair: an access key `PSAK` + 16 characters, a secret key of
 /// 40 characters (about 238 bits), from the operating system's generator.
 pub fn generate() -> KeyPair {
@@ -158,5 +193,21 @@ mod tests {
         assert!(a.access_key.starts_with("PSAK") && a.access_key.len() == 20 && a.secret_key.len() == 40);
         assert_ne!(a, generate());
         assert!(!format!("{first:?}").contains(&read_file(&path).expect("read")[0].secret_key));
+        assert_eq!(configured(&cfg).expect("configured"), read_file(&path).expect("read"));
+    }
+
+    #[test]
+    fn configured_never_generates() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cfg = ServerConfig { data_dir: dir.path().to_path_buf(), ..ServerConfig::default() };
+        let e = configured(&cfg).expect_err("no file");
+        assert!(e.to_string().contains("no credentials file at"), "{e}");
+        assert!(!dir.path().join("credentials.toml").exists());
+    }
+
+    #[test]
+    fn exports_are_single_quoted() {
+        let pair = KeyPair { access_key: "PSAK1".into(), secret_key: "it's $HOME".into() };
+        assert_eq!(shell_exports(&pair), "export PSTOR_ACCESS_KEY='PSAK1'\nexport PSTOR_SECRET_KEY='it'\\''s $HOME'\n");
     }
 }

@@ -97,6 +97,24 @@ enum Command {
         #[command(subcommand)]
         command: PoolCommand,
     },
+    /// The SDK key pairs.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a key pair as shell lines: eval "$(pstor-server keys show)"
+    /// exports PSTOR_ACCESS_KEY and PSTOR_SECRET_KEY.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// The pair of this access key (default: the first configured).
+        #[arg(long, value_name = "KEY")]
+        access_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,6 +292,10 @@ fn run(cli: Cli) -> Result<ExitCode, ServerError> {
                 }
                 PoolCommand::Delete { target, pool } => admin::pool_delete(&target.config()?, &pool, &mut out)?,
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Show { target, access_key } } => {
+            admin::keys_show(&target.config()?, access_key.as_deref(), &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use pstor_core::*;
 use pstor_proto::*;
+use pstor_server::config::KeyPair;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -53,16 +54,22 @@ fn wait_line(rx: &Receiver<String>, needle: &str) -> String {
 
 impl Proc {
     fn start(data: &Path) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--data"])
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--data"])
             .arg(data)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .env("RUST_LOG", "info");
+        Proc::spawn(cmd, Stdio::piped(), data)
+    }
+
+    /// Starts `cmd` (a `run` on data folder `data`) with its standard error
+    /// going to `stderr`, and waits for its "listening" line.
+    fn spawn(mut cmd: Command, stderr: Stdio, data: &Path) -> Proc {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().unwrap();
         let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
+        let stderr = match child.stderr.take() {
+            Some(e) => lines(e),
+            None => std::sync::mpsc::channel().1,
+        };
         let line = wait_line(&stdout, "listening ");
         let addr = |key: &str| -> SocketAddr {
             let v = line.split_whitespace().find_map(|w| w.strip_prefix(key)).unwrap();
@@ -89,7 +96,9 @@ impl Proc {
             }
             assert!(Instant::now() < deadline, "the server did not exit");
             // Draining the pipes is what we wait on, between polls of the child.
-            let _ = self.stderr.recv_timeout(Duration::from_millis(50));
+            if let Err(RecvTimeoutError::Disconnected) = self.stderr.recv_timeout(Duration::from_millis(50)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
             while self.stdout.try_recv().is_ok() {}
         }
     }
@@ -192,20 +201,26 @@ fn a_second_signal_exits_at_once() {
     drop(slow);
 }
 
-#[test]
-fn admin_subcommands() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("d");
-    let config = dir.path().join("pstor-server.toml");
+/// DIR/pstor-server.toml: data folder DIR/d, one 8 MiB space DIR/s1 in
+/// 1 MiB segments (instead of the embedded default's share of the volume).
+fn small_config(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("pstor-server.toml");
     std::fs::write(
         &config,
         format!(
             "data_dir = {:?}\n[engine]\nmin_space_capacity = \"1MiB\"\nsegment_size = \"1MiB\"\n[[spaces]]\npath = {:?}\ncapacity = \"8MiB\"\n",
-            data.to_str().unwrap(),
-            dir.path().join("s1").to_str().unwrap()
+            dir.join("d").to_str().unwrap(),
+            dir.join("s1").to_str().unwrap()
         ),
     )
     .unwrap();
+    config
+}
+
+#[test]
+fn admin_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(dir.path());
     let cfg = config.to_str().unwrap();
     // No engine yet: a clear error.
     let out = admin(&["spaces", "--config", cfg]);
@@ -257,21 +272,91 @@ fn admin_subcommands() {
 
 impl Proc {
     fn start_with_config(config: &Path) -> Proc {
-        let dir = config.parent().unwrap().join("d");
-        let mut child = Command::new(BIN)
-            .args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--config"])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        wait_line(&stdout, "listening ");
-        let ports = std::fs::read_to_string(dir.join("ports")).unwrap();
-        let addr =
-            |key: &str| -> SocketAddr { ports.lines().find_map(|l| l.strip_prefix(key)).unwrap().parse().unwrap() };
-        let (signalling, data) = (addr("signalling="), addr("data="));
-        Proc { child, stdout, stderr, signalling, data }
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--config"]).arg(config);
+        Proc::spawn(cmd, Stdio::piped(), &config.parent().unwrap().join("d"))
     }
+}
+
+#[test]
+fn init_space_without_an_engine_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let space = dir.path().join("space1");
+    let out = admin(&["init-space", "--data", data, "--path", space.to_str().unwrap(), "--capacity", "16MiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("holds no pstor engine"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "init-space created {left:?}");
+}
+
+/// `sh -c` evaluates `keys show`'s output and prints the two variables.
+fn eval_exports(exports: &str) -> (String, String) {
+    let out = Command::new("sh")
+        .args(["-c", r#"eval "$1" && printf '%s\n%s\n' "$PSTOR_ACCESS_KEY" "$PSTOR_SECRET_KEY""#, "sh", exports])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut it = text.lines();
+    (it.next().unwrap().to_string(), it.next().unwrap().to_string())
+}
+
+#[test]
+fn keys_show_prints_exports_a_client_connects_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pstor-data");
+    let data_arg = data.to_str().unwrap();
+    // Nothing to show before the first start, and nothing created.
+    let out = admin(&["keys", "show", "--data", data_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no credentials file at"));
+    assert!(!data.exists());
+
+    // The generated pair, while the server runs.
+    let p = Proc::start(&data);
+    let out = admin(&["keys", "show", "--data", data_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let exports = String::from_utf8(out.stdout).unwrap();
+    assert!(exports.lines().all(|l| l.starts_with("export PSTOR_")) && exports.lines().count() == 2, "{exports}");
+    let (ak, sk) = eval_exports(&exports);
+    assert_eq!((ak.clone(), sk.clone()), credentials(&data));
+    Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap().ping().unwrap();
+    p.signal("-TERM");
+    assert_eq!(p.wait(), 0);
+
+    // A pair with characters the shell would take apart survives the quoting.
+    let odd = KeyPair { access_key: "PSAK odd'key".into(), secret_key: "it's a \"secret\" $HOME `id` \\ ; #".into() };
+    let pairs = vec![KeyPair { access_key: ak.clone(), secret_key: sk }, odd.clone()];
+    pstor_server::credentials::write_file(&data.join("credentials.toml"), &pairs).unwrap();
+    let p = Proc::start(&data);
+    let out = admin(&["keys", "show", "--data", data_arg, "--access-key", &odd.access_key]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ak2, sk2) = eval_exports(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!((ak2.as_str(), sk2.as_str()), (odd.access_key.as_str(), odd.secret_key.as_str()));
+    Client::connect(p.data, Port::Data, &ak2, &sk2).unwrap().ping().unwrap();
+    let out = admin(&["keys", "show", "--data", data_arg, "--access-key", "PSAKNOSUCHKEY"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no key pair with access key"));
+    p.signal("-TERM");
+    assert_eq!(p.wait(), 0);
+}
+
+#[test]
+fn logs_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(dir.path());
+    let log = dir.path().join("log");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR");
+    let p = Proc::spawn(cmd, Stdio::from(std::fs::File::create(&log).unwrap()), &dir.path().join("d"));
+    p.signal("-TERM");
+    assert_eq!(p.wait(), 0);
+    let text = std::fs::read(&log).unwrap();
+    assert!(String::from_utf8_lossy(&text).contains("generated a key pair"), "{}", String::from_utf8_lossy(&text));
+    assert!(!text.contains(&0x1b), "ANSI escapes in a log file: {:?}", String::from_utf8_lossy(&text));
 }

@@ -6,6 +6,9 @@
  * leak along the way.
  *
  *   errors DATA_DIR      (an existing, empty folder) */
+/* POSIX.1-2008 (mkdir): declared by the system headers under -std=c11
+ * only when asked for, so the documented `cc -std=c11 ...` line builds it. */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,6 +9,9 @@
  *   remote_errors HOST PORT DATA_PORT ACCESS_KEY SECRET_KEY
  *
  * The server must have a video (or mixed) pool. */
+/* POSIX.1-2008 (sockets, close): declared by the system headers under -std=c11
+ * only when asked for, so the documented `cc -std=c11 ...` line builds it. */
+#define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
