@@ -25,8 +25,8 @@ use std::sync::Arc;
 #[derive(Debug, Arbitrary)]
 enum Op {
     Append { stream: u8, len: u16, key: bool },
-    /// An append the engine must refuse (a repeated timestamp, or an empty
-    /// frame): the stream goes on after it with nothing lost or skipped.
+    // An append the engine must refuse (a repeated timestamp, or an empty
+    // frame): the stream goes on after it with nothing lost or skipped.
     Refused { stream: u8 },
     Sync,
     Put { camera: u8, len: u16 },
