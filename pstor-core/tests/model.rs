@@ -303,7 +303,8 @@ fn expected_day(frames: &[MFrame], day0: Timestamp, now: Timestamp, tol: i64) ->
             edges.chunks(2).map(|c| (c[0], c[1])).filter(|(a, b)| b - a > tol).collect();
         hours.push(HourInspection {
             hour: h,
-            recorded_secs: (covered / US_PER_SEC) as u32,
+            // Nearest second, half up (the engine's documented rounding).
+            recorded_secs: ((covered + US_PER_SEC / 2) / US_PER_SEC) as u32,
             exception: !gaps.is_empty(),
             gaps,
             partial: h1 < h0 + HOUR,

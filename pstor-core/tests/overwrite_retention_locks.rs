@@ -208,6 +208,34 @@ fn a_pool_holding_only_locked_data_refuses_writes_with_an_alarm() {
 }
 
 #[test]
+fn inspection_rounds_recorded_seconds_to_the_nearest() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, _, pool) = rig(tmp.path(), 64, 48, OverwriteStrategy::OverwriteOldest);
+    let e = &rig.engine;
+    let s = camera(e, pool, 1);
+    let h = 3600 * US_PER_SEC;
+    // One recording per hour, covering (first to last frame) 9.96 s, 9.5 s,
+    // 9.48 s and a single frame (0 s).
+    let record = |start: Timestamp, frames: i64, step: i64| {
+        for i in 0..frames {
+            let ts = start + i * step;
+            e.append(s, ts, i == 0, payload(1, ts, 100)).expect("append");
+        }
+    };
+    record(T0, 250, 40_000);
+    record(T0 + h, 20, 500_000);
+    record(T0 + 2 * h, 238, 40_000);
+    record(T0 + 3 * h, 1, 40_000);
+    e.sync(s).expect("sync");
+    rig.clock.set(T0 + 5 * h);
+    let day = e.inspect_day(s, e.today()).expect("inspect");
+    let secs: Vec<u32> = day.hours[..4].iter().map(|h| h.recorded_secs).collect();
+    assert_eq!(secs, [10, 10, 9, 0]);
+    assert_eq!(e.inspect_month(s, 2026, 11).expect("month")[22].recorded_secs, 29);
+    e.close().expect("close");
+}
+
+#[test]
 fn video_inspection_by_hour_day_and_month() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (rig, _, pool) = rig(tmp.path(), 64, 48, OverwriteStrategy::OverwriteOldest);

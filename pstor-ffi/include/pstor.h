@@ -270,7 +270,8 @@ typedef struct pstor_stream_list pstor_stream_list;
 
 // Engine settings; fill with [`pstor_engine_options_default`], then change.
 typedef struct pstor_engine_options {
-  // Smallest storage space accepted, in bytes (default 5 GiB).
+  // Smallest storage space accepted, in bytes (default 1 GiB,
+  // the same as the server and the Python SDK).
   uint64_t min_space_capacity;
   // Segment size of new storage spaces, in bytes (default 256 MiB).
   uint64_t segment_size;
@@ -327,7 +328,7 @@ typedef struct pstor_event {
 typedef struct pstor_hour_inspection {
   // Hour of the day, 0..=23 (engine's local time).
   uint32_t hour;
-  // Seconds recorded in the hour.
+  // Seconds recorded in the hour, rounded to the nearest second (half up).
   uint32_t recorded_secs;
   // Gaps longer than the tolerance in the hour (their times:
   // [`crate::pstor_recorded_ranges`]).

@@ -38,7 +38,8 @@ pub(crate) fn backend_of<'a>(engine: *const pstor_engine) -> FfiResult<&'a dyn B
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct pstor_engine_options {
-    /// Smallest storage space accepted, in bytes (default 5 GiB).
+    /// Smallest storage space accepted, in bytes (default 1 GiB,
+    /// the same as the server and the Python SDK).
     pub min_space_capacity: u64,
     /// Segment size of new storage spaces, in bytes (default 256 MiB).
     pub segment_size: u64,

@@ -15,7 +15,7 @@ use pstor_core::{Date, DayInspection, StreamId};
 pub struct pstor_hour_inspection {
     /// Hour of the day, 0..=23 (engine's local time).
     pub hour: u32,
-    /// Seconds recorded in the hour.
+    /// Seconds recorded in the hour, rounded to the nearest second (half up).
     pub recorded_secs: u32,
     /// Gaps longer than the tolerance in the hour (their times:
     /// [`crate::pstor_recorded_ranges`]).

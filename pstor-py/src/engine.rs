@@ -85,7 +85,7 @@ impl Engine {
 impl Engine {
     /// Opens (or creates) the engine whose catalog lives in `data_dir`.
     ///
-    /// `min_space_capacity` (default 5 GiB) and `segment_size` (default
+    /// `min_space_capacity` (default `DEFAULT_MIN_SPACE_CAPACITY`, 1 GiB) and `segment_size` (default
     /// 256 MiB) are for new spaces; tests use tiny ones (1 MiB, 256 KiB).
     /// `utc_offset_minutes` sets the local day for video inspection.
     #[new]

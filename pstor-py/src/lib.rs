@@ -42,5 +42,6 @@ fn _pstor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("PICTURE_ID_CHARS", pstor_core::PICTURE_ID_CHARS)?;
     m.add("MAX_POOLS", pstor_core::MAX_POOLS)?;
+    m.add("DEFAULT_MIN_SPACE_CAPACITY", pstor_core::DEFAULT_MIN_SPACE_CAPACITY)?;
     Ok(())
 }

@@ -356,3 +356,15 @@ def test_the_type_stub_covers_the_runtime():
     for cls in ("Engine", "SpaceJob", "PictureId", "EventSubscription"):
         runtime = {m for m in dir(getattr(pstor, cls)) if not m.startswith("_")}
         assert runtime <= methods[cls] | {"to_dict"}, f"{cls}: {runtime - methods[cls]} not in the stub"
+
+
+@pytest.mark.embedded_only
+def test_the_default_minimum_space_is_the_servers(tmp_path):
+    # One default for the embedded engine, the C SDK and pstor-server: 1 GiB.
+    assert pstor.DEFAULT_MIN_SPACE_CAPACITY == 1 << 30
+    with pstor.Engine(tmp_path / "e", segment_size=SEG) as e:
+        (tmp_path / "small").mkdir()
+        with pytest.raises(pstor.CapacityTooSmall) as ei:
+            e.initialize_space(tmp_path / "small", pstor.DEFAULT_MIN_SPACE_CAPACITY - 1).wait()
+        assert f"minimum of {pstor.DEFAULT_MIN_SPACE_CAPACITY} bytes" in str(ei.value)
+        assert new_space(e, tmp_path / "ok", pstor.DEFAULT_MIN_SPACE_CAPACITY) >= 0

@@ -308,8 +308,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
-    /// Smallest storage space accepted. Default 1 GiB (the manual's 5 GB is
-    /// a product rule; a server on a small disk still starts).
+    /// Smallest storage space accepted. Default
+    /// [`pstor_core::DEFAULT_MIN_SPACE_CAPACITY`] (1 GiB), as in the SDKs.
     pub min_space_capacity: ByteSize,
     /// Segment size of new spaces that do not set one. Default 256 MiB.
     pub segment_size: ByteSize,
@@ -319,7 +319,11 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { min_space_capacity: ByteSize(1 << 30), segment_size: ByteSize(256 << 20), utc_offset_minutes: 0 }
+        EngineConfig {
+            min_space_capacity: ByteSize(pstor_core::DEFAULT_MIN_SPACE_CAPACITY),
+            segment_size: ByteSize(256 << 20),
+            utc_offset_minutes: 0,
+        }
     }
 }
 

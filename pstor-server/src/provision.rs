@@ -19,7 +19,7 @@ pub const DEFAULT_SPACE_DIR: &str = "space1";
 /// The embedded default's space takes this share of the volume's free space...
 pub const DEFAULT_SPACE_SHARE: u64 = 10;
 /// ...at least this much...
-pub const DEFAULT_SPACE_MIN: u64 = 1 << 30;
+pub const DEFAULT_SPACE_MIN: u64 = pstor_core::DEFAULT_MIN_SPACE_CAPACITY;
 /// ...and at most this much.
 pub const DEFAULT_SPACE_MAX: u64 = 1 << 40;
 

@@ -35,6 +35,7 @@ from ._enums import EventKind, OverwriteStrategy, PoolKind, PoolStatus, SpaceSta
 from ._errors import *  # noqa: F403 - the exception classes, one per error number
 from ._errors import error_class
 from ._pstor import (
+    DEFAULT_MIN_SPACE_CAPACITY,
     MAX_POOLS,
     PICTURE_ID_CHARS,
     CheckReport,
@@ -95,6 +96,7 @@ __all__ = [
     "from_us",
     "now_us",
     "MAX_POOLS",
+    "DEFAULT_MIN_SPACE_CAPACITY",
     "PICTURE_ID_CHARS",
     "__version__",
     *_errors.__all__,

@@ -19,6 +19,7 @@ from ._enums import StreamKind as StreamKind
 __version__: Final[str]
 PICTURE_ID_CHARS: Final[int]
 MAX_POOLS: Final[int]
+DEFAULT_MIN_SPACE_CAPACITY: Final[int]
 
 Timestamp = int | datetime.datetime
 """µs since the Unix epoch (UTC), or an aware datetime."""
