@@ -162,7 +162,7 @@ fn run(args: &Args) -> Result<()> {
     let mut ids = Vec::new();
     let mut lat = Vec::new();
     for w in writers {
-        let (i, l) = w.join().map_err(|_| Error::InvalidArgument("a writer panicked".into()))??;
+        let (i, l) = w.join().map_err(|_| Error::Panic("a writer panicked".into()))??;
         ids.extend(i);
         lat.extend(l);
     }
@@ -212,7 +212,7 @@ fn run(args: &Args) -> Result<()> {
     stop.store(true, Ordering::Relaxed);
     let mut lat = Vec::new();
     for r in readers {
-        lat.extend(r.join().map_err(|_| Error::InvalidArgument("a reader panicked".into()))??);
+        lat.extend(r.join().map_err(|_| Error::Panic("a reader panicked".into()))??);
     }
     let get_secs = started.elapsed().as_secs_f64();
     lat.sort();

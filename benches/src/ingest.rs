@@ -143,7 +143,7 @@ where
     let mut appends = Vec::new();
     let mut syncs = Vec::new();
     for h in handles {
-        let (a, s) = h.join().map_err(|_| Error::InvalidArgument("a writer thread panicked".into()))??;
+        let (a, s) = h.join().map_err(|_| Error::Panic("a writer thread panicked".into()))??;
         appends.extend(a);
         syncs.extend(s);
     }

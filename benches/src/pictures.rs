@@ -73,7 +73,7 @@ pub fn run(a: &PicturesArgs) -> Result<Report> {
     let mut ids = Vec::new();
     let mut put_lat = Vec::new();
     for h in writers {
-        let (i, l) = h.join().map_err(|_| Error::InvalidArgument("a writer panicked".into()))??;
+        let (i, l) = h.join().map_err(|_| Error::Panic("a writer panicked".into()))??;
         ids.extend(i);
         put_lat.extend(l);
     }
@@ -108,7 +108,7 @@ pub fn run(a: &PicturesArgs) -> Result<Report> {
     stop.store(true, Ordering::Relaxed);
     let mut get_lat = Vec::new();
     for h in readers {
-        get_lat.extend(h.join().map_err(|_| Error::InvalidArgument("a reader panicked".into()))??);
+        get_lat.extend(h.join().map_err(|_| Error::Panic("a reader panicked".into()))??);
     }
     let get = watch.stop();
     let reads = r.counters.reads.load(Ordering::Relaxed) - reads_before;

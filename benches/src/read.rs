@@ -138,7 +138,7 @@ pub fn run(a: &ReadArgs) -> Result<Report> {
     let mut bytes = 0;
     let mut firsts = Vec::new();
     for h in handles {
-        let (b, f) = h.join().map_err(|_| Error::InvalidArgument("a reader thread panicked".into()))??;
+        let (b, f) = h.join().map_err(|_| Error::Panic("a reader thread panicked".into()))??;
         bytes += b;
         firsts.extend(f);
     }

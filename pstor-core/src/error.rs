@@ -183,6 +183,10 @@ pub enum Error {
     /// An argument was invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A panic was caught (a bug in pstor): in a background job, or at a
+    /// binding's boundary.
+    #[error("internal error (please report it): {0}")]
+    Panic(String),
     /// No stream with that id.
     #[error("stream {0} not found")]
     StreamNotFound(StreamId),
@@ -282,6 +286,23 @@ impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
     }
+}
+
+/// What a caught panic said: its message when it carried one (`panic!` with
+/// a string or a format), else "unknown panic".
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Runs `f`; a panic in it becomes [`Error::Panic`] naming `what` was
+/// running, so a job thread or a binding reports a bug instead of dying.
+pub fn catch_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|panic| Err(Error::Panic(format!("{what} panicked: {}", panic_message(panic.as_ref())))))
 }
 
 impl From<crate::format::DecodeError> for Error {

@@ -61,7 +61,8 @@ error_codes! {
     Ok = 0, "PSTOR_OK", "success";
     /// A required pointer argument was NULL.
     NullParameter = 1, "PSTOR_NULL_PARAMETER", "a required argument was NULL";
-    /// A panic was caught at the binding's boundary (a bug in pstor).
+    /// A panic was caught (a bug in pstor): in a background job such as a
+    /// space initialization, or at a binding's boundary.
     Panic = 2, "PSTOR_PANIC", "internal error: a panic was caught (please report it)";
     /// A caller's buffer is too small for the output.
     BufferTooSmall = 3, "PSTOR_BUFFER_TOO_SMALL", "the output buffer is too small";
@@ -243,6 +244,7 @@ impl Error {
             Error::LockNotFound(_) => ErrorCode::LockNotFound,
             Error::LockQuotaExceeded { .. } => ErrorCode::LockQuotaExceeded,
             Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::Panic(_) => ErrorCode::Panic,
             Error::Closed => ErrorCode::Closed,
             Error::Remote { code, .. } => *code,
         }

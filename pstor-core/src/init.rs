@@ -109,7 +109,8 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
         .name(format!("pstor-init-{id}"))
         .spawn(move || {
             let inner = weak.upgrade().ok_or(Error::Closed)?;
-            let res = initialize(&inner, &path, &sb, &ctl, folder_lock);
+            let res =
+                crate::catch_panic("initializing the space", || initialize(&inner, &path, &sb, &ctl, folder_lock));
             if res.is_err() {
                 inner.lock_state().detached.remove(&id);
                 remove_data_files(&inner, &path, &sb);
@@ -251,7 +252,7 @@ pub(crate) fn restore(inner: &Inner, path: &Path) -> Result<SpaceJob> {
         .name(format!("pstor-restore-{id}"))
         .spawn(move || {
             let inner = weak.upgrade().ok_or(Error::Closed)?;
-            let res = restore_run(&inner, &path, sb, copy, &ctl);
+            let res = crate::catch_panic("restoring the space", || restore_run(&inner, &path, sb, copy, &ctl));
             if let Err(e) = &res {
                 let mut st = inner.lock_state();
                 if let Some(d) = st.detached.get_mut(&id) {

@@ -88,7 +88,7 @@ pub use check::{CheckReport, Problem};
 pub use checksum::Checksummed;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec, DEFAULT_MIN_SPACE_CAPACITY};
-pub use error::{Error, FullReason, Result};
+pub use error::{catch_panic, panic_message, Error, FullReason, Result};
 pub use error_code::ErrorCode;
 pub use events::{Event, EventFeed, EventKind, EVENT_RING};
 pub use format::record::Frame;

@@ -86,7 +86,15 @@ impl SpaceJob {
     /// Waits for the result.
     pub fn wait(mut self) -> Result<SpaceId> {
         match self.handle.take() {
-            Some(h) => h.join().unwrap_or_else(|_| Err(Error::Corrupt("space job panicked".into()))),
+            // The job catches its own panics (and cleans up); this covers a
+            // panic outside that guard.
+            Some(h) => h.join().unwrap_or_else(|panic| {
+                Err(Error::Panic(format!(
+                    "space job {} panicked: {}",
+                    self.space,
+                    crate::panic_message(panic.as_ref())
+                )))
+            }),
             None => Ok(self.space),
         }
     }

@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use pstor_core::io::{FaultPlan, MemStorage, Storage};
 use pstor_core::*;
 use std::sync::Arc;
 
@@ -79,6 +80,28 @@ fn initialization_reports_progress_and_can_be_cancelled() {
     assert!(!d.join("space.pst").exists());
     assert_eq!(std::fs::read_dir(&d).expect("ls").count(), 0, "cancel leaves no files");
     // The folder can be initialized afterwards.
+    e.initialize_space(spec(d, 8 * SEG)).expect("init").wait().expect("done");
+    e.close().expect("close");
+}
+
+#[test]
+fn a_panicking_space_job_is_reported_as_panic_and_cleaned_up() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let storage = Arc::new(MemStorage::new(1 << 30));
+    let e = open(tmp.path(), storage.clone(), Arc::new(FakeClock::new(T0)));
+    let d = tmp.path().join("s");
+    storage.create_dir_all(&d).expect("mkdir");
+    storage.set_faults(FaultPlan { panic_on_allocate: true, ..FaultPlan::default() });
+    let res = e.initialize_space(spec(d.clone(), 8 * SEG)).expect("start").wait();
+    let Err(err) = res else { panic!("a panicked job succeeded: {res:?}") };
+    assert_eq!(err.code(), ErrorCode::Panic, "{err}");
+    assert_eq!(err.code().number(), 2);
+    assert!(err.to_string().contains("initializing the space panicked: simulated bug"), "{err}");
+    // Cleaned up like any failed job: not listed, no files left, and the
+    // folder can be initialized once the bug is gone.
+    assert!(e.spaces().is_empty(), "{:?}", e.spaces());
+    assert!(storage.read_dir(&d).expect("ls").is_empty());
+    storage.set_faults(FaultPlan::default());
     e.initialize_space(spec(d, 8 * SEG)).expect("init").wait().expect("done");
     e.close().expect("close");
 }

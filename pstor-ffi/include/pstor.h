@@ -103,7 +103,8 @@ enum pstor_result
   PSTOR_OK = 0,
   // A required pointer argument was NULL.
   PSTOR_NULL_PARAMETER = 1,
-  // A panic was caught at the binding's boundary (a bug in pstor).
+  // A panic was caught (a bug in pstor): in a background job such as a
+  // space initialization, or at a binding's boundary.
   PSTOR_PANIC = 2,
   // A caller's buffer is too small for the output.
   PSTOR_BUFFER_TOO_SMALL = 3,

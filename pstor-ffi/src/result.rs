@@ -28,7 +28,8 @@ pub enum pstor_result {
     PSTOR_OK = 0,
     /// A required pointer argument was NULL.
     PSTOR_NULL_PARAMETER = 1,
-    /// A panic was caught at the binding's boundary (a bug in pstor).
+    /// A panic was caught (a bug in pstor): in a background job such as a
+    /// space initialization, or at a binding's boundary.
     PSTOR_PANIC = 2,
     /// A caller's buffer is too small for the output.
     PSTOR_BUFFER_TOO_SMALL = 3,
@@ -304,14 +305,10 @@ pub fn boundary(body: impl FnOnce() -> FfiResult<()>) -> ResultCode {
     let (code, message) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return pstor_result::PSTOR_OK.into(),
         Ok(Err(failure)) => failure.describe(),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            (pstor_result::PSTOR_PANIC.into(), format!("internal error (please report it): {what}"))
-        }
+        Err(panic) => (
+            pstor_result::PSTOR_PANIC.into(),
+            format!("internal error (please report it): {}", pstor_core::panic_message(panic.as_ref())),
+        ),
     };
     LAST.with(|l| *l.borrow_mut() = Some((code, message)));
     code

@@ -74,6 +74,10 @@ pub struct FaultPlan {
     pub enospc_at_write: Option<u64>,
     /// The Nth read_at call returns EIO.
     pub eio_at_read: Option<u64>,
+    /// Every `allocate` call panics (the storage's lock released first):
+    /// stands for a bug in a job thread, which must come out as
+    /// `Error::Panic`, cleaned up, never as a hung or corrupt job.
+    pub panic_on_allocate: bool,
 }
 
 /// Operation counters.
@@ -777,6 +781,10 @@ impl StorageFile for MemFile {
 
     fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
         let mut st = self.state.lock();
+        if st.faults.panic_on_allocate {
+            drop(st);
+            panic!("simulated bug: allocate called");
+        }
         self.usable(&st)?;
         self.check_writable()?;
         if len == 0 {

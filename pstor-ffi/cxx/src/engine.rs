@@ -42,18 +42,7 @@ fn fail(code: ErrorCode, message: String) -> Failure {
 /// [`last_error_code`] then returns on this thread. (A panic crossing into
 /// C++ would abort the process: cxx's own guard.)
 pub(crate) fn boundary<T>(f: impl FnOnce() -> core::Result<T>) -> Outcome<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(fail(e.code(), e.to_string())),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(fail(ErrorCode::Panic, format!("internal error (please report it): {what}")))
-        }
-    }
+    core::catch_panic("the call", f).map_err(|e| fail(e.code(), e.to_string()))
 }
 
 fn invalid(what: String) -> core::Error {

@@ -100,7 +100,7 @@ class InternalError(Error):
 # (number, class name, base, docstring)
 _TABLE: list[tuple[int, str, type[Error], str]] = [
     (1, "NullParameter", InvalidArgument, "A required argument was missing."),
-    (2, "PanicError", InternalError, "A panic was caught at the binding's boundary (please report it)."),
+    (2, "PanicError", InternalError, "A panic was caught in a background job or at the binding's boundary (please report it)."),
     (3, "BufferTooSmall", InvalidArgument, "A caller's buffer is too small for the output."),
     (4, "InvalidUtf8", InvalidArgument, "A string argument is not valid UTF-8."),
     (99, "UnknownError", InternalError, "An error this version has no number for."),
