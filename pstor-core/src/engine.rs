@@ -265,7 +265,7 @@ impl Engine {
     }
 
     /// The event feed (alarms, status changes, recording errors).
-    pub fn events(&self) -> &EventFeed {
+    pub fn events(&self) -> &Arc<EventFeed> {
         &self.inner.events
     }
 

@@ -1,12 +1,14 @@
 //! The event feed: alarms, status changes and recording errors, kept in a
-//! bounded ring for polling and fanned out to subscribers, so the server can
+//! bounded ring for polling and read by subscribers through cursors into it, so the server can
 //! log them and push them to clients.
 
 use crate::types::*;
+use crate::{Error, Result};
 use crate::{PoolStatus, SpaceStatus};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// What happened.
@@ -156,7 +158,6 @@ pub const EVENT_RING: usize = 4096;
 struct Inner {
     next_seq: u64,
     ring: VecDeque<Event>,
-    subscribers: Vec<Sender<Event>>,
 }
 
 /// The feed.
@@ -175,10 +176,9 @@ impl EventFeed {
         if g.ring.len() == EVENT_RING {
             g.ring.pop_front();
         }
-        g.ring.push_back(ev.clone());
-        // A subscriber that does not keep up loses events rather than growing
-        // memory or blocking the engine; one that hung up is dropped.
-        g.subscribers.retain(|s| !matches!(s.try_send(ev.clone()), Err(TrySendError::Disconnected(_))));
+        // Subscribers read the ring through their own cursors: one copy of
+        // each event, however many subscribers there are.
+        g.ring.push_back(ev);
         drop(g);
         self.arrived.notify_all();
     }
@@ -195,8 +195,7 @@ impl EventFeed {
     }
 
     /// Waits until an event with `seq > after` exists, at most `timeout`;
-    /// whether one does. Unlike [`EventFeed::subscribe`] it leaves nothing
-    /// behind, so a long poll may call it again and again.
+    /// whether one does (a long poll's wait, without a subscription).
     pub fn wait_newer(&self, after: u64, timeout: Duration) -> bool {
         let deadline = Instant::now().checked_add(timeout);
         let mut g = self.inner.lock();
@@ -213,11 +212,80 @@ impl EventFeed {
         true
     }
 
-    /// A channel receiving every later event (bounded; a slow reader misses events).
-    pub fn subscribe(&self) -> Receiver<Event> {
-        let (tx, rx) = crossbeam_channel::bounded(EVENT_RING);
-        self.inner.lock().subscribers.push(tx);
-        rx
+    /// A subscription to every later event. It is a cursor into the ring,
+    /// not a queue: subscribing allocates nothing per subscriber and
+    /// dropping it leaves nothing behind. A reader more than [`EVENT_RING`]
+    /// events behind skips to the oldest one kept ([`Subscription::missed`]).
+    pub fn subscribe(self: &Arc<Self>) -> Subscription {
+        let next = self.inner.lock().next_seq + 1;
+        Subscription { feed: Arc::downgrade(self), next: AtomicU64::new(next), missed: AtomicU64::new(0) }
+    }
+}
+
+/// How long a waiting [`Subscription`] sleeps at most before it looks again
+/// whether the engine is gone.
+const GONE_CHECK: Duration = Duration::from_millis(200);
+
+/// The events after the moment of [`EventFeed::subscribe`], in order, each
+/// once (also when several threads share the subscription).
+#[derive(Debug)]
+pub struct Subscription {
+    feed: Weak<EventFeed>,
+    /// The `seq` of the next event to hand out. Read and written only with
+    /// the feed's lock held.
+    next: AtomicU64,
+    missed: AtomicU64,
+}
+
+impl Subscription {
+    /// Takes the next event from the ring, if it has arrived.
+    fn take(&self, g: &Inner) -> Option<Event> {
+        let first = g.ring.front()?.seq;
+        let mut next = self.next.load(Ordering::Relaxed);
+        if next < first {
+            self.missed.fetch_add(first - next, Ordering::Relaxed);
+            next = first;
+        }
+        let ev = g.ring.get(usize::try_from(next - first).ok()?)?.clone();
+        self.next.store(next + 1, Ordering::Relaxed);
+        Some(ev)
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&self) -> Option<Event> {
+        let feed = self.feed.upgrade()?;
+        let g = feed.inner.lock();
+        self.take(&g)
+    }
+
+    /// The events waiting now, oldest first.
+    pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
+        std::iter::from_fn(|| self.try_recv())
+    }
+
+    /// The next event, waiting at most `timeout`: `Ok(None)` if none came in
+    /// time, [`Error::Closed`] once the engine is gone.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            let feed = self.feed.upgrade().ok_or(Error::Closed)?;
+            let mut g = feed.inner.lock();
+            if let Some(ev) = self.take(&g) {
+                return Ok(Some(ev));
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(None);
+            }
+            let until = deadline.map_or(now + GONE_CHECK, |d| d.min(now + GONE_CHECK));
+            feed.arrived.wait_until(&mut g, until);
+        }
+    }
+
+    /// Events this subscription skipped because it fell more than
+    /// [`EVENT_RING`] events behind.
+    pub fn missed(&self) -> u64 {
+        self.missed.load(Ordering::Relaxed)
     }
 }
 
@@ -227,7 +295,7 @@ mod tests {
 
     #[test]
     fn poll_and_subscribe() {
-        let f = EventFeed::default();
+        let f = Arc::new(EventFeed::default());
         let rx = f.subscribe();
         f.emit(1, EventKind::LockExpired { lock: LockId(1) });
         f.emit(2, EventKind::LockExpired { lock: LockId(2) });
@@ -239,6 +307,30 @@ mod tests {
         }
         assert_eq!(f.poll(0).len(), EVENT_RING);
         assert_eq!(f.last_seq(), EVENT_RING as u64 + 12);
+        // The subscriber fell behind the ring: it skips to the oldest kept
+        // and says how many it missed.
+        assert_eq!(rx.try_recv().expect("event").seq, 13);
+        assert_eq!(rx.missed(), 11);
+        assert_eq!(rx.try_iter().count(), EVENT_RING - 1);
+        assert_eq!(rx.recv_timeout(Duration::ZERO).expect("open"), None);
+    }
+
+    #[test]
+    fn a_subscription_waits_and_sees_the_engine_go() {
+        let f = Arc::new(EventFeed::default());
+        let sub = f.subscribe();
+        let g = Arc::clone(&f);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            g.emit(1, EventKind::LockExpired { lock: LockId(7) });
+        });
+        let ev = sub.recv_timeout(Duration::from_secs(30)).expect("open").expect("event");
+        assert_eq!(ev.kind, EventKind::LockExpired { lock: LockId(7) });
+        t.join().expect("emitter");
+        let waiter = std::thread::spawn(move || sub.recv_timeout(Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(20));
+        drop(f);
+        assert!(matches!(waiter.join().expect("waiter"), Err(Error::Closed)));
     }
 
     #[test]

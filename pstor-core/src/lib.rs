@@ -90,7 +90,7 @@ pub use clock::{Clock, FakeClock, SystemClock};
 pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec, DEFAULT_MIN_SPACE_CAPACITY};
 pub use error::{catch_panic, panic_message, Error, FullReason, Result};
 pub use error_code::ErrorCode;
-pub use events::{Event, EventFeed, EventKind, EVENT_RING};
+pub use events::{Event, EventFeed, EventKind, Subscription, EVENT_RING};
 pub use format::record::Frame;
 pub use inspect::{Date, DayInspection, DaySummary, HourInspection};
 pub use keys::KEY_INDEX_FILE;

@@ -41,20 +41,29 @@ impl EventWatch {
         let shared = Arc::new(Shared::default());
         shared.lock().latest = engine.events().poll(0).last().map_or(0, |e| e.seq);
         let s = Arc::clone(&shared);
+        let mut logged_missed = 0;
         let thread = std::thread::Builder::new().name("pstor-events".into()).spawn(move || loop {
             match rx.recv_timeout(Duration::from_millis(250)) {
-                Ok(ev) => {
+                Ok(Some(ev)) => {
+                    let missed = rx.missed();
+                    if missed > logged_missed {
+                        tracing::warn!(
+                            events = missed - logged_missed,
+                            "events not logged: the log fell behind the engine's event ring"
+                        );
+                        logged_missed = missed;
+                    }
                     log(&ev);
                     let mut g = s.lock();
                     g.latest = g.latest.max(ev.seq);
                     s.changed.notify_all();
                 }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                Ok(None) => {
                     if s.lock().stopping {
                         return;
                     }
                 }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                Err(_) => return, // the engine is gone
             }
         })?;
         Ok(EventWatch { engine: engine.clone(), shared, thread: Mutex::new(Some(thread)) })
