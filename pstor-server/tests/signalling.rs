@@ -209,7 +209,7 @@ fn locks_inspection_and_recorded_ranges() {
     let Reply::InspectDay { day } = sig.call(Request::InspectDay { stream: cam, date }).unwrap() else { panic!() };
     assert_eq!(day.date, date);
     assert_eq!(day.hours.len(), 24);
-    assert_eq!(day.hours[0].recorded_secs, 9);
+    assert_eq!(day.hours[0].recorded_secs, 10, "9.96 s recorded, rounded to the nearest second");
     let Reply::InspectToday { day } = sig.call(Request::InspectToday { stream: cam }).unwrap() else { panic!() };
     assert_eq!(day.stream, cam);
     let Reply::InspectMonth { days } = sig.call(Request::InspectMonth { stream: cam, year: 2026, month: 11 }).unwrap()
