@@ -216,7 +216,7 @@ fn locks_inspection_and_recorded_ranges() {
     else {
         panic!()
     };
-    assert_eq!(days.iter().find(|d| d.date == date).map(|d| d.recorded_secs), Some(9));
+    assert_eq!(days.iter().find(|d| d.date == date).map(|d| d.recorded_secs), Some(10));
     for year in [i32::MIN, 0, 10_000, i32::MAX] {
         let err = sig.call(Request::InspectDay { stream: cam, date: Date { year, month: 12, day: 31 } }).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidArgument, "year {year}");
