@@ -705,6 +705,20 @@ impl Inner {
             drop(tx);
             let _ = h.join();
         }
+        // A space whose folder vanished since the last health check is Lost
+        // now, so the rest closes cleanly: on Linux, writes through files
+        // still open in a removed folder would even "succeed".
+        let now = self.clock.now();
+        let present: Vec<Arc<Space>> = self
+            .lock_state()
+            .spaces
+            .values()
+            .filter(|rt| rt.space.status() == crate::space::SpaceStatus::Normal)
+            .map(|rt| Arc::clone(&rt.space))
+            .collect();
+        for s in &present {
+            crate::maintenance::check_present(self, s, now);
+        }
         let synced = self.sync_all();
         let spaces: Vec<Arc<Space>> = self.lock_state().spaces.values().map(|r| Arc::clone(&r.space)).collect();
         for s in &spaces {

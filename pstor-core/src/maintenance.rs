@@ -9,7 +9,7 @@ use crate::format::catalog::CATALOG_FILE;
 use crate::format::segment::SegmentUse;
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
 use crate::io::read_whole;
-use crate::space::SpaceStatus;
+use crate::space::{Space, SpaceStatus};
 use crate::store::Slot;
 use crate::types::*;
 use std::collections::HashSet;
@@ -41,30 +41,7 @@ fn health(inner: &Inner, now: Timestamp) {
     let spaces: Vec<_> = inner.lock_state().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
     let thresholds = inner.catalog_thresholds();
     for space in spaces {
-        if space.status() != SpaceStatus::Normal {
-            continue;
-        }
-        let problem = match read_whole(inner.storage.as_ref(), &space.path.join(SUPERBLOCK_FILE)) {
-            Err(e) => Some(format!("cannot read its superblock: {e}")),
-            Ok(b) => match SuperBlock::decode(&b) {
-                Ok(sb) if sb.space_uuid == space.sb.space_uuid => None,
-                Ok(_) => Some("its folder now holds another storage space".to_string()),
-                Err(e) => Some(format!("its superblock is unreadable: {e}")),
-            },
-        };
-        if let Some(detail) = problem {
-            space.set_status(SpaceStatus::Lost);
-            inner.events.emit(now, EventKind::SpaceStatus { space: space.id, status: SpaceStatus::Lost, detail });
-            let pools: Vec<PoolId> = {
-                let st = inner.lock_state();
-                st.catalog.pools.iter().filter(|p| p.quotas.iter().any(|q| q.0 == space.id)).map(|p| p.id).collect()
-            };
-            let engine = crate::Engine { inner: inner.weak().upgrade().expect("inner is alive while running") };
-            for p in pools {
-                if let Ok(info) = engine.pool(p) {
-                    inner.events.emit(now, EventKind::PoolStatus { pool: p, status: info.status });
-                }
-            }
+        if space.status() != SpaceStatus::Normal || !check_present(inner, &space, now) {
             continue;
         }
         if thresholds.volume_free_pct > 0 {
@@ -87,6 +64,34 @@ fn health(inner: &Inner, now: Timestamp) {
             let _ = inner.persist_catalog(&st);
         }
     }
+}
+
+/// Whether the space's folder still holds its superblock. If not, the space
+/// is marked Lost (events for it and its pools) and false returned.
+pub(crate) fn check_present(inner: &Inner, space: &Space, now: Timestamp) -> bool {
+    let problem = match read_whole(inner.storage.as_ref(), &space.path.join(SUPERBLOCK_FILE)) {
+        Err(e) => format!("cannot read its superblock: {e}"),
+        Ok(b) => match SuperBlock::decode(&b) {
+            Ok(sb) if sb.space_uuid == space.sb.space_uuid => return true,
+            Ok(_) => "its folder now holds another storage space".to_string(),
+            Err(e) => format!("its superblock is unreadable: {e}"),
+        },
+    };
+    space.set_status(SpaceStatus::Lost);
+    inner.events.emit(now, EventKind::SpaceStatus { space: space.id, status: SpaceStatus::Lost, detail: problem });
+    let pools: Vec<(PoolId, crate::PoolStatus)> = {
+        let st = inner.lock_state();
+        st.catalog
+            .pools
+            .iter()
+            .filter(|p| p.quotas.iter().any(|q| q.0 == space.id))
+            .map(|p| (p.id, crate::pools::pool_info(&st, p, now).status))
+            .collect()
+    };
+    for (pool, status) in pools {
+        inner.events.emit(now, EventKind::PoolStatus { pool, status });
+    }
+    false
 }
 
 fn expire_locks(inner: &Inner, now: Timestamp) -> Result<()> {

@@ -300,6 +300,69 @@ fn vanished_folder_makes_the_space_lost_and_writes_move_on() {
     e.close().expect("close");
 }
 
+/// Two spaces in one pool; 4 cameras recorded and synced on both.
+fn two_space_rig(dir: &std::path::Path) -> (Rig, SpaceId, SpaceId, Vec<StreamId>) {
+    let (rig, s1, _) = rig(dir, 16, 4, OverwriteStrategy::OverwriteOldest);
+    let e = &rig.engine;
+    let d2 = dir.join("space2");
+    std::fs::create_dir(&d2).expect("mkdir");
+    let s2 = e.initialize_space(spec(d2, 16 * SEG)).expect("init").wait().expect("done");
+    let pool = e
+        .create_pool(PoolSpec {
+            name: "striped".into(),
+            kind: PoolKind::Mixed,
+            capacity: 16 * SEG,
+            spaces: vec![s1, s2],
+            strategy: OverwriteStrategy::OverwriteOldest,
+            cycle_days: 0,
+            max_lock_pct: 0,
+        })
+        .expect("pool");
+    let cams: Vec<StreamId> = (0..4).map(|i| camera(e, pool, 10 + i)).collect();
+    for (i, c) in cams.iter().enumerate() {
+        record(e, *c, i as u64, T0, 300);
+    }
+    e.sync_all().expect("sync");
+    (rig, s1, s2, cams)
+}
+
+#[test]
+fn close_with_a_vanished_space_folder_marks_it_lost_and_closes_the_rest() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, s1, s2, cams) = two_space_rig(tmp.path());
+    let e = &rig.engine;
+    // More frames buffered and unsynced on every camera, then the folder of
+    // space 2 goes (a NAS unmounted, a disk pulled) and nobody ran the
+    // health check since.
+    for (i, c) in cams.iter().enumerate() {
+        record(e, *c, i as u64, T0 + 100 * US_PER_SEC, 10);
+    }
+    let events = e.events().subscribe();
+    std::fs::remove_dir_all(tmp.path().join("space2")).expect("rm -rf");
+    e.close().expect("close with a vanished space");
+    let evs: Vec<Event> = events.try_iter().collect();
+    assert!(
+        evs.iter().any(
+            |ev| matches!(ev.kind, EventKind::SpaceStatus { space, status: SpaceStatus::Lost, .. } if space == s2)
+        ),
+        "{evs:?}"
+    );
+    // The rest closed cleanly; space 2 is Lost after reopening.
+    let e = open(tmp.path(), rig.storage.clone(), rig.clock.clone());
+    assert_eq!(e.space(s1).expect("space 1").status, SpaceStatus::Normal);
+    assert_eq!(e.space(s2).expect("space 2").status, SpaceStatus::Lost);
+    assert!(e.check(false).expect("check").is_clean());
+    // A camera recorded on space 1 reads back whole, with the frames close
+    // synced; one on space 2 lost its 300 frames with the space, but its 10
+    // buffered ones were stored on space 1 at close.
+    let counts: Vec<usize> = cams.iter().map(|c| read_all(&e, *c, T0, T0 + 200 * US_PER_SEC).len()).collect();
+    assert!(counts.iter().all(|&n| n == 10 || n == 310), "{counts:?}");
+    let on_space1 = counts.iter().filter(|&&n| n == 310).count();
+    assert!(on_space1 < cams.len(), "striping put nothing on space 2: {counts:?}");
+    assert!(on_space1 > 0, "striping put nothing on space 1");
+    e.close().expect("close");
+}
+
 #[test]
 fn lost_at_open_is_listed_and_deletable() {
     let tmp = tempfile::tempdir().expect("tmp");
