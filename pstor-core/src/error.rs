@@ -17,6 +17,15 @@ pub enum FullReason {
     OnlyLockedData,
     /// None of the pool's spaces is usable (lost or failed).
     NoUsableSpace,
+    /// Strategy "overwrite", nothing locked, but every segment of the pool
+    /// is open for writing: the pool has fewer segments than writers
+    /// recording into it (each stream keeps one segment open).
+    HeldOpen {
+        /// Streams (and picture writers) holding the pool's segments open.
+        writers: u32,
+        /// The pool's segments on its usable spaces.
+        segments: u32,
+    },
 }
 
 impl std::fmt::Display for FullReason {
@@ -25,6 +34,13 @@ impl std::fmt::Display for FullReason {
             FullReason::StopWhenFull => "its strategy is stop-when-full and it has no free capacity",
             FullReason::OnlyLockedData => "only locked or open data is left to overwrite",
             FullReason::NoUsableSpace => "none of its storage spaces is usable",
+            FullReason::HeldOpen { writers, segments } => {
+                return write!(
+                    f,
+                    "all {segments} of its segments are held open by {writers} recording streams: a pool needs \
+                     more segments than streams recording into it (one open segment each, plus room to overwrite)"
+                )
+            }
         })
     }
 }

@@ -333,15 +333,38 @@ impl State {
                     self.free_segment(sid, idx, now, events, false);
                     match self.pick_free(&pool) {
                         Some(p) => return self.allocate_at(p, pool_id, owner, now),
-                        None => FullReason::OnlyLockedData,
+                        None => self.nothing_to_overwrite(&pool, now),
                     }
                 } else {
-                    FullReason::OnlyLockedData
+                    self.nothing_to_overwrite(&pool, now)
                 };
                 return Err(Error::PoolFull { pool: pool_id, reason });
             }
         };
         self.allocate_at(picked, pool_id, owner, now)
+    }
+
+    /// Why an overwriting pool has nothing to recycle: locked data, or every
+    /// segment held open by its writers (fewer segments than streams).
+    fn nothing_to_overwrite(&self, pool: &PoolConfig, now: Timestamp) -> FullReason {
+        let mut writers = std::collections::HashSet::new();
+        let mut locked = false;
+        for rt in self.spaces.values().filter(|rt| rt.space.writable()) {
+            for slot in &rt.slots {
+                match slot {
+                    Slot::Open(o) if o.pool == pool.id => {
+                        writers.insert((o.usage, o.stream));
+                    }
+                    Slot::Sealed(s) if s.pool == pool.id => locked |= self.is_locked(&s.span(), now),
+                    _ => {}
+                }
+            }
+        }
+        if locked || writers.is_empty() {
+            return FullReason::OnlyLockedData;
+        }
+        let segments = self.usable_quotas(pool).iter().map(|q| q.1).sum();
+        FullReason::HeldOpen { writers: writers.len() as u32, segments }
     }
 
     /// Whether segments of `pool` are being sealed (soon recyclable).

@@ -233,7 +233,10 @@ pub(crate) fn allocate_segment(
     let now = inner.clock.now();
     let mut st = inner.lock_state();
     let mut res = st.allocate(pool, owner, now, &inner.events);
-    if let Err(Error::PoolFull { reason: crate::FullReason::OnlyLockedData, .. }) = &res {
+    if let Err(Error::PoolFull {
+        reason: crate::FullReason::OnlyLockedData | crate::FullReason::HeldOpen { .. }, ..
+    }) = &res
+    {
         // Segments whose seal is queued become recyclable once their
         // footer is written: wait for that, then try once more.
         let busy = st.seals_in_flight(pool);

@@ -208,6 +208,29 @@ fn a_pool_holding_only_locked_data_refuses_writes_with_an_alarm() {
 }
 
 #[test]
+fn a_pool_with_fewer_segments_than_streams_says_so() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, _, pool) = rig(tmp.path(), 16, 2, OverwriteStrategy::OverwriteOldest);
+    let e = &rig.engine;
+    let cams: Vec<StreamId> = (1..=3).map(|i| camera(e, pool, i)).collect();
+    for c in &cams[..2] {
+        record(e, *c, 1, T0, 10);
+        e.sync(*c).expect("sync");
+    }
+    let events = e.events().subscribe();
+    record(e, cams[2], 1, T0, 10);
+    let err = e.sync(cams[2]).expect_err("a third stream in a two-segment pool");
+    let held = FullReason::HeldOpen { writers: 2, segments: 2 };
+    assert!(matches!(err, Error::PoolFull { reason, .. } if reason == held), "{err:?}");
+    assert!(err.to_string().contains("all 2 of its segments are held open by 2 recording streams"), "{err}");
+    assert!(events.try_iter().any(|ev| ev.kind == EventKind::PoolFull { pool, reason: held }));
+    // One more segment and the third camera records.
+    e.edit_pool(pool, PoolEdit { capacity: Some(3 * SEG), ..Default::default() }).expect("grow");
+    e.sync(cams[2]).expect("sync with room");
+    e.close().expect("close");
+}
+
+#[test]
 fn inspection_rounds_recorded_seconds_to_the_nearest() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (rig, _, pool) = rig(tmp.path(), 64, 48, OverwriteStrategy::OverwriteOldest);

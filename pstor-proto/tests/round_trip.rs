@@ -160,6 +160,7 @@ impl Seed {
             EventKind::LowSpace { pool: PoolId(2), free_pct: 3 },
             EventKind::LowVolumeSpace { space: SpaceId(4), free_pct: 5 },
             EventKind::PoolFull { pool: PoolId(6), reason: FullReason::OnlyLockedData },
+            EventKind::PoolFull { pool: PoolId(6), reason: FullReason::HeldOpen { writers: self.c, segments: 3 } },
             EventKind::RecordingError { stream: StreamId(self.a), message: self.t.clone() },
             EventKind::Recycled { pool: PoolId(7), stream: StreamId(8), until: self.b, retention: self.flag },
             EventKind::LockExpired { lock: LockId(9) },

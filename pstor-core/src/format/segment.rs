@@ -33,7 +33,7 @@ pub const MAX_SEGMENT_SIZE: u64 = 1 << 32;
 pub const NO_KEY: Timestamp = i64::MAX;
 
 /// What a segment currently holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SegmentUse {
     /// Free for allocation.
     Free,

@@ -63,7 +63,32 @@ wire_enum! {
     PoolKind { Video = 1, Picture = 2, Mixed = 3 }
     OverwriteStrategy { OverwriteOldest = 1, StopWhenFull = 2 }
     StreamKind { Main = 1, Sub = 2 }
-    FullReason { StopWhenFull = 1, OnlyLockedData = 2, NoUsableSpace = 3 }
+}
+
+/// A u8 tag; `HeldOpen` (4) is followed by its two counts.
+impl Wire for FullReason {
+    const MIN_LEN: usize = 1;
+    fn put(&self, w: &mut Writer) {
+        match self {
+            FullReason::StopWhenFull => w.u8(1),
+            FullReason::OnlyLockedData => w.u8(2),
+            FullReason::NoUsableSpace => w.u8(3),
+            FullReason::HeldOpen { writers, segments } => {
+                w.u8(4);
+                writers.put(w);
+                segments.put(w);
+            }
+        }
+    }
+    fn get(r: &mut Reader<'_>) -> Result<Self, ProtoError> {
+        match r.u8()? {
+            1 => Ok(FullReason::StopWhenFull),
+            2 => Ok(FullReason::OnlyLockedData),
+            3 => Ok(FullReason::NoUsableSpace),
+            4 => Ok(FullReason::HeldOpen { writers: r.u32()?, segments: r.u32()? }),
+            b => Err(ProtoError::malformed(format!("FullReason {b}"))),
+        }
+    }
 }
 
 /// `usize` travels as u64; a value this machine cannot hold is refused.

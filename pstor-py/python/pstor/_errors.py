@@ -128,7 +128,7 @@ _TABLE: list[tuple[int, str, type[Error], str]] = [
     (303, "CapacityExceedsFree", CapacityError, "The capacity exceeds what the spaces have unreserved."),
     (304, "ShrinkBelowUsed", CapacityError, "A pool cannot shrink below what it uses."),
     (305, "PoolHasLocks", StateError, "The resource pool still holds locked data."),
-    (306, "PoolFull", CapacityError, "The resource pool refuses the write (stop-when-full, or only locked data left)."),
+    (306, "PoolFull", CapacityError, "The resource pool refuses the write (stop-when-full, only locked data left, or every segment held open by its streams)."),
     (307, "WrongPoolKind", InvalidArgument, "The resource pool is of the wrong kind (video vs picture)."),
     (400, "StreamNotFound", NotFound, "No stream with that id."),
     (401, "StreamExists", AlreadyExists, "The camera, channel and kind are already registered."),
