@@ -10,6 +10,7 @@ use crate::format::checkpoint::{Checkpoint, CHECKPOINT_FILE};
 use crate::format::segment::SegmentUse;
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
 use crate::io::read_whole;
+use crate::open_report::SpaceRecovery;
 use crate::recovery::{load_segments, Found};
 use crate::space::{JobControl, OpenSeg, Space, SpaceStatus};
 use crate::store::{Detached, Sealed, Slot, SpaceRt};
@@ -17,22 +18,26 @@ use crate::types::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 impl Inner {
-    /// Attaches a space listed in the catalog at open.
-    pub(crate) fn attach_known(&self, r: &SpaceRef) -> Result<()> {
+    /// Attaches a space listed in the catalog at open; says what it found.
+    pub(crate) fn attach_known(&self, r: &SpaceRef) -> Result<SpaceRecovery> {
         let path = PathBuf::from(&r.path);
         let sb_path = path.join(SUPERBLOCK_FILE);
-        let lost = |reason: String| {
+        // Not put in service: listed with its status and why.
+        let detach = |status: SpaceStatus, reason: String| {
             let mut st = self.lock_state();
-            st.detached.insert(
-                r.id,
-                Detached { path: r.path.clone(), status: SpaceStatus::Lost, reason: reason.clone(), job: None },
-            );
+            st.detached.insert(r.id, Detached { path: r.path.clone(), status, reason: reason.clone(), job: None });
+            drop(st);
+            SpaceRecovery::not_in_service(r.id, path.clone(), status, reason)
+        };
+        let lost = |reason: String| {
             self.events.emit(
                 self.clock.now(),
-                EventKind::SpaceStatus { space: r.id, status: SpaceStatus::Lost, detail: reason },
+                EventKind::SpaceStatus { space: r.id, status: SpaceStatus::Lost, detail: reason.clone() },
             );
+            detach(SpaceStatus::Lost, reason)
         };
         let bytes = match read_whole(self.storage.as_ref(), &sb_path) {
             Ok(b) => b,
@@ -40,61 +45,40 @@ impl Inner {
             // hand): Uninitialized, not Lost.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.storage.is_dir(&path) => {
                 let reason = format!("{} has no superblock: the folder is not initialized", path.display());
-                let mut st = self.lock_state();
-                st.detached.insert(
-                    r.id,
-                    Detached { path: r.path.clone(), status: SpaceStatus::Uninitialized, reason, job: None },
-                );
-                return Ok(());
+                return Ok(detach(SpaceStatus::Uninitialized, reason));
             }
-            Err(e) => {
-                lost(format!("cannot read {}: {e}", sb_path.display()));
-                return Ok(());
-            }
+            Err(e) => return Ok(lost(format!("cannot read {}: {e}", sb_path.display()))),
         };
         let sb = match SuperBlock::decode(&bytes) {
             Ok(sb) => sb,
-            Err(e) => {
-                let mut st = self.lock_state();
-                let reason = format!("superblock unreadable: {e}");
-                st.detached
-                    .insert(r.id, Detached { path: r.path.clone(), status: SpaceStatus::Error, reason, job: None });
-                return Ok(());
-            }
+            Err(e) => return Ok(detach(SpaceStatus::Error, format!("superblock unreadable: {e}"))),
         };
         if sb.space_uuid != r.uuid {
-            lost(format!("{} now holds a different storage space", path.display()));
-            return Ok(());
+            return Ok(lost(format!("{} now holds a different storage space", path.display())));
         }
         let space = match Space::open(self.storage.as_ref(), &path, sb) {
             Ok(s) => s,
-            Err(e @ Error::Io { .. }) => {
-                lost(e.to_string());
-                return Ok(());
-            }
-            Err(e @ Error::InUse(_)) => {
-                let mut st = self.lock_state();
-                st.detached.insert(
-                    r.id,
-                    Detached { path: r.path.clone(), status: SpaceStatus::Error, reason: e.to_string(), job: None },
-                );
-                return Ok(());
-            }
+            Err(e @ Error::Io { .. }) => return Ok(lost(e.to_string())),
+            Err(e @ Error::InUse(_)) => return Ok(detach(SpaceStatus::Error, e.to_string())),
             Err(e) => return Err(e),
         };
         self.load_space(Arc::new(space), None)
     }
 
-    /// Loads a space's segments and puts it in service.
-    pub fn load_space(&self, space: Arc<Space>, job: Option<&JobControl>) -> Result<()> {
+    /// Loads a space's segments and puts it in service; says what recovery
+    /// found.
+    pub fn load_space(&self, space: Arc<Space>, job: Option<&JobControl>) -> Result<SpaceRecovery> {
+        let started = Instant::now();
+        let mut report = SpaceRecovery::new(space.id, space.path.clone());
         let ckpt_path = space.path.join(CHECKPOINT_FILE);
         let ckpt = read_whole(self.storage.as_ref(), &ckpt_path).ok().and_then(|b| Checkpoint::decode(&b).ok());
         if let Some(c) = &ckpt {
             let mut seq = self.checkpoint_seq.lock();
             *seq = (*seq).max(c.seq);
         }
+        report.clean_checkpoint = ckpt.as_ref().is_some_and(|c| c.clean);
         space.set_status(SpaceStatus::Scanning);
-        let found = load_segments(&space, ckpt.as_ref(), self.opts.recovery_mode, job)?;
+        let found = load_segments(&space, ckpt.as_ref(), self.opts.recovery_mode, job, &mut report)?;
         let now = self.clock.now();
         let mut rt = SpaceRt {
             space: Arc::clone(&space),
@@ -127,6 +111,7 @@ impl Inner {
                 }
                 Found::Open { header, records, needles, torn } => {
                     if let Some(detail) = torn {
+                        report.truncated.push((idx, detail.clone()));
                         self.events.emit(now, EventKind::TailTruncated { space: space.id, segment: idx, detail });
                     }
                     let h = header;
@@ -212,9 +197,11 @@ impl Inner {
             Arc::clone(&self.events),
             Arc::clone(&self.clock),
         );
+        report.seals_resumed = resume.len() as u32;
         for open in resume {
             crate::stream::seal_segment(self, &space, &open);
         }
-        Ok(())
+        report.took = started.elapsed();
+        Ok(report)
     }
 }

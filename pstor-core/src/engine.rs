@@ -165,6 +165,8 @@ pub(crate) struct Inner {
     /// Keeps other engines out of the data directory until closed.
     lock: Mutex<Option<crate::io::DirLock>>,
     maintenance: Mutex<Option<(std::thread::JoinHandle<()>, crossbeam_channel::Sender<()>)>>,
+    /// What this open found (set once, at the end of the open).
+    open_report: std::sync::OnceLock<crate::OpenReport>,
 }
 
 /// The storage engine. Cheap to clone; all clones share one engine. Every
@@ -182,12 +184,14 @@ impl Engine {
 
     /// Opens with a given storage backend and clock (tests, simulations).
     pub fn open_with(opts: EngineOptions, storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Result<Engine> {
+        let started = Instant::now();
         storage
             .create_dir_all(&opts.data_dir)
             .map_err(|e| Error::io(format!("creating {}", opts.data_dir.display()), e))?;
         let lock = crate::space::lock_dir(storage.as_ref(), &opts.data_dir)?;
         let cat_path = opts.data_dir.join(CATALOG_FILE);
-        let catalog = if storage.exists(&cat_path) {
+        let created = !storage.exists(&cat_path);
+        let catalog = if !created {
             let bytes = read_whole(storage.as_ref(), &cat_path).map_err(|e| Error::io("reading the catalog", e))?;
             Catalog::decode(&bytes)?
         } else {
@@ -215,6 +219,7 @@ impl Engine {
             self_weak: w.clone(),
             lock: Mutex::new(Some(lock)),
             maintenance: Mutex::new(None),
+            open_report: std::sync::OnceLock::new(),
         });
         // Handles first: loading each space raises their newest timestamps.
         {
@@ -225,9 +230,16 @@ impl Engine {
             }
         }
         let refs = inner.lock_state().catalog.spaces.clone();
+        let mut spaces = Vec::with_capacity(refs.len());
         for r in refs {
-            inner.attach_known(&r)?;
+            spaces.push(inner.attach_known(&r)?);
         }
+        // Clean: no space in service needed a scan, and the key index (on
+        // disk) was closed cleanly too.
+        let keys_clean = !inner.storage.is_native() || !inner.keys.needs_reconcile();
+        let last_stop_clean = !created
+            && keys_clean
+            && spaces.iter().filter(|s| s.status == crate::space::SpaceStatus::Normal).all(|s| s.clean_checkpoint);
         // A crash between writing the engine copy of the catalog and the
         // spaces' copies leaves those stale (missing the last change, which
         // `restore_space` would then not adopt): bring them up to date.
@@ -254,6 +266,7 @@ impl Engine {
         if inner.opts.background {
             inner.start_maintenance();
         }
+        let _ = inner.open_report.set(crate::OpenReport { created, last_stop_clean, spaces, took: started.elapsed() });
         Ok(Engine { inner })
     }
 
@@ -262,6 +275,12 @@ impl Engine {
     /// check by themselves; bindings that promise `Closed` after close ask.
     pub fn check_open(&self) -> Result<()> {
         self.inner.check_open()
+    }
+
+    /// What this open found: whether the last stop was clean, and per
+    /// space what recovery read, scanned, truncated or gave up on.
+    pub fn open_report(&self) -> crate::OpenReport {
+        self.inner.open_report.get().cloned().unwrap_or_default()
     }
 
     /// The event feed (alarms, status changes, recording errors).

@@ -12,6 +12,7 @@ use crate::format::segment::{
     decode_footer, decode_picture_footer, RecordEntry, SegmentHeader, SegmentUse, Trailer, DATA_START, NO_KEY,
     SEGMENT_HEADER_LEN, TRAILER_LEN,
 };
+use crate::open_report::SpaceRecovery;
 use crate::space::{JobControl, Space};
 use crate::types::*;
 use bytes::Bytes;
@@ -243,6 +244,7 @@ pub(crate) fn load_segments(
     ckpt: Option<&Checkpoint>,
     mode: RecoveryMode,
     job: Option<&JobControl>,
+    report: &mut SpaceRecovery,
 ) -> Result<Vec<Found>> {
     let sb = &space.sb;
     let n = sb.segment_count;
@@ -255,6 +257,7 @@ pub(crate) fn load_segments(
         }
         space.set_progress(((idx as u64 * 100) / n as u64) as u8);
         space.read(idx, 0, &mut hb)?;
+        report.segments += 1;
         let header = match SegmentHeader::decode(&hb) {
             Ok(h) if h.space_uuid == sb.space_uuid && h.index == idx => h,
             other => {
@@ -264,6 +267,7 @@ pub(crate) fn load_segments(
                 };
                 if mode == RecoveryMode::TolerateAnyCorruption {
                     // Start a fresh generation no old record can match.
+                    report.given_up.push((idx, why));
                     out.push(Found::Free { gen: rand::random() });
                     continue;
                 }
@@ -290,7 +294,10 @@ pub(crate) fn load_segments(
                 if clean {
                     (Vec::new(), known, ScanEnd::Clean)
                 } else {
+                    let before = known.len();
                     let scan = scan_picture_tail(space, idx, header.generation, known)?;
+                    report.scanned_segments += 1;
+                    report.recovered_entries += scan.needles.len().saturating_sub(before) as u64;
                     (Vec::new(), scan.needles, scan.end)
                 }
             }
@@ -299,7 +306,10 @@ pub(crate) fn load_segments(
                 if clean {
                     (known, Vec::new(), ScanEnd::Clean)
                 } else {
+                    let before = known.len();
                     let scan = scan_segment(space, idx, header.generation, header.stream, known)?;
+                    report.scanned_segments += 1;
+                    report.recovered_entries += scan.records.len().saturating_sub(before) as u64;
                     (scan.records, Vec::new(), scan.end)
                 }
             }

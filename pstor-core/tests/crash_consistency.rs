@@ -339,11 +339,80 @@ fn torn_tail_is_truncated_with_an_event_or_refused_in_absolute_mode() {
     let dynstore: Arc<dyn Storage> = image.clone();
     let engine = Engine::open_with(opts(), dynstore, clock.clone()).expect("default mode opens");
     assert!(engine.events().poll(0).iter().any(|e| matches!(e.kind, EventKind::TailTruncated { .. })));
+    let report = engine.open_report();
+    assert!(!report.last_stop_clean && !report.created);
+    let space = &report.spaces[0];
+    assert_eq!(space.truncated.len(), 1, "{space}");
+    assert_eq!(space.truncated[0].0, 0, "segment 0 was torn: {space}");
+    assert!(space.scanned_segments >= 1 && space.given_up.is_empty(), "{space}");
+    assert!(space.to_string().contains("1 torn tails truncated"), "{space}");
     let frames: Vec<Frame> = read_all(&engine, ids[0], T0, T0 + 3_600 * US_PER_SEC);
     assert!(!frames.is_empty() && frames.len() < ledger.written[0].len(), "{} frames", frames.len());
     assert!(frames.iter().zip(&ledger.written[0]).all(|(f, w)| f.ts == w.0 && f.data == w.2));
     assert!(engine.check(false).expect("check").is_clean());
     engine.close().expect("close");
+}
+
+#[test]
+fn the_open_report_tells_a_new_engine_a_clean_stop_a_crash_and_a_lost_space_apart() {
+    let clock = Arc::new(FakeClock::new(T0));
+    let storage = Arc::new(MemStorage::new(CAPACITY));
+    let reopen = |storage: &Arc<MemStorage>| {
+        let dynstore: Arc<dyn Storage> = storage.clone();
+        Engine::open_with(opts(), dynstore, clock.clone()).expect("open")
+    };
+    let (engine, ids) = setup(&storage, &clock, 2).expect("setup");
+    let new = engine.open_report();
+    assert!(new.created && !new.last_stop_clean && new.spaces.is_empty(), "{new:?}");
+    let mut ledger = Ledger::default();
+    assert!(workload(&engine, &ids, &mut ledger, 200, 50).is_none());
+    engine.close().expect("close");
+
+    // A clean stop: nothing scanned.
+    let engine = reopen(&storage);
+    let clean = engine.open_report();
+    assert!(!clean.created && clean.last_stop_clean, "{clean:?}");
+    let space = &clean.spaces[0];
+    assert_eq!((space.status, space.clean_checkpoint, space.scanned_segments), (SpaceStatus::Normal, true, 0));
+    assert_eq!(space.segments, 48);
+    assert!(space.to_string().contains(": clean, 48 segments"), "{space}");
+
+    // A crash after synced and unsynced appends: the open segments' tails
+    // past the last checkpoint are scanned and their records recovered.
+    let more = record_some(&engine, &ids, T0 + 1_000 * US_PER_SEC, 100);
+    engine.sync_all().expect("sync");
+    record_some(&engine, &ids, T0 + 2_000 * US_PER_SEC, 5);
+    drop(engine);
+    let image = Arc::new(storage.crash_image(3));
+    let engine = reopen(&image);
+    let crashed = engine.open_report();
+    assert!(!crashed.last_stop_clean, "{crashed:?}");
+    let space = &crashed.spaces[0];
+    assert!(!space.clean_checkpoint && space.scanned_segments >= 2, "{space}");
+    assert!(space.recovered_entries >= 2, "{space}: {more} frames synced after the checkpoint");
+    assert!(space.to_string().contains("recovered"), "{space}");
+    engine.close().expect("close");
+
+    // A vanished folder is reported, not recovered.
+    image.set_unavailable(&space_dir(), true);
+    let engine = reopen(&image);
+    let lost = engine.open_report();
+    let space = &lost.spaces[0];
+    assert_eq!(space.status, SpaceStatus::Lost);
+    assert!(space.detail.as_deref().is_some_and(|d| d.contains("cannot read")), "{space}");
+    assert_eq!(space.segments, 0);
+    engine.close().expect("close");
+}
+
+/// Appends `n` frames to each stream from `start` without syncing; how many in all.
+fn record_some(engine: &Engine, ids: &[StreamId], start: Timestamp, n: i64) -> usize {
+    for (k, s) in ids.iter().enumerate() {
+        for i in 0..n {
+            let ts = start + i * 40_000;
+            engine.append(*s, ts, i == 0, payload(k as u64, ts, 300)).expect("append");
+        }
+    }
+    ids.len() * n as usize
 }
 
 #[test]

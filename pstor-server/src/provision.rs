@@ -28,13 +28,31 @@ pub fn open(cfg: &ServerConfig) -> Result<Engine, ServerError> {
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| ServerError::io(format!("creating the data folder {}", cfg.data_dir.display()), e))?;
     let engine = Engine::open(cfg.engine_options()).map_err(ServerError::engine)?;
+    let report = engine.open_report();
+    let last_stop = if report.created {
+        "new engine"
+    } else if report.last_stop_clean {
+        "clean"
+    } else {
+        "unclean (recovered)"
+    };
     info!(
         data = %cfg.data_dir.display(),
         spaces = engine.spaces().len(),
         pools = engine.pools().len(),
         streams = engine.streams().len(),
+        last_stop,
+        took_ms = report.took.as_millis() as u64,
         "engine open"
     );
+    for space in &report.spaces {
+        if space.status != pstor_core::SpaceStatus::Normal || !space.truncated.is_empty() || !space.given_up.is_empty()
+        {
+            warn!("{space}");
+        } else {
+            info!("{space}");
+        }
+    }
     let provisioned = if cfg.spaces.is_empty() && cfg.pools.is_empty() {
         embedded_default(&engine, cfg)
     } else {

@@ -360,3 +360,35 @@ fn logs_to_a_file_carry_no_colour_codes() {
     assert!(String::from_utf8_lossy(&text).contains("generated a key pair"), "{}", String::from_utf8_lossy(&text));
     assert!(!text.contains(&0x1b), "ANSI escapes in a log file: {:?}", String::from_utf8_lossy(&text));
 }
+
+#[test]
+fn the_start_log_says_how_the_last_stop_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let p = Proc::start(&data);
+    assert!(wait_line(&p.stderr, "engine open").contains("new engine"));
+    let (ak, sk) = credentials(&data);
+    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
+    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
+    let cam = register(&mut sig, pools[0].config.id, "cam-1");
+    let mut d = Client::connect(p.data, Port::Data, &ak, &sk).unwrap();
+    d.call(Request::Append { stream: cam, sync: true, frames: frames(0, 40, 2000) }).unwrap();
+    // kill -9: the next start recovers, scanning the open segment's tail.
+    p.signal("-KILL");
+    p.wait();
+    let p = Proc::start(&data);
+    let open = wait_line(&p.stderr, "engine open");
+    assert!(open.contains("unclean (recovered)"), "{open}");
+    let space = wait_line(&p.stderr, "space1");
+    assert!(space.contains("recovered") && space.contains("tails scanned"), "{space}");
+    // A clean stop: the next start says so and scans nothing.
+    p.signal("-INT");
+    assert_eq!(p.wait(), 0);
+    let p = Proc::start(&data);
+    let open = wait_line(&p.stderr, "engine open");
+    assert!(open.contains("last_stop=\"clean\"") || open.contains("last_stop=clean"), "{open}");
+    let space = wait_line(&p.stderr, "space1");
+    assert!(space.contains(": clean,") && !space.contains("scanned"), "{space}");
+    p.signal("-INT");
+    assert_eq!(p.wait(), 0);
+}
