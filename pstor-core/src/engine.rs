@@ -191,14 +191,16 @@ impl Engine {
         let lock = crate::space::lock_dir(storage.as_ref(), &opts.data_dir)?;
         let cat_path = opts.data_dir.join(CATALOG_FILE);
         let created = !storage.exists(&cat_path);
-        let catalog = if !created {
+        let mut catalog = if !created {
             let bytes = read_whole(storage.as_ref(), &cat_path).map_err(|e| Error::io("reading the catalog", e))?;
             Catalog::decode(&bytes)?
         } else {
-            let c = Catalog { engine_uuid: rand::random(), ..Catalog::default() };
-            write_atomic(storage.as_ref(), &cat_path, &c.encode()).map_err(|e| Error::io("writing the catalog", e))?;
-            c
+            Catalog { engine_uuid: rand::random(), ..Catalog::default() }
         };
+        if crate::home::settle(storage.as_ref(), &opts.data_dir, &mut catalog)? || created {
+            write_atomic(storage.as_ref(), &cat_path, &catalog.encode())
+                .map_err(|e| Error::io("writing the catalog", e))?;
+        }
         let keys = crate::keys::KeyIndex::open(storage.is_native().then_some(opts.data_dir.as_path()))?;
         let key_index_recreated = keys.recreated.clone();
         let inner = Arc::new_cyclic(|w| Inner {

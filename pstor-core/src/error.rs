@@ -199,6 +199,20 @@ pub enum Error {
     /// An argument was invalid.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The data folder is a copy (`cp -r`) of another engine's, which still
+    /// exists: its catalog names that engine's storage spaces, and opening
+    /// it would write them.
+    #[error(
+        "{here} is a copy of the pstor engine in {original}, whose storage spaces its catalog names (opening it \
+         would write that engine's spaces): open the original, move the folder instead of copying it, or start \
+         a new engine and restore_space the spaces it should have"
+    )]
+    EngineCopied {
+        /// The folder being opened.
+        here: PathBuf,
+        /// Where the engine it was copied from lives.
+        original: PathBuf,
+    },
     /// A panic was caught (a bug in pstor): in a background job, or at a
     /// binding's boundary.
     #[error("internal error (please report it): {0}")]

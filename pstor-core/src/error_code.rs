@@ -108,6 +108,9 @@ error_codes! {
     ConfirmationRequired = 213, "PSTOR_CONFIRMATION_REQUIRED", "the operation needs an explicit confirmation";
     /// The folder is in use by another engine.
     InUse = 214, "PSTOR_IN_USE", "the folder is in use by another pstor engine";
+    /// The data folder is a copy of another engine's (its catalog names that
+    /// engine's storage spaces).
+    EngineCopied = 215, "PSTOR_ENGINE_COPIED", "the data folder is a copy of another pstor engine's";
 
     /// The pool limit is reached.
     TooManyPools = 300, "PSTOR_TOO_MANY_POOLS", "too many resource pools";
@@ -223,6 +226,7 @@ impl Error {
             Error::SpaceStatus { .. } => ErrorCode::SpaceStatus,
             Error::ConfirmationRequired(_) => ErrorCode::ConfirmationRequired,
             Error::InUse(_) => ErrorCode::InUse,
+            Error::EngineCopied { .. } => ErrorCode::EngineCopied,
             Error::TooManyPools { .. } => ErrorCode::TooManyPools,
             Error::DuplicatePoolName(_) => ErrorCode::DuplicatePoolName,
             Error::PoolNotFound(_) => ErrorCode::PoolNotFound,

@@ -8,6 +8,7 @@ use crate::events::EventKind;
 use crate::format::catalog::{Catalog, SpaceRef, CATALOG_FILE};
 use crate::format::segment::{SegmentUse, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
+use crate::home::absolute;
 use crate::io::{read_whole, write_atomic, OpenMode};
 use crate::space::{data_file_name, JobControl, Space, SpaceStatus};
 use crate::spaces::{SpaceJob, SpaceSpec};
@@ -23,13 +24,6 @@ use std::sync::Arc;
 /// (a server's admin subcommands, a restart from another directory).
 /// Absolute paths are kept as given (an operator's symlinked mount point
 /// stays a symlink); relative ones are resolved.
-fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        return path.to_path_buf();
-    }
-    std::fs::canonicalize(path).or_else(|_| std::path::absolute(path)).unwrap_or_else(|_| path.to_path_buf())
-}
-
 /// Validates `spec` and starts initializing on a thread.
 pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
     let storage = inner.storage.as_ref();

@@ -64,6 +64,7 @@ mod error;
 mod error_code;
 mod events;
 pub mod format;
+mod home;
 mod init;
 mod inspect;
 #[cfg(feature = "internals")]

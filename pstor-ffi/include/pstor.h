@@ -148,6 +148,8 @@ enum pstor_result
   PSTOR_CONFIRMATION_REQUIRED = 213,
   // The folder is in use by another engine.
   PSTOR_IN_USE = 214,
+  // The data folder is a copy of another engine's.
+  PSTOR_ENGINE_COPIED = 215,
   // The pool limit is reached.
   PSTOR_TOO_MANY_POOLS = 300,
   // A pool with that name exists.

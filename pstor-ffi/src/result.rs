@@ -73,6 +73,8 @@ pub enum pstor_result {
     PSTOR_CONFIRMATION_REQUIRED = 213,
     /// The folder is in use by another engine.
     PSTOR_IN_USE = 214,
+    /// The data folder is a copy of another engine's.
+    PSTOR_ENGINE_COPIED = 215,
     /// The pool limit is reached.
     PSTOR_TOO_MANY_POOLS = 300,
     /// A pool with that name exists.
@@ -167,6 +169,7 @@ impl pstor_result {
             212 => pstor_result::PSTOR_SPACE_STATUS,
             213 => pstor_result::PSTOR_CONFIRMATION_REQUIRED,
             214 => pstor_result::PSTOR_IN_USE,
+            215 => pstor_result::PSTOR_ENGINE_COPIED,
             300 => pstor_result::PSTOR_TOO_MANY_POOLS,
             301 => pstor_result::PSTOR_DUPLICATE_POOL_NAME,
             302 => pstor_result::PSTOR_POOL_NOT_FOUND,

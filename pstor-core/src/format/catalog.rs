@@ -41,7 +41,14 @@ pub struct Catalog {
     pub streams: Vec<StreamConfig>,
     /// Locks.
     pub locks: Vec<LockConfig>,
+    /// The data folder the engine lives in (absolute path), recorded at
+    /// open: a copy of the folder opened elsewhere is told from a move by it.
+    /// `None` in catalogs written before it existed.
+    pub home: Option<String>,
 }
+
+/// Flag bit of the catalog's flags field: the `home` string follows the locks.
+const HAS_HOME: u16 = 1;
 
 impl Catalog {
     /// Encodes with a trailing CRC.
@@ -49,7 +56,7 @@ impl Catalog {
         let mut w = Writer::with_capacity(4096);
         w.u32(CATALOG_MAGIC);
         w.u16(FORMAT_VERSION);
-        w.u16(0);
+        w.u16(if self.home.is_some() { HAS_HOME } else { 0 });
         w.u64(self.seq);
         w.u128(self.engine_uuid);
         w.u8(self.thresholds.overwrite_pct);
@@ -106,6 +113,9 @@ impl Catalog {
             w.u8(l.expires.is_some() as u8);
             w.i64(l.expires.unwrap_or(0));
         }
+        if let Some(home) = &self.home {
+            w.str(home);
+        }
         w.finish_crc()
     }
 
@@ -123,7 +133,10 @@ impl Catalog {
         if version != FORMAT_VERSION {
             return Err(bad(format!("catalog: unsupported version {version}")));
         }
-        r.u16()?;
+        let flags = r.u16()?;
+        if flags & !HAS_HOME != 0 {
+            return Err(bad(format!("catalog: unknown flags {flags:#x}")));
+        }
         let seq = r.u64()?;
         let engine_uuid = r.u128()?;
         let thresholds =
@@ -178,8 +191,9 @@ impl Catalog {
             }
             locks.push(LockConfig { id, target, start, end, expires: has_expiry.then_some(expiry) });
         }
+        let home = if flags & HAS_HOME != 0 { Some(r.str()?) } else { None };
         r.expect_end()?;
-        Ok(Catalog { engine_uuid, seq, thresholds, spaces, pools, streams, locks })
+        Ok(Catalog { engine_uuid, seq, thresholds, spaces, pools, streams, locks, home })
     }
 }
 
@@ -234,6 +248,7 @@ mod tests {
                     expires: None,
                 },
             ],
+            home: Some("/data/engine".into()),
         }
     }
 
@@ -248,5 +263,19 @@ mod tests {
             assert!(Catalog::decode(&x).is_err());
         }
         assert!(Catalog::decode(&b[..b.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_catalog_without_home_still_decodes_and_unknown_flags_are_refused() {
+        let c = Catalog { home: None, ..sample() };
+        let b = c.encode();
+        assert_eq!(b[6..8], [0, 0], "no flag: the layout of catalogs written before `home`");
+        assert_eq!(Catalog::decode(&b).expect("decode"), c);
+        let mut flagged = sample().encode();
+        flagged[6] |= 2;
+        let n = flagged.len() - 4;
+        let crc = crc32fast::hash(&flagged[..n]);
+        flagged[n..].copy_from_slice(&crc.to_le_bytes());
+        assert!(Catalog::decode(&flagged).expect_err("flag 2").to_string().contains("unknown flags"));
     }
 }

@@ -152,6 +152,8 @@ pub(crate) mod ffi {
         ConfirmationRequired = 213,
         /// The folder is in use by another engine.
         InUse = 214,
+        /// The data folder is a copy of another engine's.
+        EngineCopied = 215,
         /// Too many resource pools.
         TooManyPools = 300,
         /// A resource pool with that name exists.

@@ -33,6 +33,7 @@ fn bridge_code(code: ErrorCode) -> Option<ffi::ErrorCode> {
         ErrorCode::SpaceStatus => B::SpaceStatus,
         ErrorCode::ConfirmationRequired => B::ConfirmationRequired,
         ErrorCode::InUse => B::InUse,
+        ErrorCode::EngineCopied => B::EngineCopied,
         ErrorCode::TooManyPools => B::TooManyPools,
         ErrorCode::DuplicatePoolName => B::DuplicatePoolName,
         ErrorCode::PoolNotFound => B::PoolNotFound,

@@ -122,6 +122,7 @@ _TABLE: list[tuple[int, str, type[Error], str]] = [
     (212, "SpaceStatusError", StateError, "The storage space's status does not allow this."),
     (213, "ConfirmationRequired", StateError, "A destructive operation needs its explicit confirmation."),
     (214, "InUse", StateError, "The folder is in use by another pstor engine."),
+    (215, "EngineCopied", StateError, "The data folder is a copy of another pstor engine's."),
     (300, "TooManyPools", CapacityError, "At most 20 resource pools may exist."),
     (301, "DuplicatePoolName", AlreadyExists, "A resource pool with that name exists."),
     (302, "PoolNotFound", NotFound, "No resource pool with that id."),
