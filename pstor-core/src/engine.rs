@@ -201,7 +201,9 @@ impl Engine {
             write_atomic(storage.as_ref(), &cat_path, &catalog.encode())
                 .map_err(|e| Error::io("writing the catalog", e))?;
         }
+        let keys_started = Instant::now();
         let keys = crate::keys::KeyIndex::open(storage.is_native().then_some(opts.data_dir.as_path()))?;
+        let mut key_index_took = keys_started.elapsed();
         let key_index_recreated = keys.recreated.clone();
         let inner = Arc::new_cyclic(|w| Inner {
             opts,
@@ -261,14 +263,22 @@ impl Engine {
             inner.events.emit(now, EventKind::KeyIndexRebuilt { reason: why });
         }
         if inner.keys.needs_reconcile() {
+            let reconcile_started = Instant::now();
             inner.reconcile_keys(None)?;
+            key_index_took += reconcile_started.elapsed();
         }
         // Not clean any more: a crash from here on must scan.
         inner.checkpoint(false)?;
         if inner.opts.background {
             inner.start_maintenance();
         }
-        let _ = inner.open_report.set(crate::OpenReport { created, last_stop_clean, spaces, took: started.elapsed() });
+        let _ = inner.open_report.set(crate::OpenReport {
+            created,
+            last_stop_clean,
+            spaces,
+            key_index_took,
+            took: started.elapsed(),
+        });
         Ok(Engine { inner })
     }
 

@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::format::catalog::{Catalog, CATALOG_FILE};
 use crate::format::superblock::{SuperBlock, SUPERBLOCK_FILE};
-use crate::io::{read_whole, write_atomic, Storage};
+use crate::io::{read_whole, OpenMode, Storage};
 use std::path::{Path, PathBuf};
 
 /// The instance mark in the engine data directory: 16 random bytes,
@@ -31,8 +31,13 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
 pub(crate) fn settle(storage: &dyn Storage, data_dir: &Path, catalog: &mut Catalog) -> Result<bool> {
     let here = absolute(data_dir);
     let mark: [u8; 16] = rand::random();
-    write_atomic(storage, &here.join(INSTANCE_FILE), &mark)
-        .map_err(|e| Error::io(format!("writing {}", here.join(INSTANCE_FILE).display()), e))?;
+    // Only compared during this open: no fsync (an open after a crash must
+    // not queue behind the dead writer's dirty pages for it).
+    let mark_path = here.join(INSTANCE_FILE);
+    storage
+        .open(&mark_path, OpenMode::CreateTruncate)
+        .and_then(|f| f.write_all_at(&mark, 0))
+        .map_err(|e| Error::io(format!("writing {}", mark_path.display()), e))?;
     let here_str = here.to_string_lossy().into_owned();
     let Some(home) = catalog.home.clone() else {
         catalog.home = Some(here_str);

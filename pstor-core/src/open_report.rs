@@ -19,6 +19,9 @@ pub struct OpenReport {
     pub last_stop_clean: bool,
     /// One entry per storage space of the catalog, in catalog order.
     pub spaces: Vec<SpaceRecovery>,
+    /// Of that, opening the picture key index and (after an unclean stop)
+    /// reconciling it with the picture segments.
+    pub key_index_took: Duration,
     /// How long the open took.
     pub took: Duration,
 }

@@ -348,6 +348,9 @@ fn kill9_crash_loop() {
     let exe = std::env::current_exe().expect("current exe");
     let mut rng = rand::thread_rng();
     let mut total_verified = 0u64;
+    // The slowest recovering open (wall time of `open` after a kill) and
+    // what its report says, for the summary.
+    let mut slowest: Option<(Duration, OpenReport)> = None;
     let mut acked_verified = 0u64;
     let mut unacked_survivors = 0u64;
     let mut rounds_without_space = 0;
@@ -393,7 +396,14 @@ fn kill9_crash_loop() {
             child_log_tail(&log)
         );
 
+        let opening = Instant::now();
         let engine = open_engine(&dir);
+        let took = opening.elapsed();
+        let report = engine.open_report();
+        assert!(!report.last_stop_clean, "round {round}: a kill -9 reported as a clean stop: {report:?}");
+        if slowest.as_ref().is_none_or(|s| took > s.0) {
+            slowest = Some((took, report));
+        }
         if engine.spaces().is_empty() {
             // Killed before the space was initialized.
             assert!(read_journal(&dir).is_empty(), "round {round}: acknowledged frames but no space");
@@ -417,5 +427,14 @@ fn kill9_crash_loop() {
         last.present,
         started.elapsed().as_secs_f64()
     );
+    if let Some((took, report)) = &slowest {
+        let spaces: Vec<String> = report.spaces.iter().map(|s| s.to_string()).collect();
+        eprintln!(
+            "kill9: slowest reopen {} ms (key index {} ms): {}",
+            took.as_millis(),
+            report.key_index_took.as_millis(),
+            spaces.join("; ")
+        );
+    }
     assert!(total_verified > 0, "no frame was ever verified");
 }

@@ -43,6 +43,7 @@ pub fn open(cfg: &ServerConfig) -> Result<Engine, ServerError> {
         streams = engine.streams().len(),
         last_stop,
         took_ms = report.took.as_millis() as u64,
+        key_index_ms = report.key_index_took.as_millis() as u64,
         "engine open"
     );
     for space in &report.spaces {
