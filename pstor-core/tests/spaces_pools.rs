@@ -238,27 +238,10 @@ fn reinitialize_wipes_data_but_keeps_pools() {
 #[test]
 fn vanished_folder_makes_the_space_lost_and_writes_move_on() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let (rig, s1, _) = rig(tmp.path(), 16, 4, OverwriteStrategy::OverwriteOldest);
+    let (rig, _, s2, cams) = two_space_rig(tmp.path());
     let e = &rig.engine;
     let d2 = tmp.path().join("space2");
-    std::fs::create_dir(&d2).expect("mkdir");
-    let s2 = e.initialize_space(spec(d2.clone(), 16 * SEG)).expect("init").wait().expect("done");
-    let pool = e
-        .create_pool(PoolSpec {
-            name: "striped".into(),
-            kind: PoolKind::Mixed,
-            capacity: 16 * SEG,
-            spaces: vec![s1, s2],
-            strategy: OverwriteStrategy::OverwriteOldest,
-            cycle_days: 0,
-            max_lock_pct: 0,
-        })
-        .expect("pool");
-    let cams: Vec<StreamId> = (0..4).map(|i| camera(e, pool, 10 + i)).collect();
-    for (i, c) in cams.iter().enumerate() {
-        record(e, *c, i as u64, T0, 300);
-    }
-    e.sync_all().expect("sync");
+    let pool = e.pools().iter().find(|p| p.config.name == "striped").expect("pool").config.id;
     let events = e.events().subscribe();
     std::fs::remove_dir_all(&d2).expect("rm -rf");
     e.run_maintenance().expect("maintenance");
