@@ -410,7 +410,13 @@ fn crash_at_every_picture_sync_point_keeps_every_acknowledged_picture() {
                 let _ = engine.close();
             }
         }
-        assert!(storage.is_crashed() || n > total - 2, "sync {n} of {total} never reached");
+        // Group commit makes the number of syncs vary a little from run to
+        // run; a run that did not crash must have made fewer than `n`.
+        let made = storage.stats().syncs;
+        assert!(storage.is_crashed() || made < n, "run {n} of {total}: {made} syncs and no crash at sync {n}");
+        if !storage.is_crashed() {
+            continue;
+        }
         for seed in 0..3 {
             let what = format!("crash at sync {n}/{total}, seed {seed}");
             let (engine, storage, there) = verify(storage.crash_image(n * 31 + seed), &clock, &ledger, &what);
@@ -427,6 +433,7 @@ fn crash_at_every_picture_sync_point_keeps_every_acknowledged_picture() {
         }
         points += 1;
     }
+    assert!(points + 10 > total, "crashed at only {points} of {total} sync points");
     eprintln!("pictures: crashed at {points} sync points x 3 torn/reordered images");
 }
 
