@@ -58,6 +58,8 @@ data_dir = "$dir/data"
 bind = "127.0.0.1"
 signalling_port = 0
 data_port = 0
+[management]
+port = 0
 [logging]
 level = "warn"
 EOF

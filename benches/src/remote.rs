@@ -35,7 +35,7 @@ use std::sync::Arc;
 /// The server the remote phase talks to.
 enum Target {
     /// Started here, in `root`.
-    InProcess { server: RunningServer, root: PathBuf },
+    InProcess { server: Box<RunningServer>, root: PathBuf },
     /// Someone else's.
     External,
 }
@@ -60,7 +60,7 @@ fn target(a: &IngestArgs, capacity: u64) -> Result<(RemoteOptions, Target)> {
         let mut o = RemoteOptions::new("127.0.0.1", pair.access_key, pair.secret_key);
         o.signalling_port = server.signalling_addr().port();
         o.data_port = server.data_addr().port();
-        return Ok((o, Target::InProcess { server, root }));
+        return Ok((o, Target::InProcess { server: Box::new(server), root }));
     }
     let (host, port) = addr.rsplit_once(':').ok_or_else(|| invalid(format!("--remote {addr}: give HOST:PORT")))?;
     let port: u16 = port.parse().map_err(|_| invalid(format!("--remote {addr}: bad port")))?;

@@ -71,6 +71,8 @@ class Server:
 bind = "127.0.0.1"
 signalling_port = 0
 data_port = 0
+[management]
+port = 0
 [[spaces]]
 path = "{self.space_dir}"
 capacity = "{space_mib}MiB"

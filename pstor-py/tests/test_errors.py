@@ -23,6 +23,8 @@ T0 = 1_790_000_000_000_000
 def doc_codes():
     """(number, C name) rows of docs/error-codes.md."""
     text = (repo_root() / "docs" / "error-codes.md").read_text()
+    # The management API's own codes (pstor-server, HTTP only) follow their heading.
+    text = text.split("## The management API's codes")[0]
     rows = []
     for line in text.splitlines():
         m = re.match(r"\|\s*(\d+)\s*\|\s*`?(PSTOR_[A-Z0-9_]+)`?\s*\|", line)

@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub logging: LoggingConfig,
     /// Engine settings.
     pub engine: EngineConfig,
+    /// The web management service (6060).
+    pub management: ManagementConfig,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +49,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             logging: LoggingConfig::default(),
             engine: EngineConfig::default(),
+            management: ManagementConfig::default(),
         }
     }
 }
@@ -63,6 +66,7 @@ impl ServerConfig {
         cfg.listen.data_port = 0;
         cfg.keys.pairs = vec![key];
         cfg.engine.min_space_capacity = ByteSize(1 << 20);
+        cfg.management.port = 0;
         cfg
     }
 }
@@ -327,6 +331,62 @@ impl Default for EngineConfig {
     }
 }
 
+/// The web management service on 6060 (docs/server.md §management).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManagementConfig {
+    /// Serve it (default true).
+    pub enabled: bool,
+    /// Its port (manual: 6060); 0 = any free port.
+    pub port: u16,
+    /// Address to bind to; default `listen.bind`.
+    pub bind: Option<IpAddr>,
+    /// Serve plain HTTP instead of HTTPS. Only for a port behind a TLS
+    /// proxy on the same host, or tests: passwords and session cookies
+    /// would cross the network in clear.
+    pub plain_http: bool,
+    /// Certificate chain (PEM) to serve; with `tls_key`. Default: a
+    /// self-signed one generated into `<data_dir>/tls/`.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Minutes without a request after which a session ends. Default 30.
+    pub session_idle_minutes: u64,
+    /// Hours after which a session ends, used or not. Default 12.
+    pub session_max_hours: u64,
+    /// Failed logins (per user, and per client address) before logins are
+    /// refused for `lockout_secs`. Default 5.
+    pub lockout_failures: u32,
+    /// Seconds logins stay refused after too many failures. Default 300.
+    pub lockout_secs: u64,
+    /// Most log entries kept (the oldest go first). Default 2,000,000.
+    pub log_max_entries: u64,
+    /// Days a log entry is kept. Default 365.
+    pub log_max_age_days: u32,
+    /// Largest request body, bytes. Default 1 MiB.
+    pub max_body: ByteSize,
+}
+
+impl Default for ManagementConfig {
+    fn default() -> Self {
+        ManagementConfig {
+            enabled: true,
+            port: 6060,
+            bind: None,
+            plain_http: false,
+            tls_cert: None,
+            tls_key: None,
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            lockout_failures: 5,
+            lockout_secs: 300,
+            log_max_entries: 2_000_000,
+            log_max_age_days: 365,
+            max_body: ByteSize(1 << 20),
+        }
+    }
+}
+
 impl ServerConfig {
     /// Reads a TOML file.
     pub fn load(path: &Path) -> Result<ServerConfig, ServerError> {
@@ -347,6 +407,7 @@ impl ServerConfig {
         if let Some(f) = cfg.keys.credentials_file.as_mut() {
             fix(f);
         }
+        cfg.management.tls_cert.iter_mut().chain(cfg.management.tls_key.iter_mut()).for_each(fix);
         Ok(cfg)
     }
 
@@ -368,6 +429,18 @@ impl ServerConfig {
         }
         if l.idle_timeout_secs == 0 || l.handshake_timeout_secs == 0 {
             return bad("limits.idle_timeout_secs and handshake_timeout_secs must be at least 1".into());
+        }
+        let m = &self.management;
+        if m.tls_cert.is_some() != m.tls_key.is_some() {
+            return bad("management.tls_cert and management.tls_key go together: set both or neither".into());
+        }
+        if m.session_idle_minutes == 0 || m.session_max_hours == 0 || m.lockout_failures == 0 {
+            return bad(
+                "management.session_idle_minutes, session_max_hours and lockout_failures must be at least 1".into()
+            );
+        }
+        if m.log_max_entries < 1000 || m.log_max_age_days == 0 {
+            return bad("management.log_max_entries must be at least 1000 and log_max_age_days at least 1".into());
         }
         let mut names = std::collections::HashSet::new();
         for p in &self.pools {

@@ -59,6 +59,8 @@ const LINGER_BYTES: usize = 16 << 20;
 pub struct ConnShared {
     /// The engine and its companions.
     pub ctx: Arc<Context>,
+    /// Address restrictions (the SDK ports' list is checked at accept).
+    pub access: Arc<crate::access::AccessControl>,
     /// Accepted key pairs.
     pub keys: KeyStore,
     /// Receive buffers for large bodies.

@@ -41,6 +41,9 @@ pub enum ServerError {
     /// The credentials file is unusable.
     #[error("credentials: {0}")]
     Credentials(String),
+    /// The metadata database cannot be opened or written.
+    #[error(transparent)]
+    Metadata(#[from] crate::meta::MetaError),
 }
 
 impl ServerError {

@@ -1,7 +1,11 @@
 //! The event watch: one thread subscribed to the engine's event feed logs
-//! every event and wakes the connections waiting in an event long poll
-//! (`poll_events`). The feed's own ring (4,096 events) is what polls read.
+//! every event (to the process log and, as system logs, to the log store of
+//! the metadata database) and wakes the connections waiting in an event
+//! long poll (`poll_events`). The feed's own ring (4,096 events) is what
+//! polls read.
 
+use crate::meta::logs::{LogKind, LogLevel, LogLimits, NewLog};
+use crate::meta::MetaDb;
 use pstor_core::{Engine, Event};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -35,8 +39,9 @@ pub struct EventWatch {
 }
 
 impl EventWatch {
-    /// Subscribes to `engine`'s events and starts the thread.
-    pub fn start(engine: &Engine) -> std::io::Result<EventWatch> {
+    /// Subscribes to `engine`'s events and starts the thread; each event
+    /// is also written to `store` as a system log.
+    pub fn start(engine: &Engine, store: Option<(Arc<MetaDb>, LogLimits)>) -> std::io::Result<EventWatch> {
         let rx = engine.events().subscribe();
         let shared = Arc::new(Shared::default());
         shared.lock().latest = engine.events().poll(0).last().map_or(0, |e| e.seq);
@@ -53,7 +58,16 @@ impl EventWatch {
                         );
                         logged_missed = missed;
                     }
-                    log(&ev);
+                    let serious = log(&ev);
+                    if let Some((db, limits)) = &store {
+                        let content = ev.kind.to_string();
+                        let level = if serious { LogLevel::Warning } else { LogLevel::Info };
+                        let e =
+                            NewLog { kind: LogKind::System, level, ip: "", user: "", content: &content, result: "ok" };
+                        if let Err(err) = db.append_log(&e, *limits) {
+                            tracing::error!(error = %err, "could not write an engine event to the log store");
+                        }
+                    }
                     let mut g = s.lock();
                     g.latest = g.latest.max(ev.seq);
                     s.changed.notify_all();
@@ -104,8 +118,9 @@ impl EventWatch {
     }
 }
 
-/// Every engine event goes to the log, alarms and failures as warnings.
-fn log(ev: &Event) {
+/// Every engine event goes to the log, alarms and failures as warnings
+/// (then true).
+fn log(ev: &Event) -> bool {
     use pstor_core::EventKind as K;
     let serious = matches!(
         ev.kind,
@@ -123,4 +138,5 @@ fn log(ev: &Event) {
     } else {
         tracing::info!(seq = ev.seq, kind = ev.kind.name(), "{}", ev.kind);
     }
+    serious
 }

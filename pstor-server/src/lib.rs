@@ -24,10 +24,12 @@
 //! thread that makes its engine calls, in order; the engine does its disk
 //! I/O on its own threads. No disk I/O runs on the async runtime.
 //!
-//! Later issues add the web management (6060), playback (6038/6039) and
-//! picture (6011/6120) ports: each is another listener beside the two
-//! accept loops of [`server`], sharing the engine and the key store.
+//! The web management service (6060, [`manage`]) is a third listener on
+//! the same runtime, over the same engine, with the metadata database
+//! ([`meta`]: users, sessions, settings, the log). Later issues add the
+//! playback (6038/6039) and picture (6011/6120) ports beside them.
 
+pub mod access;
 pub mod admin;
 mod buffers;
 pub mod config;
@@ -38,9 +40,12 @@ mod error;
 mod events;
 mod jobs;
 pub mod logging;
+pub mod manage;
+pub mod meta;
 pub mod provision;
 pub mod server;
 pub mod size;
+pub mod volumes;
 
 pub use config::ServerConfig;
 pub use error::ServerError;

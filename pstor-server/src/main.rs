@@ -58,6 +58,9 @@ enum Command {
         /// Data port (default 6037; 0 = any free port).
         #[arg(long, value_name = "N")]
         data_port: Option<u16>,
+        /// Management port (default 6060; 0 = any free port).
+        #[arg(long, value_name = "N")]
+        management_port: Option<u16>,
         /// Log format (default: the file's, else text).
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
@@ -228,7 +231,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, ServerError> {
     let mut out = std::io::stdout();
     match cli.command {
-        Command::Run { target, bind, signalling_port, data_port, log_format, log_level } => {
+        Command::Run { target, bind, signalling_port, data_port, management_port, log_format, log_level } => {
             let mut cfg = target.config()?;
             if let Some(b) = bind {
                 cfg.listen.bind = b;
@@ -238,6 +241,9 @@ fn run(cli: Cli) -> Result<ExitCode, ServerError> {
             }
             if let Some(p) = data_port {
                 cfg.listen.data_port = p;
+            }
+            if let Some(p) = management_port {
+                cfg.management.port = p;
             }
             if let Some(f) = log_format {
                 cfg.logging.format = f;
@@ -249,7 +255,12 @@ fn run(cli: Cli) -> Result<ExitCode, ServerError> {
             let server = Server::start(cfg)?;
             server.run_until_signal(|s| {
                 // Scripts and tests wait for this line (also in <data>/ports).
-                println!("listening signalling={} data={}", s.signalling_addr(), s.data_addr());
+                match s.management_addr() {
+                    Some(m) => {
+                        println!("listening signalling={} data={} management={m}", s.signalling_addr(), s.data_addr())
+                    }
+                    None => println!("listening signalling={} data={}", s.signalling_addr(), s.data_addr()),
+                }
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -1,6 +1,7 @@
 //! The running server: the engine, the two accept loops on a tokio
 //! runtime, and the graceful shutdown.
 
+use crate::access::{AccessControl, AccessLists, Service};
 use crate::buffers::BufferPool;
 use crate::config::ServerConfig;
 use crate::conn::{self, ConnShared};
@@ -9,6 +10,9 @@ use crate::dispatch::Context;
 use crate::error::ServerError;
 use crate::events::EventWatch;
 use crate::jobs::Jobs;
+use crate::manage::{self, ServicePorts};
+use crate::meta::logs::{LogKind, LogLevel, LogLimits, NewLog};
+use crate::meta::MetaDb;
 use crate::provision;
 use pstor_core::Engine;
 use pstor_proto::{Port, ServerProcess};
@@ -62,7 +66,13 @@ impl Server {
         let addr =
             |l: &std::net::TcpListener| l.local_addr().map_err(|e| ServerError::io("reading a bound address", e));
         let (signalling, data) = (addr(&listeners[0].1)?, addr(&listeners[1].1)?);
-        let events = EventWatch::start(&engine).map_err(|e| ServerError::io("starting the event thread", e))?;
+        let db = Arc::new(MetaDb::open(&cfg.data_dir)?);
+        let log_limits =
+            LogLimits { max_entries: cfg.management.log_max_entries, max_age_days: cfg.management.log_max_age_days };
+        db.prune_logs(log_limits)?;
+        let access = Arc::new(AccessControl::new(db.setting::<AccessLists>(manage::api::ACCESS_SETTING)?));
+        let events = EventWatch::start(&engine, Some((Arc::clone(&db), log_limits)))
+            .map_err(|e| ServerError::io("starting the event thread", e))?;
         let limits = cfg.limits.clone();
         let ctx = Arc::new(Context {
             engine,
@@ -73,8 +83,17 @@ impl Server {
             stopping: AtomicBool::new(false),
             in_progress: AtomicUsize::new(0),
         });
+        let management = if cfg.management.enabled {
+            let ports = ServicePorts { signalling, data, management: None };
+            Some(manage::prepare(cfg, Arc::clone(&ctx), Arc::clone(&db), Arc::clone(&access), ports)?)
+        } else {
+            None
+        };
+        let management_addr = management.as_ref().and_then(|m| m.state.ports.management);
+        let management_state = management.as_ref().map(|m| Arc::clone(&m.state));
         let shared = Arc::new(ConnShared {
             ctx,
+            access,
             keys,
             buffers: BufferPool::new(usize::try_from(limits.receive_pool.0).unwrap_or(usize::MAX)),
             process: ServerProcess::start(limits.idle_timeout()),
@@ -90,10 +109,17 @@ impl Server {
                 let l = TcpListener::from_std(l).map_err(|e| ServerError::io("registering a listener", e))?;
                 runtime.spawn(accept_loop(l, port, Arc::clone(&shared), Arc::clone(&conns), stop_rx.clone()));
             }
+            if let Some(m) = management {
+                let l = TcpListener::from_std(m.listener).map_err(|e| ServerError::io("registering a listener", e))?;
+                runtime.spawn(manage::accept_loop(l, m.state, stop_rx.clone()));
+            }
         }
         let ports = provision::ports_file(&cfg.data_dir);
-        std::fs::write(&ports, format!("signalling={signalling}\ndata={data}\n"))
-            .map_err(|e| ServerError::io(format!("writing {}", ports.display()), e))?;
+        let mut lines = format!("signalling={signalling}\ndata={data}\n");
+        if let Some(m) = management_addr {
+            lines.push_str(&format!("management={m}\n"));
+        }
+        std::fs::write(&ports, lines).map_err(|e| ServerError::io(format!("writing {}", ports.display()), e))?;
         info!(
             %signalling,
             %data,
@@ -101,7 +127,29 @@ impl Server {
             max_connections,
             "listening (SDK signalling and data ports; every connection must authenticate)"
         );
-        Ok(RunningServer { runtime: Some(runtime), shared, conns, max_connections, stop: stop_tx, signalling, data })
+        if let Some(addr) = management_addr {
+            let scheme = if cfg.management.plain_http { "http" } else { "https" };
+            info!(%addr, url = %format!("{scheme}://{addr}/api/v1"), "management service listening (log in as admin)");
+        }
+        system_log(
+            &db,
+            log_limits,
+            LogLevel::Info,
+            format!("service started (pstor-server {})", env!("CARGO_PKG_VERSION")),
+        );
+        Ok(RunningServer {
+            runtime: Some(runtime),
+            shared,
+            conns,
+            max_connections,
+            stop: stop_tx,
+            signalling,
+            data,
+            management: management_addr,
+            management_state,
+            db,
+            log_limits,
+        })
     }
 }
 
@@ -117,6 +165,9 @@ async fn accept_loop(
         tokio::select! {
             _ = conn::wait_shutdown(&mut stopped) => break,
             r = listener.accept() => match r {
+                Ok((_, peer)) if !shared.access.allows(Service::Sdk, peer.ip()) => {
+                    warn!(%peer, port = port.name(), "connection refused: the address is not in the SDK ports' allowed ranges");
+                }
                 Ok((stream, peer)) => match Arc::clone(&conns).try_acquire_owned() {
                     Ok(permit) => {
                         tokio::spawn(conn::serve(stream, peer, port, Arc::clone(&shared), permit, stop.clone()));
@@ -149,9 +200,38 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     signalling: SocketAddr,
     data: SocketAddr,
+    management: Option<SocketAddr>,
+    management_state: Option<Arc<manage::State>>,
+    db: Arc<MetaDb>,
+    log_limits: LogLimits,
+}
+
+/// Writes a system log entry (a failure to is logged, never fatal).
+fn system_log(db: &MetaDb, limits: LogLimits, level: LogLevel, content: String) {
+    let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content: &content, result: "ok" };
+    if let Err(err) = db.append_log(&e, limits) {
+        error!(error = %err, "could not write the log store");
+    }
 }
 
 impl RunningServer {
+    /// Where the management service listens (None when disabled).
+    pub fn management_addr(&self) -> Option<SocketAddr> {
+        self.management
+    }
+
+    /// The management service's router, for in-process requests (tests:
+    /// `tower::ServiceExt::oneshot`, with a `manage::auth::PeerAddr`
+    /// extension saying who calls). None when the service is disabled.
+    pub fn management_router(&self) -> Option<axum::Router> {
+        self.management_state.as_ref().map(|s| manage::router(Arc::clone(s)))
+    }
+
+    /// The metadata database.
+    pub fn metadata(&self) -> &Arc<MetaDb> {
+        &self.db
+    }
+
     /// Where the signalling port listens.
     pub fn signalling_addr(&self) -> SocketAddr {
         self.signalling
@@ -242,6 +322,7 @@ impl RunningServer {
                 "connections still busy after the grace period: closing the engine under them"
             );
         }
+        system_log(&self.db, self.log_limits, LogLevel::Info, "service stopping (graceful shutdown)".into());
         let synced = ctx.engine.sync_all();
         if let Err(e) = &synced {
             error!(error = %e, "final sync failed");

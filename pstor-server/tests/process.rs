@@ -52,12 +52,14 @@ fn wait_line(rx: &Receiver<String>, needle: &str) -> String {
     }
 }
 
+/// `run` on loopback, every port chosen by the system.
+const RUN_ON_LOOPBACK: [&str; 9] =
+    ["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--management-port", "0"];
+
 impl Proc {
     fn start(data: &Path) -> Proc {
         let mut cmd = Command::new(BIN);
-        cmd.args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--data"])
-            .arg(data)
-            .env("RUST_LOG", "info");
+        cmd.args(RUN_ON_LOOPBACK).arg("--data").arg(data).env("RUST_LOG", "info");
         Proc::spawn(cmd, Stdio::piped(), data)
     }
 
@@ -273,7 +275,7 @@ fn admin_subcommands() {
 impl Proc {
     fn start_with_config(config: &Path) -> Proc {
         let mut cmd = Command::new(BIN);
-        cmd.args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--config"]).arg(config);
+        cmd.args(RUN_ON_LOOPBACK).arg("--config").arg(config);
         Proc::spawn(cmd, Stdio::piped(), &config.parent().unwrap().join("d"))
     }
 }
@@ -349,10 +351,7 @@ fn logs_to_a_file_carry_no_colour_codes() {
     let config = small_config(dir.path());
     let log = dir.path().join("log");
     let mut cmd = Command::new(BIN);
-    cmd.args(["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .env_remove("NO_COLOR");
+    cmd.args(RUN_ON_LOOPBACK).arg("--config").arg(&config).env("RUST_LOG", "info").env_remove("NO_COLOR");
     let p = Proc::spawn(cmd, Stdio::from(std::fs::File::create(&log).unwrap()), &dir.path().join("d"));
     p.signal("-TERM");
     assert_eq!(p.wait(), 0);

@@ -113,6 +113,9 @@ bind = "127.0.0.1"
 signalling_port = 0
 data_port = 0
 
+[management]
+port = 0
+
 [[spaces]]
 path = "{space}"
 capacity = "{space_mib}MiB"

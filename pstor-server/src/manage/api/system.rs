@@ -1,0 +1,146 @@
+//! The system's face (manual 3.3, 3.3.2): health, about, time, service
+//! status, the home page's summary; and the public documents (OpenAPI,
+//! the TLS certificate).
+
+use crate::manage::error::{ApiCode, ApiError, ApiResult};
+use crate::manage::{blocking, State};
+use crate::meta::logs::rfc3339_us;
+use crate::meta::now_us;
+use axum::extract::State as S;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use pstor_core::SpaceStatus;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The OpenAPI document, kept in docs/.
+pub const OPENAPI: &str = include_str!("../../../../docs/openapi.json");
+
+/// `GET /api/v1/health`: a probe for load balancers and monitors.
+pub(super) async fn health(S(state): S<Arc<State>>) -> Response {
+    let stopping = state.ctx.stopping.load(Ordering::SeqCst);
+    let open = state.ctx.engine.check_open().is_ok();
+    let status = if open && !stopping { "ok" } else { "stopping" };
+    let code = if status == "ok" { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(serde_json::json!({ "status": status }))).into_response()
+}
+
+/// `GET /api/v1/openapi.json`.
+pub(super) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// `GET /api/v1/certificate`: the certificate the port serves, PEM.
+pub(super) async fn certificate(S(state): S<Arc<State>>) -> ApiResult<Response> {
+    let tls = state
+        .tls
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ApiCode::NotFound, "this port serves plain HTTP: no certificate"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"pstor-management.pem\""),
+        ],
+        tls.cert_pem.clone(),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/system/about` (3.3.2).
+pub(super) async fn about(S(state): S<Arc<State>>) -> ApiResult<Json<serde_json::Value>> {
+    let st = Arc::clone(&state);
+    let (spaces, pools, streams, report) = blocking(move || {
+        let e = &st.ctx.engine;
+        Ok((e.spaces().len(), e.pools().len(), e.streams().len(), e.open_report()))
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "product": "pstor",
+        "version": env!("CARGO_PKG_VERSION"),
+        "build": format!("{} {}", std::env::consts::ARCH, if cfg!(debug_assertions) { "debug" } else { "release" }),
+        "license": env!("CARGO_PKG_LICENSE"),
+        "started_at": state.started_at,
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "engine": {
+            "status": if state.ctx.engine.check_open().is_ok() { "open" } else { "closed" },
+            "last_stop_clean": report.last_stop_clean,
+            "spaces": spaces,
+            "pools": pools,
+            "streams": streams,
+        },
+    })))
+}
+
+/// `GET /api/v1/system/time` (3.3: the server's system time).
+pub(super) async fn time(S(state): S<Arc<State>>) -> Json<serde_json::Value> {
+    let now = now_us();
+    let offset = state.ctx.engine.options().utc_offset_minutes;
+    Json(serde_json::json!({
+        "now": now,
+        "utc": rfc3339_us(now),
+        "utc_offset_minutes": offset,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ServiceView {
+    name: &'static str,
+    description: &'static str,
+    address: Option<String>,
+    status: &'static str,
+}
+
+/// `GET /api/v1/system/services` (3.3: service status).
+pub(super) async fn services(S(state): S<Arc<State>>) -> Json<Vec<ServiceView>> {
+    let stopping = state.ctx.stopping.load(Ordering::SeqCst);
+    let status = if stopping { "stopping" } else { "running" };
+    let p = state.ports;
+    Json(vec![
+        ServiceView {
+            name: "sdk-signalling",
+            description: "SDK signalling (6036)",
+            address: Some(p.signalling.to_string()),
+            status,
+        },
+        ServiceView { name: "sdk-data", description: "SDK data (6037)", address: Some(p.data.to_string()), status },
+        ServiceView {
+            name: "management",
+            description: "web management and REST API (6060)",
+            address: p.management.map(|a| a.to_string()),
+            status,
+        },
+    ])
+}
+
+/// `GET /api/v1/system/summary`: the home page (3.3).
+pub(super) async fn summary(S(state): S<Arc<State>>) -> ApiResult<Json<serde_json::Value>> {
+    blocking(move || {
+        let e = &state.ctx.engine;
+        let spaces = e.spaces();
+        let in_service =
+            |s: &&pstor_core::SpaceInfo| !matches!(s.status, SpaceStatus::Lost | SpaceStatus::Uninitialized);
+        let total: u64 = spaces.iter().filter(in_service).map(|s| s.capacity).sum();
+        let used: u64 = spaces.iter().filter(in_service).map(|s| s.used).sum();
+        let free: u64 = spaces.iter().filter(in_service).map(|s| s.free).sum();
+        let count = |st: SpaceStatus| spaces.iter().filter(|s| s.status == st).count();
+        let streams = e.streams();
+        let cameras: BTreeSet<&str> = streams.iter().map(|s| s.config.camera_id.as_str()).collect();
+        Ok(Json(serde_json::json!({
+            "capacity": { "total": total, "used": used, "free": free },
+            "recording_schedules": { "live": 0, "historical": 0 },
+            "cameras": cameras.len(),
+            "streams": streams.len(),
+            "pools": e.pools().len(),
+            "spaces": {
+                "total": spaces.len(),
+                "normal": count(SpaceStatus::Normal),
+                "uninitialized": count(SpaceStatus::Uninitialized),
+                "lost": count(SpaceStatus::Lost),
+            },
+        })))
+    })
+    .await
+}

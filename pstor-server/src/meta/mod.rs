@@ -1,0 +1,184 @@
+//! The metadata database: everything the service knows beyond the engine
+//! (users, sessions, API tokens, settings, the log) in one SQLite file,
+//! `<data_dir>/meta.db`. SQLite gives it its own crash safety: WAL mode, a
+//! transaction per change, `synchronous = NORMAL` (a crash of the process
+//! loses nothing committed; a power cut may lose the last transactions,
+//! never the file's consistency). Schema changes are numbered migrations
+//! kept in `PRAGMA user_version`.
+//!
+//! Calls block (disk I/O): the management service makes them on tokio's
+//! blocking pool, never on the runtime's workers.
+
+pub mod logs;
+pub mod settings;
+pub mod users;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file's name in the data folder.
+pub const FILE_NAME: &str = "meta.db";
+
+/// Numbered schema migrations; `user_version` is how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, sessions, API tokens, settings, the log.
+    "CREATE TABLE users (
+         name TEXT PRIMARY KEY,
+         hash TEXT NOT NULL,
+         must_change INTEGER NOT NULL,
+         changed_at INTEGER NOT NULL
+     );
+     CREATE TABLE sessions (
+         token_hash BLOB PRIMARY KEY,
+         user TEXT NOT NULL,
+         csrf TEXT NOT NULL,
+         must_change INTEGER NOT NULL,
+         created_at INTEGER NOT NULL,
+         last_seen INTEGER NOT NULL,
+         ip TEXT NOT NULL
+     );
+     CREATE TABLE api_tokens (
+         id INTEGER PRIMARY KEY,
+         name TEXT NOT NULL,
+         token_hash BLOB NOT NULL UNIQUE,
+         user TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         last_used INTEGER
+     );
+     CREATE TABLE settings (
+         name TEXT PRIMARY KEY,
+         value TEXT NOT NULL
+     );
+     CREATE TABLE logs (
+         id INTEGER PRIMARY KEY,
+         at INTEGER NOT NULL,
+         kind TEXT NOT NULL,
+         level TEXT NOT NULL,
+         ip TEXT NOT NULL,
+         user TEXT NOT NULL,
+         content TEXT NOT NULL,
+         result TEXT NOT NULL
+     );
+     CREATE INDEX logs_at ON logs (at);",
+];
+
+/// What went wrong with the metadata database.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// SQLite failed (disk full, I/O error, a damaged file).
+    #[error("metadata database {path}: {source}")]
+    Sql {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer pstor-server.
+    #[error(
+        "metadata database {path}: schema version {found} is newer than this build's {known}; use a newer pstor-server"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// This build's.
+        known: u32,
+    },
+}
+
+/// The open database.
+#[derive(Debug)]
+pub struct MetaDb {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl MetaDb {
+    /// Opens (creating if missing) and migrates the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<MetaDb, MetaError> {
+        let path = data_dir.join(FILE_NAME);
+        let sql = |source| MetaError::Sql { path: path.clone(), source };
+        let mut conn =
+            open_connection(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+        let known = MIGRATIONS.len() as u32;
+        if found > known {
+            return Err(MetaError::TooNew { path, found, known });
+        }
+        for (n, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction().map_err(sql)?;
+            tx.execute_batch(step).map_err(sql)?;
+            tx.pragma_update(None, "user_version", n as u32 + 1).map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
+        Ok(MetaDb { path, conn: Mutex::new(conn) })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the connection (one caller at a time).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, MetaError> {
+        let mut conn = self.conn.lock();
+        f(&mut conn).map_err(|source| MetaError::Sql { path: self.path.clone(), source })
+    }
+
+    /// A second, read-only connection: a long read (a CSV download of the
+    /// log) sees one consistent snapshot without holding up writers.
+    pub fn reader(&self) -> Result<Connection, MetaError> {
+        open_connection(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|source| MetaError::Sql { path: self.path.clone(), source })
+    }
+
+    /// Wraps an error of a connection from [`MetaDb::reader`].
+    pub fn error(&self, source: rusqlite::Error) -> MetaError {
+        MetaError::Sql { path: self.path.clone(), source }
+    }
+
+    /// The bytes the database takes on disk (file and write-ahead log).
+    pub fn size_on_disk(&self) -> u64 {
+        let wal = self.path.with_extension("db-wal");
+        [&self.path, &wal].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+    }
+}
+
+fn open_connection(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    // Another connection writing (the log during a CSV read): wait, do not fail.
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Now, in µs since the Unix epoch (the engine's timestamps).
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(MetaDb::open(dir.path()).expect("first open"));
+        let db = MetaDb::open(dir.path()).expect("second open runs no migration again");
+        let v: u32 = db.with(|c| c.pragma_query_value(None, "user_version", |r| r.get(0))).expect("version");
+        assert_eq!(v, MIGRATIONS.len() as u32);
+        db.with(|c| c.pragma_update(None, "user_version", 99)).expect("bump");
+        drop(db);
+        let e = MetaDb::open(dir.path()).expect_err("newer schema refused");
+        assert!(e.to_string().contains("newer than this build"), "{e}");
+    }
+}

@@ -1,0 +1,616 @@
+//! The management API in-process (tower `oneshot` on the server's own
+//! router, over a real engine and metadata database): the first login's
+//! forced password change, sessions, CSRF, lockout, bearer tokens, the
+//! error shapes, and the areas of the manual it serves.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::TestServer;
+use http_body_util::BodyExt;
+use pstor_server::manage::auth::PeerAddr;
+use serde_json::{json, Value};
+use std::net::IpAddr;
+use tower::ServiceExt;
+
+const NEW_PASSWORD: &str = "Camera-Vault-2026";
+
+/// A server with its router and a runtime to drive requests on.
+struct Api {
+    ts: TestServer,
+    router: axum::Router,
+    rt: tokio::runtime::Runtime,
+}
+
+/// An answer: status, headers, JSON body (or the text as a JSON string).
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+impl Answer {
+    /// The error's code, checking the error shape.
+    fn code(&self) -> u64 {
+        let e = &self.body["error"];
+        assert!(e["name"].as_str().is_some_and(|n| n.starts_with("PSTOR_")), "error shape: {}", self.text);
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "error shape: {}", self.text);
+        e["code"].as_u64().unwrap()
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Default)]
+struct Auth {
+    cookie: Option<String>,
+    csrf: Option<String>,
+    bearer: Option<String>,
+}
+
+impl Api {
+    fn start() -> Api {
+        Self::with(|_| {})
+    }
+
+    fn with(f: impl FnOnce(&mut pstor_server::ServerConfig)) -> Api {
+        let ts = TestServer::with(f);
+        let router = ts.server().management_router().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        Api { ts, router, rt }
+    }
+
+    fn raw(&self, req: Request<Body>) -> Answer {
+        let resp = self.rt.block_on(self.router.clone().oneshot(req)).unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = self.rt.block_on(resp.into_body().collect()).unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Answer { status, headers, body, text }
+    }
+
+    fn from(&self, ip: IpAddr, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Answer {
+        let mut b = Request::builder().method(method).uri(path).extension(PeerAddr(ip));
+        if let Some(c) = &auth.cookie {
+            b = b.header(header::COOKIE, format!("pstor_session={c}"));
+        }
+        if let Some(c) = &auth.csrf {
+            b = b.header("x-csrf-token", c);
+        }
+        if let Some(t) = &auth.bearer {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        };
+        self.raw(req.unwrap())
+    }
+
+    fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Answer {
+        self.from(IpAddr::from([127, 0, 0, 1]), method, path, auth, body)
+    }
+
+    fn initial_password(&self) -> String {
+        let p = self.ts.cfg.data_dir.join("initial-admin-password");
+        std::fs::read_to_string(p).unwrap().trim().to_string()
+    }
+
+    /// Logs in; the session.
+    fn login(&self, user: &str, password: &str) -> (Answer, Auth) {
+        let a = self.call(
+            Method::POST,
+            "/api/v1/session",
+            &Auth::default(),
+            Some(json!({"user": user, "password": password})),
+        );
+        let cookie = a
+            .headers
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().trim_start_matches("pstor_session=").to_string());
+        let csrf = a.body["csrf_token"].as_str().map(String::from);
+        (a, Auth { cookie, csrf, bearer: None })
+    }
+
+    /// The admin with the one-time password changed: a full session.
+    fn admin(&self) -> Auth {
+        let (a, auth) = self.login("admin", &self.initial_password());
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        let change = json!({"current_password": self.initial_password(), "new_password": NEW_PASSWORD});
+        let c = self.call(Method::PUT, "/api/v1/session/password", &auth, Some(change));
+        assert_eq!(c.status, StatusCode::NO_CONTENT, "{}", c.text);
+        auth
+    }
+
+    /// The operation log's newest entries' contents.
+    fn log_contents(&self, auth: &Auth) -> Vec<String> {
+        let a = self.call(Method::GET, "/api/v1/logs?kind=operation&page_size=100", auth, None);
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        a.body["items"].as_array().unwrap().iter().map(|e| e["content"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+#[test]
+fn the_one_time_password_can_only_be_changed() {
+    let api = Api::start();
+    let file = api.ts.cfg.data_dir.join("initial-admin-password");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let once = api.initial_password();
+    assert!(once.len() >= 12);
+
+    let (a, auth) = api.login("admin", &once);
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.body["must_change_password"], json!(true));
+    let cookie = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    // Nothing else works with it, reads included.
+    for (m, p) in
+        [(Method::GET, "/api/v1/pools"), (Method::GET, "/api/v1/system/summary"), (Method::GET, "/api/v1/logs")]
+    {
+        let r = api.call(m, p, &auth, None);
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, 801), "{p}: {}", r.text);
+    }
+    let r = api.call(Method::POST, "/api/v1/pools", &auth, Some(json!({"name": "x", "kind": "video", "capacity": 1})));
+    assert_eq!(r.code(), 801);
+    assert_eq!(api.call(Method::GET, "/api/v1/session", &auth, None).status, StatusCode::OK);
+
+    // The rules, and the current password, are checked.
+    let weak = api.call(
+        Method::PUT,
+        "/api/v1/session/password",
+        &auth,
+        Some(json!({"current_password": once, "new_password": "lowercaseonly"})),
+    );
+    assert_eq!((weak.status, weak.code()), (StatusCode::UNPROCESSABLE_ENTITY, 806));
+    assert!(weak.body["error"]["message"].as_str().unwrap().contains("at least two kinds"), "{}", weak.text);
+    let wrong = api.call(
+        Method::PUT,
+        "/api/v1/session/password",
+        &auth,
+        Some(json!({"current_password": "nope", "new_password": NEW_PASSWORD})),
+    );
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::UNAUTHORIZED, 802));
+
+    let ok = api.call(
+        Method::PUT,
+        "/api/v1/session/password",
+        &auth,
+        Some(json!({"current_password": once, "new_password": NEW_PASSWORD})),
+    );
+    assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.text);
+    assert!(!file.exists(), "the one-time password file goes with the change");
+    assert_eq!(
+        api.call(Method::GET, "/api/v1/pools", &auth, None).status,
+        StatusCode::OK,
+        "the same session now works"
+    );
+    assert_eq!(api.login("admin", &once).0.code(), 802, "the one-time password is gone");
+    let (again, _) = api.login("admin", NEW_PASSWORD);
+    assert_eq!(again.body["must_change_password"], json!(false));
+    assert!(api.log_contents(&auth).iter().any(|c| c.contains("changed the password")));
+}
+
+/// Every endpoint but the public ones, with a method it takes.
+const PROTECTED: &[(&str, &str)] = &[
+    ("GET", "/api/v1/session"),
+    ("DELETE", "/api/v1/session"),
+    ("PUT", "/api/v1/session/password"),
+    ("GET", "/api/v1/tokens"),
+    ("POST", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/1"),
+    ("GET", "/api/v1/system/about"),
+    ("GET", "/api/v1/system/time"),
+    ("GET", "/api/v1/system/services"),
+    ("GET", "/api/v1/system/summary"),
+    ("GET", "/api/v1/spaces"),
+    ("POST", "/api/v1/spaces"),
+    ("POST", "/api/v1/spaces/restore"),
+    ("GET", "/api/v1/spaces/1"),
+    ("DELETE", "/api/v1/spaces/1"),
+    ("POST", "/api/v1/spaces/1/reinitialize"),
+    ("GET", "/api/v1/jobs/1"),
+    ("GET", "/api/v1/pools"),
+    ("POST", "/api/v1/pools"),
+    ("GET", "/api/v1/pools/1"),
+    ("PATCH", "/api/v1/pools/1"),
+    ("DELETE", "/api/v1/pools/1"),
+    ("GET", "/api/v1/locks"),
+    ("POST", "/api/v1/locks"),
+    ("PATCH", "/api/v1/locks/1"),
+    ("DELETE", "/api/v1/locks/1"),
+    ("GET", "/api/v1/streams"),
+    ("GET", "/api/v1/inspection/day"),
+    ("GET", "/api/v1/inspection/month"),
+    ("GET", "/api/v1/inspection/hour"),
+    ("GET", "/api/v1/logs"),
+    ("DELETE", "/api/v1/logs"),
+    ("GET", "/api/v1/logs.csv"),
+    ("GET", "/api/v1/settings/thresholds"),
+    ("PUT", "/api/v1/settings/thresholds"),
+    ("GET", "/api/v1/settings/access"),
+    ("PUT", "/api/v1/settings/access"),
+    ("GET", "/api/v1/settings/features"),
+    ("PUT", "/api/v1/settings/features"),
+];
+
+#[test]
+fn every_endpoint_but_the_public_ones_needs_a_session() {
+    let api = Api::start();
+    let forged = Auth { cookie: Some("0".repeat(64)), ..Auth::default() };
+    let bad_bearer = Auth { bearer: Some("pst_0000".into()), ..Auth::default() };
+    for (m, p) in PROTECTED {
+        let m: Method = m.parse().unwrap();
+        for auth in [&Auth::default(), &forged, &bad_bearer] {
+            let r = api.call(m.clone(), p, auth, Some(json!({})));
+            assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, 800), "{m} {p}: {}", r.text);
+            assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+        }
+    }
+    for p in ["/api/v1/health", "/api/v1/openapi.json", "/api/v1/certificate"] {
+        let r = api.call(Method::GET, p, &Auth::default(), None);
+        assert_eq!(r.status, StatusCode::OK, "{p}: {}", r.text);
+    }
+    let cert = api.call(Method::GET, "/api/v1/certificate", &Auth::default(), None);
+    assert!(cert.text.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(cert.headers.get(header::STRICT_TRANSPORT_SECURITY).is_some(), "HSTS on a TLS port");
+    assert_eq!(cert.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+}
+
+#[test]
+fn state_changes_of_a_session_need_its_csrf_token() {
+    let api = Api::start();
+    let auth = api.admin();
+    let pool = json!({"name": "evidence", "kind": "video", "capacity": 4 << 20});
+    let none = Auth { csrf: None, ..auth.clone() };
+    let wrong = Auth { csrf: Some("0".repeat(48)), ..auth.clone() };
+    for a in [&none, &wrong] {
+        let r = api.call(Method::POST, "/api/v1/pools", a, Some(pool.clone()));
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, 804), "{}", r.text);
+    }
+    assert_eq!(api.call(Method::GET, "/api/v1/pools", &none, None).status, StatusCode::OK, "reads need none");
+    let r = api.call(Method::POST, "/api/v1/pools", &auth, Some(pool));
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert!(!api.ts.server().engine().pools().iter().all(|p| p.config.name != "evidence"));
+}
+
+#[test]
+fn five_failures_lock_the_user_out_and_say_so_in_the_log() {
+    let api = Api::start();
+    let once = api.initial_password();
+    for i in 0..5 {
+        let (a, _) = api.login("admin", &format!("wrong-{i}"));
+        assert_eq!((a.status, a.code()), (StatusCode::UNAUTHORIZED, 802), "{}", a.text);
+    }
+    let (locked, _) = api.login("admin", &once);
+    assert_eq!((locked.status, locked.code()), (StatusCode::TOO_MANY_REQUESTS, 803), "{}", locked.text);
+    let retry: u64 = locked.headers.get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&retry), "{retry}");
+    // The address is locked for any user, too.
+    let (other, _) = api.login("nobody", "whatever-1");
+    assert_eq!(other.code(), 803);
+    // From another address, the user is still locked.
+    let from = IpAddr::from([10, 9, 8, 7]);
+    let body = json!({"user": "admin", "password": once});
+    let a = api.from(from, Method::POST, "/api/v1/session", &Auth::default(), Some(body));
+    assert_eq!(a.code(), 803);
+    // The log says it (read through the database: nobody can log in now).
+    let db = api.ts.server().metadata();
+    let f = pstor_server::meta::logs::LogFilter { text: Some("locked out".into()), ..Default::default() };
+    assert!(db.count_logs(&f).unwrap() >= 1);
+    let f = pstor_server::meta::logs::LogFilter { text: Some("login".into()), ..Default::default() };
+    assert!(db.count_logs(&f).unwrap() >= 5, "every failed login is an operation log entry");
+}
+
+#[test]
+fn logout_and_revocation_end_access_at_once() {
+    let api = Api::start();
+    let auth = api.admin();
+    let t = api.call(Method::POST, "/api/v1/tokens", &auth, Some(json!({"name": "backup script"})));
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text);
+    let token = t.body["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("pst_"));
+    let bearer = Auth { bearer: Some(token.clone()), ..Auth::default() };
+    assert_eq!(api.call(Method::GET, "/api/v1/system/about", &bearer, None).status, StatusCode::OK);
+    // A bearer request needs no CSRF token.
+    let th = json!({"overwrite_pct": 12, "alarm_pct": 15, "volume_free_pct": 1});
+    assert_eq!(api.call(Method::PUT, "/api/v1/settings/thresholds", &bearer, Some(th)).status, StatusCode::NO_CONTENT);
+    assert_eq!(api.ts.server().engine().thresholds().alarm_pct, 15);
+    let list = api.call(Method::GET, "/api/v1/tokens", &auth, None);
+    assert!(!list.text.contains(&token[4..]), "the token is shown only once");
+    let id = list.body[0]["id"].as_i64().unwrap();
+    assert!(list.body[0]["last_used"].as_i64().is_some());
+    assert_eq!(api.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), &auth, None).status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Method::GET, "/api/v1/system/about", &bearer, None).code(), 800);
+
+    let out = api.call(Method::DELETE, "/api/v1/session", &auth, None);
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(out.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(api.call(Method::GET, "/api/v1/pools", &auth, None).code(), 800);
+}
+
+#[test]
+fn sessions_survive_a_restart_and_expire_on_the_server() {
+    let mut api = Api::start();
+    let auth = api.admin();
+    let data = api.ts.cfg.clone();
+    api.ts.server.take().unwrap().shutdown().unwrap();
+    let server = pstor_server::Server::start(data.clone()).unwrap();
+    api.router = server.management_router().unwrap();
+    assert_eq!(api.call(Method::GET, "/api/v1/pools", &auth, None).status, StatusCode::OK, "kept over a restart");
+    // Age the session past the idle timeout in the database: the next start drops it.
+    let db = server.metadata().clone();
+    db.with(|c| c.execute("UPDATE sessions SET last_seen = last_seen - 31 * 60 * 1000000", [])).unwrap();
+    drop(db);
+    server.shutdown().unwrap();
+    let server = pstor_server::Server::start(data).unwrap();
+    api.router = server.management_router().unwrap();
+    let r = api.call(Method::GET, "/api/v1/pools", &auth, None);
+    assert_eq!(r.code(), 800, "idle past 30 minutes: {}", r.text);
+    api.ts.server = Some(server);
+}
+
+#[test]
+fn errors_have_one_shape_and_fitting_statuses() {
+    let api = Api::start();
+    let auth = api.admin();
+    let a = |m: Method, p: &str, b: Option<Value>| api.call(m, p, &auth, b);
+    let r = a(Method::GET, "/api/v1/nowhere", None);
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 807));
+    let r = a(Method::PUT, "/api/v1/pools", Some(json!({})));
+    assert_eq!((r.status, r.code()), (StatusCode::METHOD_NOT_ALLOWED, 809));
+    let r = a(Method::GET, "/api/v1/pools/12345", None);
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 302), "an engine error keeps its number");
+    let r = a(Method::GET, "/api/v1/pools/abc", None);
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 808));
+    let r = a(Method::GET, "/api/v1/pools?page=0", None);
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 808));
+    let r = a(Method::POST, "/api/v1/pools", Some(json!({"name": "x", "kind": "audio", "capacity": 1})));
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 808), "{}", r.text);
+    let r = a(Method::POST, "/api/v1/pools", Some(json!({"name": "x", "kind": "video", "capacity": 1u64 << 60})));
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, 303), "{}", r.text);
+    let r = a(Method::DELETE, "/api/v1/pools/1", None);
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 213), "confirmation first: {}", r.text);
+    // Not JSON, and too large.
+    let req = |body: Body, ct: Option<&str>| {
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/pools")
+            .extension(PeerAddr(IpAddr::from([127, 0, 0, 1])))
+            .header(header::COOKIE, format!("pstor_session={}", auth.cookie.as_deref().unwrap()))
+            .header("x-csrf-token", auth.csrf.as_deref().unwrap());
+        if let Some(ct) = ct {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        b.body(body).unwrap()
+    };
+    let r = api.raw(req(Body::from("name=x"), Some("application/x-www-form-urlencoded")));
+    assert_eq!((r.status, r.code()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, 811));
+    let r = api.raw(req(Body::from("{not json"), Some("application/json")));
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 808));
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20));
+    let r = api.raw(req(Body::from(big), Some("application/json")));
+    assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, 810), "{}", &r.text[..r.text.len().min(300)]);
+}
+
+#[test]
+fn pools_spaces_and_the_home_summary() {
+    let api = Api::start();
+    let auth = api.admin();
+    let spaces = api.call(Method::GET, "/api/v1/spaces", &auth, None);
+    assert_eq!(spaces.body["total"], json!(1), "{}", spaces.text);
+    let s = &spaces.body["items"][0];
+    assert_eq!(s["status"], json!("normal"));
+    assert_eq!(s["device_type"], json!("local"));
+    assert_eq!(s["capacity"], json!(64u64 << 20));
+
+    // Add a pool, edit it, look at it, delete it.
+    let new = json!({"name": "lobby <b>", "kind": "mixed", "capacity": 4 << 20, "cycle_days": 7, "max_lock_pct": 20,
+                     "strategy": "stop", "transcoding": "frame", "original_cycle_days": 3});
+    let c = api.call(Method::POST, "/api/v1/pools", &auth, Some(new));
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+    let id = c.body["id"].as_u64().unwrap();
+    for (k, v) in [
+        ("name", json!("lobby <b>")),
+        ("kind", json!("mixed")),
+        ("strategy", json!("stop")),
+        ("cycle_days", json!(7)),
+        ("max_lock_pct", json!(20)),
+        ("status", json!("normal")),
+        ("transcoding", json!("frame")),
+        ("original_cycle_days", json!(3)),
+    ] {
+        assert_eq!(c.body[k], v, "{k}: {}", c.text);
+    }
+    assert_eq!(c.body["capacity"], json!(4u64 << 20));
+    let e = api.call(
+        Method::PATCH,
+        &format!("/api/v1/pools/{id}"),
+        &auth,
+        Some(json!({"cycle_days": 9, "original_cycle_days": 5})),
+    );
+    assert_eq!(
+        (e.body["cycle_days"].clone(), e.body["original_cycle_days"].clone(), e.body["transcoding"].clone()),
+        (json!(9), json!(5), json!("frame")),
+        "{}",
+        e.text
+    );
+    let list = api.call(Method::GET, "/api/v1/pools?page_size=1&page=2", &auth, None);
+    assert_eq!((list.body["total"].clone(), list.body["total_pages"].clone()), (json!(3), json!(3)), "{}", list.text);
+    let summary = api.call(Method::GET, "/api/v1/system/summary", &auth, None);
+    assert_eq!(summary.body["pools"], json!(3), "{}", summary.text);
+    assert_eq!(summary.body["capacity"]["total"], json!(64u64 << 20));
+    assert_eq!(summary.body["spaces"]["normal"], json!(1));
+    let d = api.call(Method::DELETE, &format!("/api/v1/pools/{id}?confirm=true"), &auth, None);
+    assert_eq!(d.status, StatusCode::NO_CONTENT, "{}", d.text);
+    assert_eq!(api.call(Method::GET, &format!("/api/v1/pools/{id}"), &auth, None).code(), 302);
+
+    // Initialize a second folder as a job and follow it.
+    let folder = api.ts.dir.path().join("space2");
+    std::fs::create_dir(&folder).unwrap();
+    let body = json!({"spaces": [{"path": folder, "capacity": 8 << 20}]});
+    let r = api.call(Method::POST, "/api/v1/spaces", &auth, Some(body));
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let job = r.body[0]["job"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let j = api.call(Method::GET, &format!("/api/v1/jobs/{job}"), &auth, None);
+        if j.body["state"] == json!("done") {
+            break;
+        }
+        assert_eq!(j.body["state"], json!("running"), "{}", j.text);
+        assert!(std::time::Instant::now() < deadline, "the job did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let bad = api.call(
+        Method::POST,
+        "/api/v1/spaces",
+        &auth,
+        Some(json!({"spaces": [{"path": "/no/such/folder", "capacity": 8 << 20}]})),
+    );
+    assert_eq!((bad.status, bad.code()), (StatusCode::UNPROCESSABLE_ENTITY, 200), "{}", bad.text);
+    assert_eq!(api.call(Method::GET, "/api/v1/spaces", &auth, None).body["total"], json!(2));
+
+    let log = api.log_contents(&auth);
+    for want in [
+        "created resource pool \"lobby <b>\"",
+        "edited resource pool",
+        "deleted resource pool",
+        "started initializing storage space",
+    ] {
+        assert!(log.iter().any(|c| c.contains(want)), "{want} not in {log:?}");
+    }
+}
+
+#[test]
+fn the_log_pages_searches_streams_csv_and_clears() {
+    let api = Api::start();
+    let auth = api.admin();
+    let db = api.ts.server().metadata();
+    let limits = pstor_server::meta::logs::LogLimits { max_entries: 1_000_000, max_age_days: 30 };
+    for i in 0..2500 {
+        let e = pstor_server::meta::logs::NewLog {
+            kind: pstor_server::meta::logs::LogKind::Operation,
+            level: pstor_server::meta::logs::LogLevel::Info,
+            ip: if i % 10 == 0 { "192.0.2.10" } else { "192.0.2.20" },
+            user: "admin",
+            content: &format!("entry {i}, \"quoted\""),
+            result: "ok",
+        };
+        db.append_log(&e, limits).unwrap();
+    }
+    let p = api.call(Method::GET, "/api/v1/logs?ip=192.0.2.10&page_size=100&page=3", &auth, None);
+    assert_eq!((p.body["total"].clone(), p.body["total_pages"].clone()), (json!(250), json!(3)), "{}", p.text);
+    assert_eq!(p.body["items"].as_array().unwrap().len(), 50);
+    let q = api.call(Method::GET, "/api/v1/logs?text=entry%20249,&page_size=10", &auth, None);
+    assert_eq!(q.body["total"], json!(1), "{}", q.text);
+    let from = api.call(Method::GET, "/api/v1/logs?from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z", &auth, None);
+    assert_eq!(from.body["total"], json!(0), "{}", from.text);
+    assert_eq!(api.call(Method::GET, "/api/v1/logs?from=yesterday", &auth, None).code(), 808);
+
+    let csv = api.call(Method::GET, "/api/v1/logs.csv?ip=192.0.2.20", &auth, None);
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("text/csv"));
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(lines[0], "id,time,type,level,ip,user,content,result");
+    assert_eq!(lines.len(), 1 + 2250);
+    assert!(lines[1].contains("\"entry 2499, \"\"quoted\"\"\""), "{}", lines[1]);
+    let limited = api.call(Method::GET, "/api/v1/logs.csv?limit=10", &auth, None);
+    assert_eq!(limited.text.lines().count(), 11);
+
+    assert_eq!(api.call(Method::DELETE, "/api/v1/logs", &auth, None).code(), 213);
+    assert_eq!(api.call(Method::DELETE, "/api/v1/logs?confirm=true", &auth, None).status, StatusCode::NO_CONTENT);
+    let after = api.log_contents(&auth);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after[0].starts_with("cleared the log ("), "the clearing is logged: {after:?}");
+}
+
+#[test]
+fn address_restrictions_guard_the_management_and_sdk_ports() {
+    let api = Api::start();
+    let auth = api.admin();
+    let lock_me_out = json!({"management": ["10.0.0.0/8"], "sdk": []});
+    let r = api.call(Method::PUT, "/api/v1/settings/access", &auth, Some(lock_me_out));
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, 812), "{}", r.text);
+    let bad = api.call(
+        Method::PUT,
+        "/api/v1/settings/access",
+        &auth,
+        Some(json!({"management": ["10.0.0.0/40"], "sdk": []})),
+    );
+    assert_eq!(bad.code(), 808, "{}", bad.text);
+    let lists = json!({"management": ["127.0.0.1", "10.1.0.0/16"], "sdk": ["10.1.0.0/16"]});
+    assert_eq!(api.call(Method::PUT, "/api/v1/settings/access", &auth, Some(lists)).status, StatusCode::NO_CONTENT);
+    let outsider = api.from(IpAddr::from([192, 0, 2, 1]), Method::GET, "/api/v1/health", &Auth::default(), None);
+    assert_eq!((outsider.status, outsider.code()), (StatusCode::FORBIDDEN, 805));
+    let insider = api.from(IpAddr::from([10, 1, 2, 3]), Method::GET, "/api/v1/health", &Auth::default(), None);
+    assert_eq!(insider.status, StatusCode::OK);
+    // The SDK ports now close connections from 127.0.0.1 at accept.
+    let mut s = common::tcp(api.ts.addr(pstor_proto::Port::Signalling));
+    let mut b = [0u8; 16];
+    use std::io::Read;
+    assert!(matches!(s.read(&mut b), Ok(0) | Err(_)), "closed at once");
+    let got = api.call(Method::GET, "/api/v1/settings/access", &auth, None);
+    assert_eq!(got.body, json!({"management": ["127.0.0.1/32", "10.1.0.0/16"], "sdk": ["10.1.0.0/16"]}));
+}
+
+#[test]
+fn inspection_and_locks_over_the_api() {
+    let api = Api::start();
+    let auth = api.admin();
+    let e = api.ts.server().engine();
+    let pool = api.ts.pool("video");
+    let stream = e
+        .register_stream(pstor_core::StreamSpec {
+            pool,
+            camera_id: "gate-cam".into(),
+            channel: 1,
+            kind: pstor_core::StreamKind::Main,
+            codec: "H264".into(),
+            codec_config: Vec::new(),
+        })
+        .unwrap();
+    let t0 = common::T0 + 3600 * pstor_core::US_PER_SEC; // 01:00 UTC of 2026-11-23
+    for i in 0..100 {
+        e.append(stream, t0 + i * 100_000, i % 25 == 0, bytes::Bytes::from(vec![7u8; 1000])).unwrap();
+    }
+    e.sync(stream).unwrap();
+    let list = api.call(Method::GET, "/api/v1/streams?camera=GATE", &auth, None);
+    assert_eq!(list.body["total"], json!(1), "{}", list.text);
+    let id = list.body["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(id, stream.0.to_string(), "64-bit ids travel as strings");
+    let day = api.call(Method::GET, &format!("/api/v1/inspection/day?stream={id}&date=2026-11-23"), &auth, None);
+    assert_eq!(day.status, StatusCode::OK, "{}", day.text);
+    assert_eq!(day.body["hours"][1]["recorded_secs"], json!(10), "{}", day.text);
+    assert_eq!(day.body["hours"][1]["exception"], json!(true));
+    let hour =
+        api.call(Method::GET, &format!("/api/v1/inspection/hour?stream={id}&date=2026-11-23&hour=1"), &auth, None);
+    assert_eq!(hour.body["recorded"][0]["start"], json!(t0), "{}", hour.text);
+    let month = api.call(Method::GET, &format!("/api/v1/inspection/month?stream={id}&year=2026&month=11"), &auth, None);
+    assert_eq!(month.body["days"].as_array().unwrap().len(), 30, "{}", month.text);
+    assert_eq!(api.call(Method::GET, "/api/v1/inspection/day?stream=x", &auth, None).code(), 808);
+
+    let lock = json!({"stream": id, "start": "2026-11-23T01:00:00Z", "end": t0 + 5_000_000});
+    let l = api.call(Method::POST, "/api/v1/locks", &auth, Some(lock));
+    assert_eq!(l.status, StatusCode::CREATED, "{}", l.text);
+    assert_eq!(l.body["start"], json!(t0));
+    let lid = l.body["id"].as_str().unwrap().to_string();
+    let x = api.call(
+        Method::PATCH,
+        &format!("/api/v1/locks/{lid}"),
+        &auth,
+        Some(json!({"expires": "2030-01-01T00:00:00Z"})),
+    );
+    assert_eq!(x.status, StatusCode::NO_CONTENT, "{}", x.text);
+    assert_eq!(
+        api.call(Method::GET, "/api/v1/locks", &auth, None).body["items"][0]["expires"],
+        json!(1_893_456_000_000_000i64)
+    );
+    assert_eq!(api.call(Method::DELETE, &format!("/api/v1/locks/{lid}"), &auth, None).status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Method::DELETE, &format!("/api/v1/locks/{lid}"), &auth, None).code(), 600);
+}
