@@ -50,6 +50,14 @@ test -d "$site/pstor-data/engine" && test -d "$site/pstor-data/space1" \
 test -s "$site/pstor-data/credentials.toml"
 [ "$(stat -c %a "$site/pstor-data/credentials.toml")" = 600 ] || { echo "main job: credentials.toml is not mode 0600" >&2; exit 1; }
 grep -q '^signalling=' "$site/pstor-data/ports"
+# The management service (6060): HTTPS with the certificate it generated,
+# and the administrator's one-time password where the log says.
+[ "$(stat -c %a "$site/pstor-data/initial-admin-password")" = 600 ] \
+  || { echo "main job: no initial-admin-password of mode 0600" >&2; exit 1; }
+grep -q 'initial-admin-password' "$work/log" || { echo "main job: the log does not say where the one-time password is" >&2; exit 1; }
+mgmt=$(sed -n 's/.*management=\([^ ]*\).*/\1/p' "$work/out")
+curl -sS --fail --cacert "$site/pstor-data/tls/cert.pem" "https://127.0.0.1:${mgmt##*:}/api/v1/health" | grep -q '"ok"' \
+  || { echo "main job: the management port does not answer its health probe over TLS" >&2; exit 1; }
 stop
 "$bin" spaces --data "$site/pstor-data" | tee "$work/spaces"
 "$bin" pool list --data "$site/pstor-data" | tee "$work/pools"
