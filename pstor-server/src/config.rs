@@ -365,6 +365,11 @@ pub struct ManagementConfig {
     pub log_max_age_days: u32,
     /// Largest request body, bytes. Default 1 MiB.
     pub max_body: ByteSize,
+    /// A bearer token Prometheus may scrape `/metrics` with (besides any
+    /// API token or session). Default none.
+    pub metrics_token: Option<String>,
+    /// Let anyone on this host scrape `/metrics` without a token. Default false.
+    pub metrics_open_on_loopback: bool,
 }
 
 impl Default for ManagementConfig {
@@ -383,6 +388,8 @@ impl Default for ManagementConfig {
             log_max_entries: 2_000_000,
             log_max_age_days: 365,
             max_body: ByteSize(1 << 20),
+            metrics_token: None,
+            metrics_open_on_loopback: false,
         }
     }
 }
@@ -438,6 +445,9 @@ impl ServerConfig {
             return bad(
                 "management.session_idle_minutes, session_max_hours and lockout_failures must be at least 1".into()
             );
+        }
+        if m.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return bad("management.metrics_token must be at least 16 characters".into());
         }
         if m.log_max_entries < 1000 || m.log_max_age_days == 0 {
             return bad("management.log_max_entries must be at least 1000 and log_max_age_days at least 1".into());

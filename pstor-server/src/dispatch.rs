@@ -31,6 +31,8 @@ pub struct Context {
     pub stopping: AtomicBool,
     /// Requests being executed now, over all connections.
     pub in_progress: AtomicUsize,
+    /// Counters for /metrics.
+    pub metrics: crate::metrics::ServerMetrics,
 }
 
 /// What a connection's executor keeps between requests.
@@ -300,6 +302,7 @@ fn answer(ctx: &Context, session: &mut Session, req: Request, sums: Vec<Checksum
         Request::Append { stream, sync, frames } => {
             session.admit(&[stream])?;
             let n = frames.len();
+            let bytes: usize = frames.iter().map(|f| f.data.len()).sum();
             let appended = frames.into_iter().zip(sums).enumerate().try_for_each(|(i, (f, sum))| {
                 e.append_checksummed(stream, f.ts, f.key, sum).map_err(|err| {
                     let at = f.ts;
@@ -309,10 +312,16 @@ fn answer(ctx: &Context, session: &mut Session, req: Request, sums: Vec<Checksum
                     )
                 })
             });
+            let started = std::time::Instant::now();
             if let Err(err) = appended.and_then(|()| if sync { e.sync(stream) } else { Ok(()) }) {
                 session.refuse(stream, &err);
                 return Err(err);
             }
+            if sync {
+                ctx.metrics.synced(started);
+            }
+            ctx.metrics.ingest_frames.inc_by(n as u64);
+            ctx.metrics.ingest_bytes.inc_by(bytes as u64);
             Reply::Append { appended: u32::try_from(n).unwrap_or(u32::MAX) }
         }
         Request::ResumeStream { stream } => {
@@ -326,15 +335,19 @@ fn answer(ctx: &Context, session: &mut Session, req: Request, sums: Vec<Checksum
         }
         Request::Sync { streams } => {
             session.admit(&streams)?;
+            let started = std::time::Instant::now();
             if streams.is_empty() {
                 e.sync_all()?;
             } else {
                 e.sync_streams(&streams)?;
             }
+            ctx.metrics.synced(started);
             Reply::Sync {}
         }
         Request::PutPicture { pool, meta, data, sync } => {
             let id = e.put_picture(pool, &meta, &data)?;
+            ctx.metrics.pictures.inc();
+            ctx.metrics.picture_bytes.inc_by(data.len() as u64);
             if sync {
                 e.sync_pictures(pool)?;
             }

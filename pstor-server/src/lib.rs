@@ -42,6 +42,7 @@ mod jobs;
 pub mod logging;
 pub mod manage;
 pub mod meta;
+pub mod metrics;
 pub mod provision;
 pub mod server;
 pub mod size;

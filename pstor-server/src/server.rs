@@ -82,6 +82,7 @@ impl Server {
             read_batch: limits.read_batch.0 as usize,
             stopping: AtomicBool::new(false),
             in_progress: AtomicUsize::new(0),
+            metrics: crate::metrics::ServerMetrics::default(),
         });
         let management = if cfg.management.enabled {
             let ports = ServicePorts { signalling, data, management: None };
@@ -170,7 +171,13 @@ async fn accept_loop(
                 }
                 Ok((stream, peer)) => match Arc::clone(&conns).try_acquire_owned() {
                     Ok(permit) => {
-                        tokio::spawn(conn::serve(stream, peer, port, Arc::clone(&shared), permit, stop.clone()));
+                        let gauge = shared.ctx.metrics.sdk_connections.clone();
+                        gauge.inc();
+                        let served = conn::serve(stream, peer, port, Arc::clone(&shared), permit, stop.clone());
+                        tokio::spawn(async move {
+                            served.await;
+                            gauge.dec();
+                        });
                     }
                     Err(_) => {
                         let max = shared.limits.max_connections;

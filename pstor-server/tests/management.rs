@@ -614,3 +614,52 @@ fn inspection_and_locks_over_the_api() {
     assert_eq!(api.call(Method::DELETE, &format!("/api/v1/locks/{lid}"), &auth, None).status, StatusCode::NO_CONTENT);
     assert_eq!(api.call(Method::DELETE, &format!("/api/v1/locks/{lid}"), &auth, None).code(), 600);
 }
+
+#[test]
+fn metrics_need_a_token_and_show_the_engine() {
+    let token = "scrape-token-0123456789";
+    let api = Api::with(|c| c.management.metrics_token = Some(token.into()));
+    let r = api.call(Method::GET, "/metrics", &Auth::default(), None);
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, 800));
+    let wrong = Auth { bearer: Some("scrape-token-wrong-000".into()), ..Auth::default() };
+    assert_eq!(api.call(Method::GET, "/metrics", &wrong, None).status, StatusCode::UNAUTHORIZED);
+    // Some SDK traffic first.
+    let mut c = api.ts.client(pstor_proto::Port::Data);
+    let pool = api.ts.pool("video");
+    let e = api.ts.server().engine();
+    let stream = e
+        .register_stream(pstor_core::StreamSpec {
+            pool,
+            camera_id: "cam".into(),
+            channel: 1,
+            kind: pstor_core::StreamKind::Main,
+            codec: "H264".into(),
+            codec_config: Vec::new(),
+        })
+        .unwrap();
+    let frames = (0..10)
+        .map(|i| pstor_core::Frame { ts: common::T0 + i, key: i == 0, data: bytes::Bytes::from(vec![1u8; 500]) })
+        .collect();
+    c.call(pstor_proto::Request::Append { stream, sync: true, frames }).unwrap();
+    let ok = Auth { bearer: Some(token.into()), ..Auth::default() };
+    let m = api.call(Method::GET, "/metrics", &ok, None);
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    assert!(m.headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap().starts_with("application/openmetrics-text"));
+    let video = api.ts.server().engine().pool(pool).unwrap();
+    let want = format!("pstor_pool_capacity_bytes{{pool=\"{}\",name=\"video\"}} {}", pool.0, video.capacity);
+    assert!(m.text.contains(&want), "{want} not in\n{}", m.text);
+    assert!(m.text.contains("pstor_ingest_frames_total 10"), "{}", m.text);
+    assert!(m.text.contains("pstor_ingest_bytes_total 5000"), "{}", m.text);
+    assert!(m.text.contains("pstor_sync_duration_seconds_count 1"), "{}", m.text);
+    assert!(m.text.contains("pstor_sdk_connections 1"), "{}", m.text);
+    assert!(m.text.contains(",status=\"normal\"} 1"), "{}", m.text);
+    assert!(
+        m.text.contains("pstor_api_requests_total{route=\"/metrics\",method=\"GET\",status=\"401\"} 2"),
+        "{}",
+        m.text
+    );
+    assert!(m.text.trim_end().ends_with("# EOF"));
+    // A session scrapes too; an address off loopback without a token does not.
+    let auth = api.admin();
+    assert_eq!(api.call(Method::GET, "/metrics", &auth, None).status, StatusCode::OK);
+}

@@ -292,7 +292,7 @@ pub fn clear_cookie(secure: bool) -> String {
 }
 
 /// Equal, in time independent of where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -340,7 +340,9 @@ pub async fn drain(req: Request, limit: u64) {
     let _ = axum::body::to_bytes(req.into_body(), usize::try_from(limit).unwrap_or(usize::MAX)).await;
 }
 
-async fn authenticate(
+/// Who a request's bearer token or session cookie is, checked as
+/// [`require`] does (CSRF, must-change password).
+pub async fn authenticate(
     state: &Arc<State>,
     ip: IpAddr,
     headers: &HeaderMap,

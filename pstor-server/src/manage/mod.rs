@@ -13,6 +13,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod tls;
 
 use crate::access::{AccessControl, Service};
@@ -223,6 +224,17 @@ async fn guard(state: axum::extract::State<Arc<State>>, req: Request, next: Next
     resp
 }
 
+/// Counts each request of a route by its route, method and status.
+async fn count(state: axum::extract::State<Arc<State>>, req: Request, next: Next) -> Response {
+    let route =
+        req.extensions().get::<axum::extract::MatchedPath>().map_or_else(String::new, |m| m.as_str().to_string());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let labels = vec![("route", route), ("method", method), ("status", resp.status().as_u16().to_string())];
+    state.ctx.metrics.api_requests.get_or_create(&labels).inc();
+    resp
+}
+
 async fn not_found(state: axum::extract::State<Arc<State>>, req: Request) -> ApiError {
     let path = req.uri().path().to_string();
     auth::drain(req, state.cfg.max_body.0).await;
@@ -242,6 +254,8 @@ pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .merge(api::public())
         .merge(protected)
+        .route("/metrics", axum::routing::get(metrics::scrape))
+        .route_layer(from_fn_with_state(Arc::clone(&state), count))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(Arc::clone(&state), audit))

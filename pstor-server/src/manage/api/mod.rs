@@ -14,6 +14,7 @@ mod spaces;
 mod system;
 
 pub use settings::{Features, ACCESS as ACCESS_SETTING, FEATURES as FEATURES_SETTING};
+pub use spaces::status_name as spaces_status_name;
 
 use super::error::{ApiCode, ApiError};
 use super::State;
