@@ -370,6 +370,11 @@ pub struct ManagementConfig {
     pub metrics_token: Option<String>,
     /// Let anyone on this host scrape `/metrics` without a token. Default false.
     pub metrics_open_on_loopback: bool,
+    /// Hours between metadata backups onto the storage spaces (0: none on
+    /// a schedule; they are still taken before risky operations). Default 24.
+    pub backup_interval_hours: u64,
+    /// Backups kept per storage space. Default 7.
+    pub backup_keep: u32,
 }
 
 impl Default for ManagementConfig {
@@ -390,6 +395,8 @@ impl Default for ManagementConfig {
             max_body: ByteSize(1 << 20),
             metrics_token: None,
             metrics_open_on_loopback: false,
+            backup_interval_hours: 24,
+            backup_keep: 7,
         }
     }
 }
@@ -445,6 +452,9 @@ impl ServerConfig {
             return bad(
                 "management.session_idle_minutes, session_max_hours and lockout_failures must be at least 1".into()
             );
+        }
+        if m.backup_keep == 0 {
+            return bad("management.backup_keep must be at least 1".into());
         }
         if m.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return bad("management.metrics_token must be at least 16 characters".into());

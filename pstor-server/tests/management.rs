@@ -663,3 +663,68 @@ fn metrics_need_a_token_and_show_the_engine() {
     let auth = api.admin();
     assert_eq!(api.call(Method::GET, "/metrics", &auth, None).status, StatusCode::OK);
 }
+
+#[test]
+fn after_a_reinstall_the_backup_on_the_spaces_brings_users_settings_and_logs_back() {
+    let mut api = Api::start();
+    let auth = api.admin();
+    let features = json!({"picture_digest": false, "anr": true, "stream_certification": false, "channel_limit": 64});
+    assert_eq!(
+        api.call(Method::PUT, "/api/v1/settings/features", &auth, Some(features.clone())).status,
+        StatusCode::NO_CONTENT
+    );
+    let b = api.call(Method::POST, "/api/v1/backups", &auth, None);
+    assert_eq!(b.status, StatusCode::CREATED, "{}", b.text);
+    assert_eq!(b.body["written"].as_array().unwrap().len(), 1);
+    assert!(b.body["written"][0].as_str().unwrap().contains("/space1/pstor-meta-backup/meta-"));
+
+    // Reinstall: the data folder is gone; the space, outside it, is found again.
+    let cfg = api.ts.cfg.clone();
+    api.ts.server.take().unwrap().shutdown().unwrap();
+    std::fs::remove_dir_all(&cfg.data_dir).unwrap();
+    let server = pstor_server::Server::start(cfg.clone()).unwrap();
+    api.router = server.management_router().unwrap();
+    api.ts.server = Some(server);
+    let (a, fresh) = api.login("admin", &api.initial_password());
+    assert_eq!(a.status, StatusCode::OK, "a new one-time password: {}", a.text);
+    let second = "Second-Install-9";
+    let c = api.call(
+        Method::PUT,
+        "/api/v1/session/password",
+        &fresh,
+        Some(json!({"current_password": api.initial_password(), "new_password": second})),
+    );
+    assert_eq!(c.status, StatusCode::NO_CONTENT);
+    let list = api.call(Method::GET, "/api/v1/backups", &fresh, None);
+    assert_eq!(list.body["restore_suggested"], json!(true), "{}", list.text);
+    let id = list.body["backups"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        api.call(Method::GET, "/api/v1/settings/features", &fresh, None).body["anr"],
+        json!(false),
+        "a fresh database"
+    );
+
+    let no = api.call(Method::POST, "/api/v1/backups/restore", &fresh, Some(json!({"backup": id})));
+    assert_eq!(no.code(), 213, "confirmation first");
+    let missing = api.call(
+        Method::POST,
+        "/api/v1/backups/restore",
+        &fresh,
+        Some(json!({"backup": "1/meta-x.db", "confirm": true})),
+    );
+    assert_eq!(missing.code(), 807);
+    let r = api.call(Method::POST, "/api/v1/backups/restore", &fresh, Some(json!({"backup": id, "confirm": true})));
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(api.call(Method::GET, "/api/v1/pools", &fresh, None).code(), 800, "every session ended");
+
+    assert_eq!(api.login("admin", second).0.code(), 802, "the reinstall's account is gone");
+    let (ok, old) = api.login("admin", NEW_PASSWORD);
+    assert_eq!(ok.status, StatusCode::OK, "the restored account: {}", ok.text);
+    assert_eq!(ok.body["must_change_password"], json!(false));
+    assert_eq!(api.call(Method::GET, "/api/v1/settings/features", &old, None).body, features);
+    let log = api.log_contents(&old);
+    assert!(log.iter().any(|c| c.contains("set the features: picture Digest off, ANR on")), "{log:?}");
+    assert!(log.iter().any(|c| c.starts_with("restored the metadata backup")), "{log:?}");
+    assert_eq!(api.call(Method::GET, "/api/v1/backups", &old, None).body["restore_suggested"], json!(false));
+    assert!(!cfg.data_dir.join("initial-admin-password").exists());
+}

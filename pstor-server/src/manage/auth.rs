@@ -183,6 +183,13 @@ impl Sessions {
         Ok(())
     }
 
+    /// Ends every session (a restored database brings other accounts).
+    pub fn clear_all(&self, db: &MetaDb) -> Result<(), ApiError> {
+        self.live.lock().clear();
+        db.with(|c| c.execute("DELETE FROM sessions", []).map(drop))?;
+        Ok(())
+    }
+
     /// A session's row.
     pub fn get(&self, hash: &[u8; 32]) -> Option<SessionRow> {
         self.live.lock().get(hash).map(|l| l.row.clone())

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backups;
 pub mod error;
 pub mod metrics;
 pub mod tls;
@@ -79,6 +80,9 @@ pub struct State {
     pub started: Instant,
     /// The same, µs UTC.
     pub started_at: i64,
+    /// The metadata database was created at this start and nobody has
+    /// backed it up or restored one since ([`backups`]).
+    pub fresh_database: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -384,6 +388,7 @@ pub fn prepare(
     mut ports: ServicePorts,
 ) -> Result<Prepared, crate::ServerError> {
     let m = &cfg.management;
+    let fresh = db.created();
     ensure_admin(&db, &cfg.data_dir)?;
     let bind = m.bind.unwrap_or(cfg.listen.bind);
     let tls = if m.plain_http {
@@ -416,6 +421,7 @@ pub fn prepare(
         ports,
         started: Instant::now(),
         started_at: crate::meta::now_us(),
+        fresh_database: std::sync::atomic::AtomicBool::new(fresh),
     });
     Ok(Prepared { listener, state })
 }

@@ -9,6 +9,7 @@
 //! Calls block (disk I/O): the management service makes them on tokio's
 //! blocking pool, never on the runtime's workers.
 
+pub mod backup;
 pub mod logs;
 pub mod settings;
 pub mod users;
@@ -76,6 +77,9 @@ pub enum MetaError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A backup could not be written or restored.
+    #[error("metadata backup: {0}")]
+    Backup(String),
     /// The file was written by a newer pstor-server.
     #[error(
         "metadata database {path}: schema version {found} is newer than this build's {known}; use a newer pstor-server"
@@ -95,28 +99,43 @@ pub enum MetaError {
 pub struct MetaDb {
     path: PathBuf,
     conn: Mutex<Connection>,
+    created: bool,
+}
+
+/// Opens the file read-write (creating it), in WAL mode, migrated.
+fn open_migrated(path: &Path) -> Result<Connection, MetaError> {
+    let sql = |source| MetaError::Sql { path: path.to_path_buf(), source };
+    let mut conn =
+        open_connection(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE).map_err(sql)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+    let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    let known = MIGRATIONS.len() as u32;
+    if found > known {
+        return Err(MetaError::TooNew { path: path.to_path_buf(), found, known });
+    }
+    for (n, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(step).map_err(sql)?;
+        tx.pragma_update(None, "user_version", n as u32 + 1).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+    }
+    Ok(conn)
 }
 
 impl MetaDb {
     /// Opens (creating if missing) and migrates the database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<MetaDb, MetaError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| MetaError::Backup(format!("creating {}: {e}", data_dir.display())))?;
         let path = data_dir.join(FILE_NAME);
-        let sql = |source| MetaError::Sql { path: path.clone(), source };
-        let mut conn =
-            open_connection(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        let found: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
-        let known = MIGRATIONS.len() as u32;
-        if found > known {
-            return Err(MetaError::TooNew { path, found, known });
-        }
-        for (n, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = conn.transaction().map_err(sql)?;
-            tx.execute_batch(step).map_err(sql)?;
-            tx.pragma_update(None, "user_version", n as u32 + 1).map_err(sql)?;
-            tx.commit().map_err(sql)?;
-        }
-        Ok(MetaDb { path, conn: Mutex::new(conn) })
+        let created = !path.exists();
+        let conn = open_migrated(&path)?;
+        Ok(MetaDb { path, conn: Mutex::new(conn), created })
+    }
+
+    /// Whether this open created the file (a first start, or a reinstall).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// The file.

@@ -118,6 +118,10 @@ pub(super) async fn csv(S(state): S<Arc<State>>, Params(q): Params<LogQuery>) ->
 /// `DELETE /api/v1/logs?confirm=true`.
 pub(super) async fn clear(S(state): S<Arc<State>>, Params(c): Params<Confirm>) -> ApiResult<Response> {
     c.require("clearing the log deletes every entry")?;
-    let n = blocking(move || Ok(state.db.clear_logs()?)).await?;
+    let n = blocking(move || {
+        crate::manage::backups::before(&state, "clearing the log");
+        Ok(state.db.clear_logs()?)
+    })
+    .await?;
     Ok(audited(format!("cleared the log ({n} entries deleted)"), StatusCode::NO_CONTENT))
 }

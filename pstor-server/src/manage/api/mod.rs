@@ -4,6 +4,7 @@
 //! query and path extractors (whose failures answer in the API's error
 //! shape) and the page envelope of every list.
 
+mod backups;
 mod inspection;
 mod locks;
 mod logs;
@@ -66,6 +67,8 @@ pub fn protected() -> Router<Arc<State>> {
         .route("/api/v1/settings/thresholds", get(settings::thresholds).put(settings::set_thresholds))
         .route("/api/v1/settings/access", get(settings::access).put(settings::set_access))
         .route("/api/v1/settings/features", get(settings::features).put(settings::set_features))
+        .route("/api/v1/backups", get(backups::list).post(backups::take))
+        .route("/api/v1/backups/restore", post(backups::restore))
 }
 
 /// A JSON body; a malformed one is a 400, a missing content type a 415,

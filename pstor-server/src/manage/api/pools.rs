@@ -250,6 +250,7 @@ pub(super) async fn delete(
     c.require("deleting a resource pool deletes its recordings")?;
     let name = blocking(move || {
         let name = state.ctx.engine.pool(PoolId(id))?.config.name;
+        crate::manage::backups::before(&state, &format!("deleting resource pool {name:?}"));
         state.ctx.engine.delete_pool(PoolId(id))?;
         save_extras(&state, id, None)?;
         Ok(name)

@@ -181,6 +181,7 @@ pub(super) async fn reinitialize(
 ) -> ApiResult<Response> {
     c.require("re-initializing deletes all the data in the storage space")?;
     blocking(move || {
+        crate::manage::backups::before(&state, &format!("re-initializing storage space {id}"));
         Ok(state.ctx.engine.reinitialize_space(SpaceId(id), Some(WipeConfirmation::DeleteAllDataInSpace))?)
     })
     .await?;

@@ -1,0 +1,106 @@
+//! The metadata backup schedule (manual 3.8.9): a snapshot onto every
+//! Normal storage space every `management.backup_interval_hours` and
+//! before risky operations (re-initializing a space, deleting a pool,
+//! clearing the log, restoring), keeping the newest `backup_keep` per
+//! space; and what a reinstall needs: the backups found on the spaces, and
+//! the restore.
+//!
+//! A database created at this start (first start or reinstall) is not
+//! backed up by the schedule until someone decides: it would push the
+//! backups of the installation that came before off the spaces. Taking a
+//! backup by hand or restoring one ends that.
+
+use super::{blocking, error::ApiResult, State};
+use crate::meta::backup::{list_in, BackupFile};
+use crate::meta::logs::{LogKind, LogLevel, NewLog};
+use crate::meta::now_us;
+use pstor_core::SpaceStatus;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Every backup on the engine's spaces, newest first.
+pub fn list(state: &State) -> Vec<BackupFile> {
+    let mut all: Vec<BackupFile> = state
+        .ctx
+        .engine
+        .spaces()
+        .into_iter()
+        .filter(|s| s.status != SpaceStatus::Lost)
+        .flat_map(|s| list_in(s.id.0, &s.path))
+        .collect();
+    all.sort_by_key(|b| std::cmp::Reverse(b.taken_at));
+    all
+}
+
+/// Whether the UI should offer a restore: this start created the database
+/// and backups of an earlier one were found.
+pub fn restore_suggested(state: &State) -> bool {
+    state.fresh_database.load(Ordering::SeqCst) && !list(state).is_empty()
+}
+
+/// Takes a backup now onto every Normal space (blocking). Returns the files
+/// written; a space that fails is logged and skipped.
+pub fn take(state: &State, why: &str) -> Vec<PathBuf> {
+    let at = now_us();
+    let mut written = Vec::new();
+    for s in state.ctx.engine.spaces().into_iter().filter(|s| s.status == SpaceStatus::Normal) {
+        match state.db.backup_to(&s.path, at, state.cfg.backup_keep as usize) {
+            Ok(f) => written.push(f),
+            Err(e) => {
+                tracing::warn!(space = s.id.0, error = %e, "metadata backup onto a storage space failed");
+                system_log(
+                    state,
+                    LogLevel::Warning,
+                    &format!("metadata backup onto storage space {} failed: {e}", s.id),
+                );
+            }
+        }
+    }
+    system_log(state, LogLevel::Info, &format!("metadata backed up onto {} storage space(s) ({why})", written.len()));
+    written
+}
+
+/// A backup before a risky operation, unless the database is a fresh one
+/// whose predecessor's backups must stay.
+pub fn before(state: &State, what: &str) {
+    if !state.fresh_database.load(Ordering::SeqCst) {
+        take(state, &format!("before {what}"));
+    }
+}
+
+fn system_log(state: &State, level: LogLevel, content: &str) {
+    let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content, result: "ok" };
+    if let Err(err) = state.db.append_log(&e, state.log_limits()) {
+        tracing::error!(error = %err, "could not write the log store");
+    }
+}
+
+/// The schedule: runs until `stop`.
+pub async fn schedule(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let hours = state.cfg.backup_interval_hours;
+    if hours == 0 {
+        return;
+    }
+    let every = Duration::from_secs(hours.saturating_mul(3600));
+    loop {
+        tokio::select! {
+            _ = crate::conn::wait_shutdown(&mut stop) => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if state.fresh_database.load(Ordering::SeqCst) && restore_suggested(&state) {
+            tracing::info!(
+                "scheduled metadata backup skipped: a restore of an earlier installation's backup is pending"
+            );
+            continue;
+        }
+        let st = Arc::clone(&state);
+        let _: ApiResult<()> = blocking(move || {
+            take(&st, "scheduled");
+            Ok(())
+        })
+        .await;
+    }
+}
