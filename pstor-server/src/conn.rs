@@ -20,7 +20,7 @@
 
 use crate::buffers::{BufferPool, POOLED_MIN};
 use crate::config::Limits;
-use crate::credentials::KeyStore;
+use crate::credentials::KeyRing;
 use crate::dispatch::{self, Context, Prepared};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use pstor_core::ErrorCode;
@@ -62,7 +62,7 @@ pub struct ConnShared {
     /// Address restrictions (the SDK ports' list is checked at accept).
     pub access: Arc<crate::access::AccessControl>,
     /// Accepted key pairs.
-    pub keys: KeyStore,
+    pub keys: Arc<KeyRing>,
     /// Receive buffers for large bodies.
     pub buffers: Arc<BufferPool>,
     /// Limits.
@@ -180,6 +180,7 @@ async fn run(
     };
     tracing::Span::current().record("key", key.as_str());
     info!("authenticated");
+    let mut shutdown = close_on_revocation(shared, key, shutdown);
 
     let permit = Arc::new(permit);
     let (tx, rx) = mpsc::channel::<Job>(limits.max_in_flight.max(1) as usize);
@@ -221,6 +222,42 @@ async fn run(
     end
 }
 
+/// A stop signal for one connection: the server's shutdown, or the reset
+/// of the key pair it authenticated with (manual 3.8.5: resetting the keys
+/// disconnects those using the old pair).
+fn close_on_revocation(
+    shared: &Arc<ConnShared>,
+    key: String,
+    mut server: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    let keys = Arc::clone(&shared.keys);
+    let secret = keys.secret(&key);
+    let mut changes = keys.watch();
+    tokio::spawn(
+        async move {
+            loop {
+                tokio::select! {
+                    _ = wait_shutdown(&mut server) => break,
+                    _ = tx.closed() => return,
+                    r = changes.changed() => {
+                        if r.is_err() {
+                            break;
+                        }
+                        if keys.secret(&key) != secret {
+                            info!("the key pair was reset: closing the connection");
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(true);
+        }
+        .in_current_span(),
+    );
+    rx
+}
+
 /// Reads frames until one is complete (or the peer closes).
 async fn read_frame(rd: &mut OwnedReadHalf, buf: &mut BytesMut, max_body: u32) -> Result<RawFrame, End> {
     loop {
@@ -245,7 +282,7 @@ async fn handshake(
     wr: &mut OwnedWriteHalf,
     buf: &mut BytesMut,
     hs: &ServerHandshake,
-    keys: &KeyStore,
+    keys: &KeyRing,
 ) -> Result<String, End> {
     wr.write_all(&hs.hello_frame()).await.map_err(End::Io)?;
     let frame = match read_frame(rd, buf, HANDSHAKE_MAX_BODY).await {

@@ -86,6 +86,91 @@ impl KeyStore {
     }
 }
 
+/// The keys in force while the server runs (manual 3.8.5): the store, and
+/// the reset of a pair of the credentials file, which every connection
+/// authenticated with the old pair sees ([`KeyRing::watch`]) and closes on.
+#[derive(Debug)]
+pub struct KeyRing {
+    store: parking_lot::RwLock<KeyStore>,
+    /// The credentials file (its pairs can be reset), if any.
+    file: Option<std::path::PathBuf>,
+    /// Access keys written in the configuration itself (not resettable).
+    from_config: Vec<String>,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl KeyRing {
+    /// The keys of `cfg` as loaded.
+    pub fn new(store: KeyStore, cfg: &ServerConfig) -> KeyRing {
+        KeyRing {
+            store: parking_lot::RwLock::new(store),
+            file: cfg.credentials_path(),
+            from_config: cfg.keys.pairs.iter().map(|p| p.access_key.clone()).collect(),
+            changes: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// The secret key of an access key.
+    pub fn secret(&self, access_key: &str) -> Option<String> {
+        self.store.read().secret(access_key)
+    }
+
+    /// How many pairs.
+    pub fn len(&self) -> usize {
+        self.store.read().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.store.read().is_empty()
+    }
+
+    /// The access keys, sorted, each with whether it can be reset (it is
+    /// in the credentials file, not written in the configuration).
+    pub fn access_keys(&self) -> Vec<(String, bool)> {
+        let mut keys: Vec<(String, bool)> =
+            self.store.read().secrets.keys().map(|k| (k.clone(), !self.from_config.contains(k))).collect();
+        keys.sort();
+        keys
+    }
+
+    /// A pair, secret included (the key download).
+    pub fn pair(&self, access_key: &str) -> Option<KeyPair> {
+        self.secret(access_key).map(|secret_key| KeyPair { access_key: access_key.to_string(), secret_key })
+    }
+
+    /// Replaces a pair of the credentials file with a new one (new access
+    /// key and secret), rewrites the file, and tells every connection.
+    pub fn reset(&self, access_key: &str) -> Result<KeyPair, ServerError> {
+        let file = self.file.as_ref().filter(|_| !self.from_config.iter().any(|k| k == access_key));
+        let Some(file) = file else {
+            return Err(ServerError::Credentials(format!(
+                "access key {access_key:?} is written in the configuration file: change it there"
+            )));
+        };
+        let mut pairs = read_file(file)?;
+        let Some(slot) = pairs.iter_mut().find(|p| p.access_key == access_key) else {
+            return Err(ServerError::Credentials(format!("no access key {access_key:?} in {}", file.display())));
+        };
+        let new = generate();
+        *slot = new.clone();
+        write_file(file, &pairs)?;
+        {
+            let mut store = self.store.write();
+            store.secrets.remove(access_key);
+            store.secrets.insert(new.access_key.clone(), new.secret_key.clone());
+        }
+        self.changes.send_modify(|n| *n += 1);
+        tracing::info!(old = access_key, new = %new.access_key, "a key pair was reset: connections of the old pair close");
+        Ok(new)
+    }
+
+    /// Changes to the keys (a counter), for connections to re-check theirs.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
 /// The pairs the configuration names, as [`KeyStore::load`] would find
 /// them (the file's pairs after those written in the configuration), without
 /// generating any: a missing credentials file is an error here.

@@ -5,7 +5,7 @@ use crate::access::{AccessControl, AccessLists, Service};
 use crate::buffers::BufferPool;
 use crate::config::ServerConfig;
 use crate::conn::{self, ConnShared};
-use crate::credentials::KeyStore;
+use crate::credentials::{KeyRing, KeyStore};
 use crate::dispatch::Context;
 use crate::error::ServerError;
 use crate::events::EventWatch;
@@ -49,6 +49,7 @@ impl Server {
     }
 
     fn serve(cfg: &ServerConfig, keys: KeyStore, engine: Engine) -> Result<RunningServer, ServerError> {
+        let keys = Arc::new(KeyRing::new(keys, cfg));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("pstor-net")
@@ -86,7 +87,14 @@ impl Server {
         });
         let management = if cfg.management.enabled {
             let ports = ServicePorts { signalling, data, management: None };
-            Some(manage::prepare(cfg, Arc::clone(&ctx), Arc::clone(&db), Arc::clone(&access), ports)?)
+            Some(manage::prepare(
+                cfg,
+                Arc::clone(&ctx),
+                Arc::clone(&db),
+                Arc::clone(&access),
+                Arc::clone(&keys),
+                ports,
+            )?)
         } else {
             None
         };

@@ -728,3 +728,64 @@ fn after_a_reinstall_the_backup_on_the_spaces_brings_users_settings_and_logs_bac
     assert_eq!(api.call(Method::GET, "/api/v1/backups", &old, None).body["restore_suggested"], json!(false));
     assert!(!cfg.data_dir.join("initial-admin-password").exists());
 }
+
+#[test]
+fn a_key_reset_needs_the_password_and_closes_the_old_pairs_connections() {
+    let api = Api::with(|c| c.keys.credentials_file = Some(c.data_dir.join("credentials.toml")));
+    let auth = api.admin();
+    let keys = api.call(Method::GET, "/api/v1/keys", &auth, None);
+    let list = keys.body.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{}", keys.text);
+    assert!(!keys.text.contains(common::SECRET), "no secret in the list");
+    let file_key =
+        list.iter().find(|k| k["resettable"] == json!(true)).unwrap()["access_key"].as_str().unwrap().to_string();
+
+    let wrong = json!({"access_key": file_key, "password": "not-my-password-1"});
+    assert_eq!(api.call(Method::POST, "/api/v1/keys/download", &auth, Some(wrong.clone())).code(), 802);
+    assert_eq!(api.call(Method::POST, "/api/v1/keys/reset", &auth, Some(wrong)).code(), 802);
+    let d = api.call(
+        Method::POST,
+        "/api/v1/keys/download",
+        &auth,
+        Some(json!({"access_key": file_key, "password": NEW_PASSWORD})),
+    );
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    let secret = d.text.lines().find_map(|l| l.strip_prefix("secret_key=")).unwrap().to_string();
+    assert!(d.headers.get(header::CONTENT_DISPOSITION).unwrap().to_str().unwrap().contains("attachment"));
+
+    // A connection of that pair, open during the reset, is closed by it.
+    let addr = api.ts.addr(pstor_proto::Port::Signalling);
+    let mut old = common::Client::connect(addr, pstor_proto::Port::Signalling, &file_key, &secret).unwrap();
+    let config_pair =
+        common::Client::connect(addr, pstor_proto::Port::Signalling, common::ACCESS, common::SECRET).unwrap();
+    let r = api.call(
+        Method::POST,
+        "/api/v1/keys/reset",
+        &auth,
+        Some(json!({"access_key": file_key, "password": NEW_PASSWORD})),
+    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (new_key, new_secret) = (r.body["access_key"].as_str().unwrap(), r.body["secret_key"].as_str().unwrap());
+    assert_ne!(new_key, file_key);
+    let mut b = [0u8; 64];
+    use std::io::Read;
+    assert!(matches!(old.stream.read(&mut b), Ok(0) | Err(_)), "the old pair's connection is closed");
+    assert!(
+        common::Client::connect(addr, pstor_proto::Port::Signalling, &file_key, &secret).is_err(),
+        "the old pair is refused"
+    );
+    common::Client::connect(addr, pstor_proto::Port::Signalling, new_key, new_secret).expect("the new pair works");
+    let mut config_pair = config_pair;
+    config_pair.stream.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    assert!(config_pair.stream.read(&mut b).is_err(), "another pair's connection stays open (read times out)");
+    let file = std::fs::read_to_string(api.ts.cfg.data_dir.join("credentials.toml")).unwrap();
+    assert!(file.contains(new_key) && !file.contains(&file_key));
+    let conf = api.call(
+        Method::POST,
+        "/api/v1/keys/reset",
+        &auth,
+        Some(json!({"access_key": common::ACCESS, "password": NEW_PASSWORD})),
+    );
+    assert_eq!(conf.code(), 812, "{}", conf.text);
+    assert!(api.log_contents(&auth).iter().any(|c| c.contains("reset the key pair")));
+}

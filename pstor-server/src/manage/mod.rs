@@ -68,6 +68,8 @@ pub struct State {
     pub lockout: Lockout,
     /// Address restrictions of every port.
     pub access: Arc<AccessControl>,
+    /// The SDK key pairs (3.8.5).
+    pub keys: Arc<crate::credentials::KeyRing>,
     /// The configuration's section.
     pub cfg: ManagementConfig,
     /// The data folder.
@@ -385,6 +387,7 @@ pub fn prepare(
     ctx: Arc<Context>,
     db: Arc<MetaDb>,
     access: Arc<AccessControl>,
+    keys: Arc<crate::credentials::KeyRing>,
     mut ports: ServicePorts,
 ) -> Result<Prepared, crate::ServerError> {
     let m = &cfg.management;
@@ -415,6 +418,7 @@ pub fn prepare(
         sessions,
         lockout: Lockout::new(m.lockout_failures, Duration::from_secs(m.lockout_secs)),
         access,
+        keys,
         cfg: m.clone(),
         data_dir: cfg.data_dir.clone(),
         tls,

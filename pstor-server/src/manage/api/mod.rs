@@ -6,6 +6,7 @@
 
 mod backups;
 mod inspection;
+mod keys;
 mod locks;
 mod logs;
 mod pools;
@@ -68,6 +69,9 @@ pub fn protected() -> Router<Arc<State>> {
         .route("/api/v1/settings/access", get(settings::access).put(settings::set_access))
         .route("/api/v1/settings/features", get(settings::features).put(settings::set_features))
         .route("/api/v1/backups", get(backups::list).post(backups::take))
+        .route("/api/v1/keys", get(keys::list))
+        .route("/api/v1/keys/download", post(keys::download))
+        .route("/api/v1/keys/reset", post(keys::reset))
         .route("/api/v1/backups/restore", post(backups::restore))
 }
 
