@@ -100,6 +100,17 @@ max_lock_pct = 50
 min_space_capacity = "1MiB"
 segment_size = "4MiB"
 EOF
+# The folder browser (POST/PATCH/DELETE /api/v1/folders creates, renames
+# and deletes host folders) is kept inside $dir/browse. A binary built
+# before management.browse_roots would refuse the key: it has no folder
+# browser either (its name is a string in any binary that has it).
+mkdir -p "$dir/browse"
+browse=
+if grep -aq browse_roots "$bin"; then
+  browse=$dir/browse
+  sed -i "/^plain_http = false\$/a browse_roots = [\"$browse\"]" "$dir/pstor-server.toml"
+  grep -q '^browse_roots' "$dir/pstor-server.toml" || fail "could not write browse_roots into the configuration"
+fi
 "$bin" run --config "$dir/pstor-server.toml" >"$dir/stdout" 2>"$dir/log" &
 pid=$!
 line=
@@ -161,16 +172,18 @@ unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE
 
 # Calls that the fuzzing leaves out (see below), made here once each, their
 # answers checked against the document.
-mkdir -p "$dir/space2"
+mkdir -p "$dir/browse/space2"
 # (schemathesis and hypothesis keep caches in the current folder: the
 # temporary one, not the repository.)
-(cd "$dir" && PSTOR_BASE=$base PSTOR_CERT=$cert PSTOR_TOKEN=$token PSTOR_DIR=$dir "$py" - "$spec") <<'EOF' || fail "the explicit calls"
+(cd "$dir" && PSTOR_BASE=$base PSTOR_CERT=$cert PSTOR_TOKEN=$token PSTOR_DIR=$dir PSTOR_BROWSE=$browse "$py" - "$spec") <<'EOF' || fail "the explicit calls"
 import json, os, sys, time
 import requests
 import schemathesis
 
 schema = schemathesis.openapi.from_path(sys.argv[1])
 base, cert, d = os.environ["PSTOR_BASE"], os.environ["PSTOR_CERT"], os.environ["PSTOR_DIR"]
+browse = os.environ["PSTOR_BROWSE"]
+space2 = d + "/browse/space2"
 s = requests.Session()
 s.headers["Authorization"] = "Bearer " + os.environ["PSTOR_TOKEN"]
 
@@ -184,7 +197,7 @@ def check(method, path, template, want, **kw):
 
 
 started = check("POST", "/api/v1/spaces", "/api/v1/spaces", 202,
-                json={"spaces": [{"path": d + "/space2", "capacity": 8 << 20}]}).json()
+                json={"spaces": [{"path": space2, "capacity": 8 << 20}]}).json()
 job = started[0]["job"]
 for _ in range(300):
     j = check("GET", f"/api/v1/jobs/{job}", "/api/v1/jobs/{id}", 200).json()
@@ -193,11 +206,11 @@ for _ in range(300):
     time.sleep(0.1)
 if j["state"] != "done":
     sys.exit(f"the space job ended {j}")
-check("POST", "/api/v1/spaces", "/api/v1/spaces", 409, json={"spaces": [{"path": d + "/space2", "capacity": 8 << 20}]})
+check("POST", "/api/v1/spaces", "/api/v1/spaces", 409, json={"spaces": [{"path": space2, "capacity": 8 << 20}]})
 check("POST", "/api/v1/spaces", "/api/v1/spaces", 422, json={"spaces": [{"path": d + "/nowhere", "capacity": 8 << 20}]})
 check("POST", "/api/v1/spaces", "/api/v1/spaces", 400, json={"spaces": []})
 check("POST", "/api/v1/spaces", "/api/v1/spaces", 415, data="{}")
-check("POST", "/api/v1/spaces/restore", "/api/v1/spaces/restore", 409, json={"path": d + "/space2"})
+check("POST", "/api/v1/spaces/restore", "/api/v1/spaces/restore", 409, json={"path": space2})
 check("POST", "/api/v1/spaces/restore", "/api/v1/spaces/restore", 422, json={"path": d})
 check("PUT", "/api/v1/settings/access", "/api/v1/settings/access", 409, json={"management": ["192.0.2.0/24"]})
 check("PUT", "/api/v1/settings/access", "/api/v1/settings/access", 204, json={"management": ["127.0.0.0/8"], "sdk": []})
@@ -229,6 +242,25 @@ else:
     check("POST", "/api/v1/backups/restore", "/api/v1/backups/restore", 200, json={"backup": listed[0]["id"], "confirm": True})
     # The backup was taken after the token: the token survives the restore.
     check("GET", "/api/v1/tokens", "/api/v1/tokens", 200)
+# The folder browser, confined to $dir/browse (which holds space2).
+if not browse:
+    print("test-api-schema: this server has no folder browser (management.browse_roots): folder calls not checked")
+else:
+    vols = check("GET", "/api/v1/volumes", "/api/v1/volumes", 200).json()
+    if [v["path"] for v in vols] != [os.path.realpath(browse)]:
+        sys.exit(f"the volumes are not the browse root {browse}: {vols}")
+    check("POST", "/api/v1/folders", "/api/v1/folders", 201, json={"path": browse, "name": "new"})
+    listing = check("GET", "/api/v1/folders", "/api/v1/folders", 200, params={"path": browse}).json()
+    kids = {c["name"]: c for c in listing["children"]}
+    if not kids.get("new", {}).get("selectable") or kids.get("space2", {}).get("selectable", True):
+        sys.exit(f"the listing of {browse}: {listing}")
+    check("PATCH", "/api/v1/folders", "/api/v1/folders", 200, json={"path": browse + "/new", "new_name": "renamed"})
+    check("PATCH", "/api/v1/folders", "/api/v1/folders", 409, json={"path": space2, "new_name": "moved"})
+    check("POST", "/api/v1/folders", "/api/v1/folders", 409, json={"path": space2, "name": "inside"})
+    check("POST", "/api/v1/folders", "/api/v1/folders", 400, json={"path": browse, "name": ".."})
+    check("GET", "/api/v1/folders", "/api/v1/folders", 404, params={"path": d + "/data"})
+    check("DELETE", "/api/v1/folders", "/api/v1/folders", 204, params={"path": browse + "/renamed"})
+    check("DELETE", "/api/v1/folders", "/api/v1/folders", 409, params={"path": browse})
 print("test-api-schema: explicit calls ok")
 EOF
 
@@ -250,6 +282,9 @@ EOF
 #   POST /api/v1/backups/restore      replaces the accounts, API tokens and
 #                                     settings with a backup's while other
 #                                     requests run (checked above instead)
+#   POST, PATCH, DELETE /api/v1/folders  only when the server cannot be
+#                                     confined to $dir/browse (see above):
+#                                     they change the host's folders
 # DELETE /api/v1/pools/{id} and POST /api/v1/spaces/{id}/reinitialize stay:
 # ids are random 32-bit numbers that generated requests do not hit (if one
 # did, the pool or the space's data would go and the lists get shorter: the
@@ -284,6 +319,9 @@ args=(
   --exclude-name "POST /api/v1/spaces"
   --exclude-name "POST /api/v1/backups/restore"
 )
+if [ -z "$browse" ]; then
+  args+=(--exclude-name "POST /api/v1/folders" --exclude-name "PATCH /api/v1/folders" --exclude-name "DELETE /api/v1/folders")
+fi
 if [ -n "${PSTOR_SCHEMA_ARGS:-}" ]; then
   read -ra extra <<<"$PSTOR_SCHEMA_ARGS"
   args+=("${extra[@]}")

@@ -94,6 +94,7 @@ pub use error::{catch_panic, panic_message, Error, FullReason, Result};
 pub use error_code::ErrorCode;
 pub use events::{Event, EventFeed, EventKind, Subscription, EVENT_RING};
 pub use format::record::Frame;
+pub use format::superblock::SUPERBLOCK_FILE;
 pub use inspect::{Date, DayInspection, DaySummary, HourInspection};
 pub use keys::KEY_INDEX_FILE;
 pub use open_report::{OpenReport, SpaceRecovery};

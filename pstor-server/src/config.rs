@@ -375,6 +375,12 @@ pub struct ManagementConfig {
     pub backup_interval_hours: u64,
     /// Backups kept per storage space. Default 7.
     pub backup_keep: u32,
+    /// Folders the folder browser may show and change (with what lies
+    /// under them). Default: every mounted storage filesystem but the
+    /// system volume.
+    pub browse_roots: Vec<PathBuf>,
+    /// Add the system volume (`/`) to the default roots. Default false.
+    pub browse_system_volume: bool,
 }
 
 impl Default for ManagementConfig {
@@ -397,6 +403,8 @@ impl Default for ManagementConfig {
             metrics_open_on_loopback: false,
             backup_interval_hours: 24,
             backup_keep: 7,
+            browse_roots: Vec::new(),
+            browse_system_volume: false,
         }
     }
 }
@@ -422,6 +430,7 @@ impl ServerConfig {
             fix(f);
         }
         cfg.management.tls_cert.iter_mut().chain(cfg.management.tls_key.iter_mut()).for_each(fix);
+        cfg.management.browse_roots.iter_mut().for_each(fix);
         Ok(cfg)
     }
 

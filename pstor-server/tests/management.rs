@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use pstor_server::manage::auth::PeerAddr;
 use serde_json::{json, Value};
 use std::net::IpAddr;
+use std::path::Path;
 use tower::ServiceExt;
 
 const NEW_PASSWORD: &str = "Camera-Vault-2026";
@@ -788,4 +789,59 @@ fn a_key_reset_needs_the_password_and_closes_the_old_pairs_connections() {
     );
     assert_eq!(conf.code(), 812, "{}", conf.text);
     assert!(api.log_contents(&auth).iter().any(|c| c.contains("reset the key pair")));
+}
+
+#[test]
+fn the_folder_browser_stays_in_its_roots_and_away_from_spaces() {
+    let api = Api::with(|c| c.management.browse_roots = vec![c.data_dir.parent().unwrap().to_path_buf()]);
+    let auth = api.admin();
+    let root = std::fs::canonicalize(api.ts.dir.path()).unwrap();
+    let r = root.display().to_string();
+    let v = api.call(Method::GET, "/api/v1/volumes", &auth, None);
+    assert_eq!(v.body.as_array().unwrap().len(), 1, "{}", v.text);
+    assert_eq!(v.body[0]["path"], json!(r));
+    assert!(v.body[0]["total"].as_u64().unwrap() >= v.body[0]["free"].as_u64().unwrap());
+    assert!(v.body[0]["free"].as_u64().unwrap() > 0);
+
+    let q = |p: &str| format!("/api/v1/folders?path={}", p.replace('/', "%2F"));
+    let l = api.call(Method::GET, &q(&r), &auth, None);
+    assert_eq!(l.status, StatusCode::OK, "{}", l.text);
+    let child =
+        |name: &str| l.body["children"].as_array().unwrap().iter().find(|c| c["name"] == json!(name)).cloned().unwrap();
+    let space = child("space1");
+    assert_eq!((space["initialized"].clone(), space["selectable"].clone()), (json!(true), json!(false)), "{space}");
+    assert!(space["space"].as_u64().is_some());
+    assert_eq!(child("data")["selectable"], json!(true));
+
+    let mk = |name: &str| api.call(Method::POST, "/api/v1/folders", &auth, Some(json!({"path": r, "name": name})));
+    assert_eq!(mk("cams").status, StatusCode::CREATED);
+    assert_eq!(mk("cams").code(), 812, "exists");
+    assert_eq!(mk("../escape").code(), 808);
+    assert!(root.join("cams").is_dir());
+    let in_space =
+        api.call(Method::POST, "/api/v1/folders", &auth, Some(json!({"path": root.join("space1"), "name": "x"})));
+    assert_eq!(in_space.code(), 812, "{}", in_space.text);
+    assert_eq!(api.call(Method::GET, &q("/etc"), &auth, None).code(), 807, "outside the roots");
+    std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
+    assert_eq!(api.call(Method::GET, &q(&format!("{r}/link")), &auth, None).code(), 807, "no way out by a symlink");
+
+    let ren = api.call(
+        Method::PATCH,
+        "/api/v1/folders",
+        &auth,
+        Some(json!({"path": root.join("cams"), "new_name": "cameras"})),
+    );
+    assert_eq!(ren.status, StatusCode::OK, "{}", ren.text);
+    assert!(root.join("cameras").is_dir() && !root.join("cams").exists());
+    let ren =
+        api.call(Method::PATCH, "/api/v1/folders", &auth, Some(json!({"path": root.join("space1"), "new_name": "s"})));
+    assert_eq!(ren.code(), 812);
+    std::fs::create_dir(root.join("cameras/inner")).unwrap();
+    let del = |p: &Path| api.call(Method::DELETE, &q(&p.display().to_string()), &auth, None);
+    assert_eq!(del(&root.join("cameras")).code(), 812, "not empty");
+    assert_eq!(del(&root.join("cameras/inner")).status, StatusCode::NO_CONTENT);
+    assert_eq!(del(&root.join("cameras")).status, StatusCode::NO_CONTENT);
+    assert_eq!(del(&root.join("space1")).code(), 812);
+    assert_eq!(del(&root).code(), 812, "a root stays");
+    assert!(root.join("space1/space.pst").exists());
 }

@@ -5,6 +5,7 @@
 //! shape) and the page envelope of every list.
 
 mod backups;
+mod folders;
 mod inspection;
 mod keys;
 mod locks;
@@ -55,6 +56,11 @@ pub fn protected() -> Router<Arc<State>> {
         .route("/api/v1/spaces/{id}", get(spaces::one).delete(spaces::delete))
         .route("/api/v1/spaces/{id}/reinitialize", post(spaces::reinitialize))
         .route("/api/v1/jobs/{id}", get(spaces::job))
+        .route("/api/v1/volumes", get(folders::list_volumes))
+        .route(
+            "/api/v1/folders",
+            get(folders::list).post(folders::create).patch(folders::rename).delete(folders::delete),
+        )
         .route("/api/v1/pools", get(pools::list).post(pools::create))
         .route("/api/v1/pools/{id}", get(pools::one).patch(pools::edit).delete(pools::delete))
         .route("/api/v1/locks", get(locks::list).post(locks::create))
