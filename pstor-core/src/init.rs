@@ -24,8 +24,10 @@ use std::sync::Arc;
 /// (a server's admin subcommands, a restart from another directory).
 /// Absolute paths are kept as given (an operator's symlinked mount point
 /// stays a symlink); relative ones are resolved.
-/// Validates `spec` and starts initializing on a thread.
-pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
+/// Checks `spec` without side effects: the folder, the segment size, the
+/// capacity and the volume's free space. Returns the absolute path, the
+/// segment size and the segment count.
+pub(crate) fn validate(inner: &Inner, spec: &SpaceSpec) -> Result<(PathBuf, u64, u64)> {
     let storage = inner.storage.as_ref();
     let path = absolute(&spec.path);
     if !storage.exists(&path) {
@@ -61,6 +63,13 @@ pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
     if count > u32::MAX as u64 {
         return Err(Error::BadSegmentSize { size: seg, reason: "too small for this capacity (too many segments)" });
     }
+    Ok((path, seg, count))
+}
+
+/// Validates `spec` and starts initializing on a thread.
+pub(crate) fn start(inner: &Inner, spec: SpaceSpec) -> Result<SpaceJob> {
+    let storage = inner.storage.as_ref();
+    let (path, seg, count) = validate(inner, &spec)?;
     // Held while the files are allocated, so two engines cannot initialize
     // one folder at once; released just before the space is opened.
     let folder_lock = crate::space::lock_dir(storage, &path)?;

@@ -116,6 +116,15 @@ impl Engine {
         crate::init::restore(&self.inner, path.as_ref())
     }
 
+    /// Checks what [`Engine::initialize_space`] would check first (the
+    /// folder, segment size, capacity, the volume's free space) without
+    /// starting anything: a caller with several folders can refuse them all
+    /// before the first job starts.
+    pub fn check_space_spec(&self, spec: &SpaceSpec) -> Result<()> {
+        self.inner.check_open()?;
+        crate::init::validate(&self.inner, spec).map(drop)
+    }
+
     /// Lists the storage spaces.
     pub fn spaces(&self) -> Vec<SpaceInfo> {
         let st = self.inner.lock_state();

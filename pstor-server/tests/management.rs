@@ -845,3 +845,42 @@ fn the_folder_browser_stays_in_its_roots_and_away_from_spaces() {
     assert_eq!(del(&root).code(), 812, "a root stays");
     assert!(root.join("space1/space.pst").exists());
 }
+
+#[test]
+fn hostile_inputs_get_clear_errors_and_change_nothing() {
+    let api = Api::start();
+    let auth = api.admin();
+    let a = |m: Method, p: &str, b: Option<Value>| api.call(m, p, &auth, b);
+    let r = a(Method::PUT, "/api/v1/settings/thresholds", Some(json!([10, 20, 30])));
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, 808), "an array is not an object: {}", r.text);
+    assert_eq!(api.ts.server().engine().thresholds().overwrite_pct, 10);
+    let r = a(Method::GET, "/api/v1/logs?from=2026-12-03T10:00:00%2B0%C3%A900", None);
+    assert_eq!(r.code(), 808, "{}", r.text);
+    // Two folders, the second with a bad segment size: neither starts.
+    let (s2, s3) = (api.ts.dir.path().join("s2"), api.ts.dir.path().join("s3"));
+    std::fs::create_dir(&s2).unwrap();
+    std::fs::create_dir(&s3).unwrap();
+    let body =
+        json!({"spaces": [{"path": s2, "capacity": 8 << 20}, {"path": s3, "capacity": 8 << 20, "segment_size": 1000}]});
+    let r = a(Method::POST, "/api/v1/spaces", Some(body));
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, 206), "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("s3"), "names the folder: {}", r.text);
+    assert_eq!(api.ts.server().engine().spaces().len(), 1, "no job started");
+    let twice = json!({"spaces": [{"path": s2, "capacity": 8 << 20}, {"path": s2, "capacity": 8 << 20}]});
+    assert_eq!(a(Method::POST, "/api/v1/spaces", Some(twice)).code(), 900);
+    assert_eq!(a(Method::POST, "/api/v1/spaces/restore", Some(json!({"path": "space1"}))).code(), 900, "relative");
+    let r = a(Method::GET, "/api/v1/inspection/month?stream=12345&year=2030&month=1", None);
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, 400), "{}", r.text);
+    // Re-entering the password is throttled like logins.
+    for _ in 0..5 {
+        let r = a(
+            Method::POST,
+            "/api/v1/keys/download",
+            Some(json!({"access_key": common::ACCESS, "password": "guess-1234"})),
+        );
+        assert_eq!(r.code(), 802);
+    }
+    let r =
+        a(Method::POST, "/api/v1/keys/download", Some(json!({"access_key": common::ACCESS, "password": NEW_PASSWORD})));
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, 803), "{}", r.text);
+}

@@ -66,7 +66,7 @@ pub(super) async fn restore(S(state): S<Arc<State>>, Body(r): Body<Restore>) -> 
         let b =
             found.ok_or_else(|| ApiError::new(ApiCode::NotFound, format!("no backup {:?} on the spaces", r.backup)))?;
         backups::before(&st, "a restore");
-        st.db.restore_from(&b.path)?;
+        st.db.restore_from(&b.path).map_err(|e| ApiError::new(ApiCode::Conflict, e.to_string()))?;
         st.fresh_database.store(false, Ordering::SeqCst);
         st.sessions.clear_all(&st.db)?;
         st.access.set(st.db.setting(crate::manage::api::ACCESS_SETTING)?);

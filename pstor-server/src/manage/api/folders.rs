@@ -65,9 +65,12 @@ fn outside(path: &Path) -> ApiError {
     )
 }
 
-/// `path` made canonical, if it lies in a root; with that root.
+/// `path` made canonical, if it is a folder in a root; with that root.
 fn inside(state: &State, path: &Path) -> ApiResult<(PathBuf, PathBuf)> {
     let real = std::fs::canonicalize(path).map_err(|_| outside(path))?;
+    if !real.is_dir() {
+        return Err(ApiError::new(ApiCode::BadRequest, format!("{} is not a folder", path.display())));
+    }
     let root = roots(state).into_iter().filter(|r| real.starts_with(r)).max_by_key(|r| r.components().count());
     root.map(|r| (real, r)).ok_or_else(|| outside(path))
 }
@@ -187,6 +190,9 @@ fn io_error(what: &str, p: &Path, e: std::io::Error) -> ApiError {
                 ApiCode::Conflict,
                 format!("{} is not empty: only empty folders are deleted here", p.display()),
             )
+        }
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            return ApiError::new(ApiCode::Conflict, format!("{what} {}: {e}", p.display()))
         }
         _ => pstor_core::ErrorCode::Io,
     };

@@ -151,6 +151,7 @@ pub(super) async fn day(S(state): S<Arc<State>>, Params(q): Params<DayQuery>) ->
     let date = q.date.as_deref().map(parse_date).transpose()?;
     blocking(move || {
         let e = &state.ctx.engine;
+        e.stream(stream)?;
         let d = match date {
             Some(d) if d != e.today() => e.inspect_day(stream, d)?,
             _ => e.inspect_today(stream)?,
@@ -167,6 +168,7 @@ pub(super) async fn month(
 ) -> ApiResult<Json<serde_json::Value>> {
     let stream = stream_id(&q.stream)?;
     blocking(move || {
+        state.ctx.engine.stream(stream)?;
         let days = state.ctx.engine.inspect_month(stream, q.year, q.month)?;
         let days: Vec<_> = days
             .iter()
@@ -185,6 +187,7 @@ pub(super) async fn hour(S(state): S<Arc<State>>, Params(q): Params<DayQuery>) -
     let date = q.date.as_deref().map(parse_date).transpose()?;
     blocking(move || {
         let e = &state.ctx.engine;
+        e.stream(stream)?;
         let date = date.unwrap_or_else(|| e.today());
         let d = if date == e.today() { e.inspect_today(stream)? } else { e.inspect_day(stream, date)? };
         let cell = d.hours.iter().find(|h| h.hour == hour);

@@ -7,7 +7,6 @@ use super::Body;
 use crate::manage::auth::Caller;
 use crate::manage::error::{ApiCode, ApiError, ApiResult};
 use crate::manage::{audited, blocking, State};
-use crate::meta::users::verify_password;
 use axum::extract::State as S;
 use axum::http::header;
 use axum::response::Response;
@@ -34,19 +33,6 @@ pub(super) struct WithPassword {
     password: String,
 }
 
-/// Checks the caller's password again (blocking).
-fn recheck(state: &State, caller: &Caller, password: &str) -> ApiResult<()> {
-    let user = state
-        .db
-        .user(&caller.user)?
-        .ok_or_else(|| ApiError::new(ApiCode::Unauthenticated, "the user no longer exists"))?;
-    if verify_password(&user.hash, password) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ApiCode::BadCredentials, "the password is wrong"))
-    }
-}
-
 /// `POST /api/v1/keys/download`: the pair as a text file.
 pub(super) async fn download(
     S(state): S<Arc<State>>,
@@ -55,7 +41,7 @@ pub(super) async fn download(
 ) -> ApiResult<Response> {
     let access = w.access_key.clone();
     let pair = blocking(move || {
-        recheck(&state, &caller, &w.password)?;
+        super::session::recheck_password(&state, &caller, &w.password)?;
         state
             .keys
             .pair(&w.access_key)
@@ -86,7 +72,7 @@ pub(super) async fn reset(
 ) -> ApiResult<Response> {
     let old = w.access_key.clone();
     let new = blocking(move || {
-        recheck(&state, &caller, &w.password)?;
+        super::session::recheck_password(&state, &caller, &w.password)?;
         if state.keys.secret(&w.access_key).is_none() {
             return Err(ApiError::new(ApiCode::NotFound, format!("no access key {:?}", w.access_key)));
         }

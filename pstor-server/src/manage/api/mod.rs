@@ -89,8 +89,13 @@ pub struct Body<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
+        match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) if !v.is_object() => {
+                Err(ApiError::new(ApiCode::BadRequest, "the body must be a JSON object"))
+            }
+            Ok(axum::Json(v)) => serde_json::from_value(v)
+                .map(Body)
+                .map_err(|e| ApiError::new(ApiCode::BadRequest, format!("the body does not fit: {e}"))),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 ApiCode::UnsupportedMediaType,
                 "the body must be JSON, sent with Content-Type: application/json",
@@ -242,6 +247,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         return Ok(us);
     }
     let bad = || format!("{s:?} is not a time: give RFC 3339 (2026-12-03T10:00:00Z) or microseconds since 1970");
+    if !s.is_ascii() {
+        return Err(bad());
+    }
     let b = s.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
@@ -318,6 +326,7 @@ mod tests {
         assert_eq!(parse_time("2023-11-14T23:13:20.1+01:00"), Ok(1_700_000_000_100_000));
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
         for bad in [
+            "2026-12-03T10:00:00+0é00",
             "2023-13-01T00:00:00Z",
             "2023-02-30T00:00:00Z",
             "yesterday",

@@ -160,8 +160,8 @@ fn default_strategy() -> StrategyName {
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::new(ApiCode::BadRequest, "a pool's name is 1 to 64 characters"));
+    if name.trim().is_empty() || name.len() > 64 {
+        return Err(ApiError::new(ApiCode::BadRequest, "a pool's name is 1 to 64 bytes (UTF-8), not only spaces"));
     }
     Ok(())
 }

@@ -129,6 +129,30 @@ impl<T: serde::de::DeserializeOwned> Body<T> {
     }
 }
 
+/// Checks the caller's password again (a password change, a secret's
+/// download, a key reset; blocking), under the same lockout as logins:
+/// a stolen session cannot guess the password faster than a login could.
+pub(super) fn recheck_password(state: &State, caller: &Caller, password: &str) -> ApiResult<()> {
+    if let Some(secs) = state.lockout.locked(&caller.user, caller.ip) {
+        return Err(ApiError::new(
+            ApiCode::LockedOut,
+            format!("too many wrong passwords for this user or from this address: try again in {secs} s"),
+        )
+        .retry_after(secs));
+    }
+    let row = state
+        .db
+        .user(&caller.user)?
+        .ok_or_else(|| ApiError::new(ApiCode::Unauthenticated, "the user no longer exists"))?;
+    if verify_password(&row.hash, password) {
+        return Ok(());
+    }
+    if state.lockout.failed(&caller.user, caller.ip) {
+        tracing::warn!(user = %caller.user, ip = %caller.ip, "too many wrong passwords: refused for the cool-down");
+    }
+    Err(ApiError::new(ApiCode::BadCredentials, "the password is wrong"))
+}
+
 fn session_of(state: &State, caller: &Caller) -> ApiResult<SessionRow> {
     match &caller.via {
         Via::Session(h) => {
@@ -184,10 +208,7 @@ pub(super) async fn change_password(
     };
     let user = caller.user.clone();
     blocking(move || {
-        let row = st.db.user(&user)?.ok_or_else(|| ApiError::new(ApiCode::NotFound, "the user no longer exists"))?;
-        if !verify_password(&row.hash, &change.current_password) {
-            return Err(ApiError::new(ApiCode::BadCredentials, "the current password is wrong"));
-        }
+        recheck_password(&st, &caller, &change.current_password)?;
         st.db.set_password(&user, &hash_password(&change.new_password), false)?;
         st.sessions.revoke_others(&st.db, &user, keep.as_ref())?;
         if user == users::ADMIN {

@@ -114,23 +114,19 @@ pub(super) async fn initialize(S(state): S<Arc<State>>, Body(req): Body<NewSpace
     }
     let (started, names) = blocking(move || {
         let engine = &state.ctx.engine;
-        let min = engine.options().min_space_capacity;
+        let mut seen = std::collections::HashSet::new();
         for s in &req.spaces {
-            if !s.path.is_absolute() {
+            absolute(&s.path)?;
+            if !seen.insert(std::fs::canonicalize(&s.path).unwrap_or_else(|_| s.path.clone())) {
                 return Err(ApiError::engine(
                     pstor_core::ErrorCode::InvalidArgument,
-                    format!("{}: give an absolute path", s.path.display()),
+                    format!("{} is named twice", s.path.display()),
                 ));
             }
-            if !s.path.is_dir() {
-                return Err(ApiError::from(pstor_core::Error::PathNotFound(s.path.clone())));
-            }
-            if s.capacity < min {
-                return Err(ApiError::from(pstor_core::Error::CapacityTooSmall {
-                    requested: s.capacity,
-                    minimum: min,
-                }));
-            }
+            let spec = SpaceSpec { path: s.path.clone(), capacity: s.capacity, segment_size: s.segment_size };
+            engine
+                .check_space_spec(&spec)
+                .map_err(|e| ApiError::engine(e.code(), format!("{}: {e}", s.path.display())))?;
         }
         let mut started = Vec::new();
         for s in req.spaces {
@@ -156,10 +152,20 @@ pub(super) struct RestoreSpace {
     path: PathBuf,
 }
 
+/// Refuses a relative path (it would depend on the server's working folder).
+fn absolute(p: &std::path::Path) -> ApiResult<()> {
+    if p.is_absolute() {
+        Ok(())
+    } else {
+        Err(ApiError::engine(pstor_core::ErrorCode::InvalidArgument, format!("{}: give an absolute path", p.display())))
+    }
+}
+
 /// `POST /api/v1/spaces/restore`: attaches a space found on disk
 /// (Restoring → Scanning → Normal).
 pub(super) async fn restore(S(state): S<Arc<State>>, Body(req): Body<RestoreSpace>) -> ApiResult<Response> {
     let path = req.path.display().to_string();
+    absolute(&req.path)?;
     let started = blocking(move || {
         let job = state.ctx.engine.restore_space(&req.path)?;
         let space = job.space.0;
@@ -196,7 +202,9 @@ pub(super) async fn delete(S(state): S<Arc<State>>, Id(id): Id<u32>) -> ApiResul
 
 /// `GET /api/v1/jobs/{id}`: a space job's progress and outcome.
 pub(super) async fn job(S(state): S<Arc<State>>, Id(id): Id<u64>) -> ApiResult<Json<serde_json::Value>> {
-    let j = state.ctx.jobs.status(id).map_err(|e| ApiError::new(ApiCode::NotFound, e.to_string()))?;
+    let j = state.ctx.jobs.status(id).map_err(|_| {
+        ApiError::new(ApiCode::NotFound, format!("no space job {id} (finished jobs are forgotten after 64 newer ones)"))
+    })?;
     let error = j.error.map(|e| {
         let code = pstor_core::ErrorCode::of(e.code);
         serde_json::json!({ "code": e.code, "name": code.c_name(), "message": e.message })
