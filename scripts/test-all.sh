@@ -3,8 +3,11 @@
 # unit/integration/doc tests (crash, kill -9 and model tests included), the
 # criterion benches once each, the C SDK (C, C++ under valgrind), the Python
 # package (pytest in its own venv), a smoke run of every fuzz target, and runs
-# of the quickstart and picture_load examples and of pstor-bench. Installs what
-# it needs by itself (cargo-fuzz, cbindgen, valgrind, the venv with maturin).
+# of the quickstart and picture_load examples and of pstor-bench, and the
+# management API against real peers (curl over TLS in the Rust tests,
+# schemathesis against the OpenAPI document, Prometheus scraping /metrics).
+# Installs what it needs by itself (cargo-fuzz, cbindgen, valgrind, curl,
+# prometheus, the venvs with maturin and schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +19,15 @@ rustup component list --installed 2>/dev/null | grep -E '^(clippy|rustfmt)' || t
 for c in clippy rustfmt; do
   rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
 done
+
+step "system packages the tests drive (curl, prometheus)"
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v prometheus >/dev/null || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 step "format"
 cargo fmt --all -- --check
@@ -44,6 +56,22 @@ bash scripts/test-python.sh
 step "the main job: pstor-server run on its embedded default, then SIGTERM"
 bash scripts/test-main-job.sh
 
+step "management API: schemathesis against docs/openapi.json, and Prometheus scraping /metrics (side by side)"
+export PSTOR_SERVER_BIN=${CARGO_TARGET_DIR:-target}/release/pstor-server
+logs=$(mktemp -d)
+bash scripts/test-api-schema.sh >"$logs/schema" 2>&1 &
+schema=$!
+bash scripts/test-prometheus.sh >"$logs/prometheus" 2>&1 &
+prom=$!
+rc_schema=0 rc_prom=0
+wait "$schema" || rc_schema=$?
+wait "$prom" || rc_prom=$?
+tail -25 "$logs/schema"
+cat "$logs/prometheus"
+rm -rf "$logs"
+[ "$rc_schema" = 0 ] || { echo "schemathesis run failed (exit $rc_schema)" >&2; exit 1; }
+[ "$rc_prom" = 0 ] || { echo "Prometheus test failed (exit $rc_prom)" >&2; exit 1; }
+
 step "fuzz targets, a smoke run of each (longer runs: fuzz/README.md)"
 bash scripts/fuzz-smoke.sh
 
@@ -64,5 +92,6 @@ step "pstor-bench smoke runs (figures: benches/RESULTS.md)"
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- pictures --dir "$tmp" --writers 4 --seconds 1 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- recover --dir "$tmp" --segments 400 --streams 20 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- read --dir "$tmp" --streams 2 --minutes 1 --range-seconds 10 --ranges 8 --json)
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- api --dir "$tmp" --entries 20000 --requests 50 --json)
 
 step "all tests passed"

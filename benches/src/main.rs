@@ -3,6 +3,7 @@
 //! so a figure holds on a noisy machine. `--json` adds one JSON object on the
 //! last line of stdout.
 
+mod api;
 mod baseline;
 mod counting;
 mod ingest;
@@ -44,6 +45,10 @@ enum Command {
     /// Random time-range reads from sealed segments (throughput, latency to
     /// the first frame), against 1 MiB positioned reads of as many bytes.
     Read(read::ReadArgs),
+    /// The management API's latency (home summary, log search and a deep
+    /// log page over N entries) against its health probe, and the memory
+    /// of the CSV download of the whole log.
+    Api(api::ApiArgs),
 }
 
 /// Runs the workload `cli.runs` times; prints each run when there are
@@ -54,6 +59,7 @@ fn run(cli: &Cli) -> pstor_core::Result<()> {
         Command::Pictures(a) => ("pstor-bench pictures", &|| pictures::run(a)),
         Command::Recover(a) => ("pstor-bench recover", &|| recover::run(a)),
         Command::Read(a) => ("pstor-bench read", &|| read::run(a)),
+        Command::Api(a) => ("pstor-bench api", &|| api::run(a)),
     };
     let runs = cli.runs.max(1);
     let mut reports = Vec::with_capacity(runs);

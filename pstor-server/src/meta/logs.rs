@@ -225,6 +225,32 @@ impl MetaDb {
         })
     }
 
+    /// Appends many entries in one transaction (imports, benches), then
+    /// drops what is past the limits.
+    pub fn append_log_batch<'a>(
+        &self,
+        entries: impl IntoIterator<Item = NewLog<'a>>,
+        limits: LogLimits,
+    ) -> Result<usize, MetaError> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut n = 0;
+            {
+                let mut st = tx.prepare(
+                    "INSERT INTO logs (at, kind, level, ip, user, content, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                let at = now_us();
+                for e in entries {
+                    st.execute(params![at, e.kind.as_str(), e.level.as_str(), e.ip, e.user, e.content, e.result])?;
+                    n += 1;
+                }
+            }
+            prune(&tx, limits)?;
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
     /// Drops entries past the limits; how many went.
     pub fn prune_logs(&self, limits: LogLimits) -> Result<usize, MetaError> {
         self.with(|c| prune(c, limits))
