@@ -114,6 +114,39 @@ pub fn keys_show(cfg: &ServerConfig, access_key: Option<&str>, out: &mut dyn Wri
     out.write_all(credentials::shell_exports(pair).as_bytes()).map_err(io)
 }
 
+/// Gives `admin` a new one-time password (written to
+/// `<data_dir>/initial-admin-password`, mode 0600) and ends its sessions:
+/// the way back in after a forgotten password. The server must be stopped
+/// (the engine's folder lock is taken to make sure).
+pub fn reset_admin_password(cfg: &ServerConfig, out: &mut dyn Write) -> Result<(), ServerError> {
+    with_engine(cfg, |_| {
+        let db = crate::meta::MetaDb::open(&cfg.data_dir)?;
+        let pw = crate::meta::users::one_time_password();
+        let hash = crate::meta::users::hash_password(&pw);
+        if db.user(crate::meta::users::ADMIN)?.is_none() {
+            crate::manage::ensure_admin(&db, &cfg.data_dir)?;
+        } else {
+            db.set_password(crate::meta::users::ADMIN, &hash, true)?;
+            db.delete_sessions(None, crate::meta::users::ADMIN)?;
+            crate::manage::write_password_file(&cfg.data_dir.join(crate::manage::INITIAL_PASSWORD_FILE), &pw)?;
+        }
+        let file = cfg.data_dir.join(crate::manage::INITIAL_PASSWORD_FILE);
+        writeln!(out, "admin has a new one-time password in {} (log in with it, then choose a new one)", file.display())
+            .map_err(io)
+    })
+}
+
+/// Empties the allowed address ranges of every port: the way back in
+/// after shutting yourself out. The server must be stopped.
+pub fn clear_access(cfg: &ServerConfig, out: &mut dyn Write) -> Result<(), ServerError> {
+    with_engine(cfg, |_| {
+        let db = crate::meta::MetaDb::open(&cfg.data_dir)?;
+        db.put_setting(crate::manage::api::ACCESS_SETTING, &crate::access::AccessLists::default())?;
+        writeln!(out, "the allowed address ranges are cleared: every address may connect (and must authenticate)")
+            .map_err(io)
+    })
+}
+
 /// Lists the storage spaces.
 pub fn spaces(cfg: &ServerConfig, out: &mut dyn Write) -> Result<(), ServerError> {
     with_engine(cfg, |e| {

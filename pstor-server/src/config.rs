@@ -331,7 +331,7 @@ impl Default for EngineConfig {
     }
 }
 
-/// The web management service on 6060 (docs/server.md §management).
+/// The web management service on 6060 (docs/server.md §10).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ManagementConfig {
@@ -461,6 +461,9 @@ impl ServerConfig {
             return bad(
                 "management.session_idle_minutes, session_max_hours and lockout_failures must be at least 1".into()
             );
+        }
+        if m.max_body.0 < 1024 || m.max_body.0 > 64 << 20 {
+            return bad(format!("management.max_body {} must be between 1KiB and 64MiB", m.max_body));
         }
         if m.backup_keep == 0 {
             return bad("management.backup_keep must be at least 1".into());

@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// pstor-server: video surveillance storage on the SDK ports 6036/6037.
+/// pstor-server: video surveillance storage on the SDK ports 6036/6037 and
+/// the web management port 6060.
 #[derive(Debug, Parser)]
 #[command(name = "pstor-server", version, about, long_about = None)]
 struct Cli {
@@ -49,7 +50,8 @@ enum Command {
     Run {
         #[command(flatten)]
         target: Target,
-        /// Address to bind both ports to (default 0.0.0.0).
+        /// Address to bind the ports to (default 0.0.0.0; the management
+        /// port follows it unless [management] bind says otherwise).
         #[arg(long, value_name = "ADDR")]
         bind: Option<IpAddr>,
         /// Signalling port (default 6036; 0 = any free port).
@@ -104,6 +106,17 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Give admin a new one-time password (in <data>/initial-admin-password);
+    /// the server must be stopped.
+    ResetAdminPassword {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Clear the allowed address ranges of every port; the server must be stopped.
+    ClearAccess {
+        #[command(flatten)]
+        target: Target,
     },
 }
 
@@ -303,6 +316,14 @@ fn run(cli: Cli) -> Result<ExitCode, ServerError> {
                 }
                 PoolCommand::Delete { target, pool } => admin::pool_delete(&target.config()?, &pool, &mut out)?,
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ResetAdminPassword { target } => {
+            admin::reset_admin_password(&target.config()?, &mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ClearAccess { target } => {
+            admin::clear_access(&target.config()?, &mut out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command: KeysCommand::Show { target, access_key } } => {

@@ -391,3 +391,39 @@ fn the_start_log_says_how_the_last_stop_went() {
     p.signal("-INT");
     assert_eq!(p.wait(), 0);
 }
+
+#[test]
+fn a_forgotten_admin_password_is_reset_with_the_server_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(dir.path());
+    let cfg = config.to_str().unwrap();
+    let p = Proc::start_with_config(&config);
+    let data = dir.path().join("d");
+    let file = data.join("initial-admin-password");
+    let first = std::fs::read_to_string(&file).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(data.join("meta.db")).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "meta.db is private"
+    );
+    // While it runs: refused (the engine's folder is in use).
+    let out = admin(&["reset-admin-password", "--config", cfg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"), "{}", String::from_utf8_lossy(&out.stderr));
+    p.signal("-TERM");
+    assert_eq!(p.wait(), 0);
+    std::fs::remove_file(&file).unwrap();
+    let out = admin(&["reset-admin-password", "--config", cfg]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("initial-admin-password"));
+    let second = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let db = pstor_server::meta::MetaDb::open(&data).unwrap();
+    let admin_row = db.user("admin").unwrap().unwrap();
+    assert!(admin_row.must_change && pstor_server::meta::users::verify_password(&admin_row.hash, second.trim()));
+    drop(db);
+    let out = admin(&["clear-access", "--config", cfg]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

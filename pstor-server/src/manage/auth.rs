@@ -274,6 +274,21 @@ impl Lockout {
     }
 }
 
+/// The token of an `Authorization: Bearer ...` header (either case of
+/// `Bearer`), if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(str::trim)
+}
+
+/// Whether an address is this host's (loopback, also IPv4-mapped).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        v4 => v4.is_loopback(),
+    }
+}
+
 /// The session token of the request's cookie, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -356,11 +371,7 @@ pub async fn authenticate(
     method: &Method,
     path: &str,
 ) -> Result<Caller, ApiError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| t.trim().to_string());
+    let bearer = bearer_token(headers).map(str::to_string);
     let caller = if let Some(token) = bearer {
         if !token.starts_with(TOKEN_PREFIX) {
             return Err(ApiError::new(ApiCode::Unauthenticated, "not a pstor API token (they start with pst_)"));

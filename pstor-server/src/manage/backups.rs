@@ -36,9 +36,10 @@ pub fn list(state: &State) -> Vec<BackupFile> {
 }
 
 /// Whether the UI should offer a restore: this start created the database
-/// and backups of an earlier one were found.
+/// and backups taken before it (of an earlier installation) were found.
+/// The fresh database's own backups do not count.
 pub fn restore_suggested(state: &State) -> bool {
-    state.fresh_database.load(Ordering::SeqCst) && !list(state).is_empty()
+    state.fresh_database.load(Ordering::SeqCst) && list(state).iter().any(|b| b.taken_at < state.started_at)
 }
 
 /// Takes a backup now onto every Normal space (blocking). Returns the files
@@ -63,10 +64,10 @@ pub fn take(state: &State, why: &str) -> Vec<PathBuf> {
     written
 }
 
-/// A backup before a risky operation, unless the database is a fresh one
-/// whose predecessor's backups must stay.
+/// A backup before a risky operation, unless an earlier installation's
+/// backups wait for a decision (they must not be pushed off the spaces).
 pub fn before(state: &State, what: &str) {
-    if !state.fresh_database.load(Ordering::SeqCst) {
+    if !restore_suggested(state) {
         take(state, &format!("before {what}"));
     }
 }
@@ -84,13 +85,26 @@ pub async fn schedule(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     if hours == 0 {
         return;
     }
-    let every = Duration::from_secs(hours.saturating_mul(3600));
+    let every_us = i64::try_from(hours.saturating_mul(3_600_000_000)).unwrap_or(i64::MAX);
     loop {
+        // Due an interval after the newest backup on the spaces (so a
+        // server restarted more often than the interval still takes them),
+        // checked at least once a minute.
+        let st = Arc::clone(&state);
+        let newest = blocking(move || Ok(list(&st).first().map(|b| b.taken_at))).await.ok().flatten();
+        let due_in = newest.map_or(0, |t| t.saturating_add(every_us) - now_us());
+        let wait = Duration::from_micros(u64::try_from(due_in).unwrap_or(0))
+            .clamp(Duration::from_secs(60), Duration::from_secs(3600));
         tokio::select! {
             _ = crate::conn::wait_shutdown(&mut stop) => return,
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-        if state.fresh_database.load(Ordering::SeqCst) && restore_suggested(&state) {
+        let st = Arc::clone(&state);
+        let newest = blocking(move || Ok(list(&st).first().map(|b| b.taken_at))).await.ok().flatten();
+        if newest.is_some_and(|t| now_us() - t < every_us) {
+            continue;
+        }
+        if restore_suggested(&state) {
             tracing::info!(
                 "scheduled metadata backup skipped: a restore of an earlier installation's backup is pending"
             );

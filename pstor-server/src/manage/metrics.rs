@@ -103,18 +103,14 @@ pub fn render(state: &State) -> Result<String, std::fmt::Error> {
     Ok(out)
 }
 
-fn bearer(req: &Request) -> Option<&str> {
-    req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
-}
-
 /// `GET /metrics`.
 pub async fn scrape(S(state): S<Arc<State>>, req: Request) -> Result<Response, ApiError> {
     let ip = auth::peer_ip(&req);
-    let by_token = match (&state.cfg.metrics_token, bearer(&req)) {
+    let by_token = match (&state.cfg.metrics_token, auth::bearer_token(req.headers())) {
         (Some(want), Some(got)) => auth::same(want.as_bytes(), got.as_bytes()),
         _ => false,
     };
-    let open = state.cfg.metrics_open_on_loopback && ip.is_loopback();
+    let open = state.cfg.metrics_open_on_loopback && auth::is_loopback(ip);
     if !by_token && !open {
         auth::authenticate(&state, ip, req.headers(), req.method(), req.uri().path()).await?;
     }

@@ -84,6 +84,9 @@ impl MetaDb {
         let _ = std::fs::remove_file(&tmp);
         let target = tmp.to_string_lossy().into_owned();
         self.with(|c| c.execute("VACUUM INTO ?1", [&target]).map(drop))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| io("protecting", &tmp, e))?;
         std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| io("syncing", &tmp, e))?;
         std::fs::rename(&tmp, &file).map_err(|e| io("renaming", &tmp, e))?;
         std::fs::File::open(&dir).and_then(|f| f.sync_all()).map_err(|e| io("syncing", &dir, e))?;
@@ -116,6 +119,9 @@ impl MetaDb {
         src.execute("VACUUM INTO ?1", [staged.to_string_lossy().as_ref()])
             .map_err(|e| bad(format!("copying it: {e}")))?;
         drop(src);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| bad(format!("protecting the copy: {e}")))?;
         let mut conn = self.conn.lock();
         // Checkpoint and close the live connection's log before the file goes.
         let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");

@@ -129,6 +129,17 @@ impl MetaDb {
             .map_err(|e| MetaError::Backup(format!("creating {}: {e}", data_dir.display())))?;
         let path = data_dir.join(FILE_NAME);
         let created = !path.exists();
+        if created {
+            // Password and token hashes and the log: private from the start
+            // (SQLite gives its -wal and -shm files the database's mode).
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| MetaError::Backup(format!("creating {}: {e}", path.display())))?;
+        }
         let conn = open_migrated(&path)?;
         Ok(MetaDb { path, conn: Mutex::new(conn), created })
     }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub(super) async fn list(S(state): S<Arc<State>>) -> ApiResult<Json<serde_json::Value>> {
     blocking(move || {
         let all = backups::list(&state);
-        let suggested = state.fresh_database.load(Ordering::SeqCst) && !all.is_empty();
+        let suggested = backups::restore_suggested(&state);
         Ok(Json(serde_json::json!({
             "restore_suggested": suggested,
             "interval_hours": state.cfg.backup_interval_hours,

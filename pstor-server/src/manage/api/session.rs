@@ -145,6 +145,7 @@ pub(super) fn recheck_password(state: &State, caller: &Caller, password: &str) -
         .user(&caller.user)?
         .ok_or_else(|| ApiError::new(ApiCode::Unauthenticated, "the user no longer exists"))?;
     if verify_password(&row.hash, password) {
+        state.lockout.succeeded(&caller.user, caller.ip);
         return Ok(());
     }
     if state.lockout.failed(&caller.user, caller.ip) {

@@ -1,6 +1,6 @@
 //! System settings (manual 3.8): storage thresholds (3.8.2), address
 //! restrictions (3.8.7) and the feature switches other services read
-//! (picture Digest authentication 3.8.10, ANR and stream certification
+//! (picture Digest authentication 3.8.10, stream certification 3.8.3, ANR
 //! 3.8.4, the channel limit of the license page).
 
 use super::Body;
@@ -92,7 +92,7 @@ pub struct Features {
     pub picture_digest: bool,
     /// Automatic network replenishment (3.8.4).
     pub anr: bool,
-    /// Stream certification (3.8.4).
+    /// Stream certification (3.8.3).
     pub stream_certification: bool,
     /// Most cameras recorded at once; `null` = no limit (an open project
     /// ships no trial: this is the operator's own cap).
