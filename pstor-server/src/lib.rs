@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod provision;
 pub mod server;
 pub mod size;
+pub mod sntp;
 pub mod volumes;
 
 pub use config::ServerConfig;

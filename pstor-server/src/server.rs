@@ -121,6 +121,7 @@ impl Server {
             if let Some(m) = management {
                 let l = TcpListener::from_std(m.listener).map_err(|e| ServerError::io("registering a listener", e))?;
                 runtime.spawn(manage::backups::schedule(Arc::clone(&m.state), stop_rx.clone()));
+                runtime.spawn(manage::ntp::schedule(Arc::clone(&m.state), stop_rx.clone()));
                 runtime.spawn(manage::accept_loop(l, m.state, stop_rx.clone()));
             }
         }

@@ -238,6 +238,27 @@ const PROTECTED: &[(&str, &str)] = &[
     ("PUT", "/api/v1/settings/access"),
     ("GET", "/api/v1/settings/features"),
     ("PUT", "/api/v1/settings/features"),
+    ("GET", "/api/v1/system/interfaces"),
+    ("GET", "/api/v1/settings/network"),
+    ("PUT", "/api/v1/settings/network"),
+    ("GET", "/api/v1/settings/mapping"),
+    ("PUT", "/api/v1/settings/mapping"),
+    ("GET", "/api/v1/settings/mapping.txt"),
+    ("GET", "/api/v1/settings/ntp"),
+    ("PUT", "/api/v1/settings/ntp"),
+    ("POST", "/api/v1/settings/ntp/sync"),
+    ("GET", "/api/v1/backups"),
+    ("POST", "/api/v1/backups"),
+    ("POST", "/api/v1/backups/restore"),
+    ("GET", "/api/v1/keys"),
+    ("POST", "/api/v1/keys/download"),
+    ("POST", "/api/v1/keys/reset"),
+    ("GET", "/api/v1/volumes"),
+    ("GET", "/api/v1/folders"),
+    ("POST", "/api/v1/folders"),
+    ("PATCH", "/api/v1/folders"),
+    ("DELETE", "/api/v1/folders"),
+    ("GET", "/metrics"),
 ];
 
 #[test]
@@ -883,4 +904,63 @@ fn hostile_inputs_get_clear_errors_and_change_nothing() {
     let r =
         a(Method::POST, "/api/v1/keys/download", Some(json!({"access_key": common::ACCESS, "password": NEW_PASSWORD})));
     assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, 803), "{}", r.text);
+}
+
+#[test]
+fn network_interface_address_mapping_and_ntp() {
+    let api = Api::start();
+    let auth = api.admin();
+    let ifs = api.call(Method::GET, "/api/v1/system/interfaces", &auth, None);
+    let lo = ifs.body.as_array().unwrap().iter().find(|i| i["name"] == json!("lo")).cloned().unwrap();
+    assert!(lo["addresses"].as_array().unwrap().contains(&json!("127.0.0.1")), "{lo}");
+    let set = |b: Value| api.call(Method::PUT, "/api/v1/settings/network", &auth, Some(b));
+    assert_eq!(set(json!({"nic": "no-such-nic0"})).code(), 808);
+    assert_eq!(set(json!({"nic": "lo", "announce_address": "192.0.2.1"})).code(), 808);
+    assert_eq!(set(json!({"nic": "lo", "announce_address": "127.0.0.1"})).status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call(Method::GET, "/api/v1/settings/network", &auth, None).body["nic"], json!("lo"));
+
+    let pairs = json!({"pairs": [{"lan": "10.0.0.5:6036", "wan": "203.0.113.7:16036"}, {"lan": "10.0.0.5:6037", "wan": "203.0.113.7:16037"}]});
+    assert_eq!(api.call(Method::PUT, "/api/v1/settings/mapping", &auth, Some(pairs)).status, StatusCode::NO_CONTENT);
+    let txt = api.call(Method::GET, "/api/v1/settings/mapping.txt", &auth, None);
+    assert_eq!(txt.text, "10.0.0.5:6036-203.0.113.7:16036\n10.0.0.5:6037-203.0.113.7:16037\n");
+    let dup = json!({"pairs": [{"lan": "10.0.0.5:6036", "wan": "203.0.113.7:1"}, {"lan": "10.0.0.5:6036", "wan": "203.0.113.7:2"}]});
+    assert_eq!(api.call(Method::PUT, "/api/v1/settings/mapping", &auth, Some(dup)).code(), 808);
+
+    // NTP against a responder on a real UDP socket, 3 s ahead of us.
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let responder = std::thread::spawn(move || {
+        let mut b = [0u8; 48];
+        let (_, from) = server.recv_from(&mut b).unwrap();
+        let now = pstor_server::sntp::ntp_from_us(pstor_server::meta::now_us() + 3_000_000);
+        let mut r = [0u8; 48];
+        r[0] = 4 << 3 | 4;
+        r[1] = 2;
+        r[24..32].copy_from_slice(&b[40..48]);
+        r[32..40].copy_from_slice(&now.to_be_bytes());
+        r[40..48].copy_from_slice(&now.to_be_bytes());
+        server.send_to(&r, from).unwrap();
+    });
+    assert_eq!(api.call(Method::POST, "/api/v1/settings/ntp/sync", &auth, None).code(), 812, "no server yet");
+    assert_eq!(api.call(Method::PUT, "/api/v1/settings/ntp", &auth, Some(json!({"enabled": true}))).code(), 808);
+    let s = json!({"enabled": false, "server": "127.0.0.1", "port": port, "interval_minutes": 1439});
+    assert_eq!(api.call(Method::PUT, "/api/v1/settings/ntp", &auth, Some(s)).status, StatusCode::NO_CONTENT);
+    let m = api.call(Method::POST, "/api/v1/settings/ntp/sync", &auth, None);
+    responder.join().unwrap();
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    let offset = m.body["offset_us"].as_i64().unwrap();
+    assert!((offset - 3_000_000).abs() < 200_000, "{offset}");
+    let got = api.call(Method::GET, "/api/v1/settings/ntp", &auth, None);
+    assert_eq!(got.body["status"]["measurement"]["stratum"], json!(2), "{}", got.text);
+    assert!(got.body["status"]["last_sync"].as_i64().is_some());
+    let db = api.ts.server().metadata();
+    let f = pstor_server::meta::logs::LogFilter { text: Some("NTP: this clock is".into()), ..Default::default() };
+    assert_eq!(db.count_logs(&f).unwrap(), 1, "the measurement is logged");
+    // A server that does not answer: a clear error, kept in the status.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let s = json!({"enabled": false, "server": "127.0.0.1", "port": silent.local_addr().unwrap().port(), "interval_minutes": 60});
+    api.call(Method::PUT, "/api/v1/settings/ntp", &auth, Some(s));
+    let e = api.call(Method::POST, "/api/v1/settings/ntp/sync", &auth, None);
+    assert_eq!(e.code(), 812);
+    assert!(e.body["error"]["message"].as_str().unwrap().contains("did not answer"), "{}", e.text);
 }

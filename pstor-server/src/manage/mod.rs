@@ -15,6 +15,7 @@ pub mod auth;
 pub mod backups;
 pub mod error;
 pub mod metrics;
+pub mod ntp;
 pub mod tls;
 
 use crate::access::{AccessControl, Service};
@@ -85,6 +86,8 @@ pub struct State {
     /// The metadata database was created at this start and nobody has
     /// backed it up or restored one since ([`backups`]).
     pub fresh_database: std::sync::atomic::AtomicBool,
+    /// The last NTP measurement.
+    pub ntp: parking_lot::Mutex<ntp::NtpStatus>,
 }
 
 impl State {
@@ -426,6 +429,7 @@ pub fn prepare(
         started: Instant::now(),
         started_at: crate::meta::now_us(),
         fresh_database: std::sync::atomic::AtomicBool::new(fresh),
+        ntp: parking_lot::Mutex::new(ntp::NtpStatus::default()),
     });
     Ok(Prepared { listener, state })
 }

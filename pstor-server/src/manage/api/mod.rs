@@ -10,6 +10,7 @@ mod inspection;
 mod keys;
 mod locks;
 mod logs;
+mod network;
 mod pools;
 mod session;
 mod settings;
@@ -51,6 +52,12 @@ pub fn protected() -> Router<Arc<State>> {
         .route("/api/v1/system/time", get(system::time))
         .route("/api/v1/system/services", get(system::services))
         .route("/api/v1/system/summary", get(system::summary))
+        .route("/api/v1/system/interfaces", get(network::list_interfaces))
+        .route("/api/v1/settings/network", get(network::network).put(network::set_network))
+        .route("/api/v1/settings/mapping", get(network::mapping).put(network::set_mapping))
+        .route("/api/v1/settings/mapping.txt", get(network::mapping_text))
+        .route("/api/v1/settings/ntp", get(network::ntp_settings).put(network::set_ntp))
+        .route("/api/v1/settings/ntp/sync", post(network::ntp_sync))
         .route("/api/v1/spaces", get(spaces::list).post(spaces::initialize))
         .route("/api/v1/spaces/restore", post(spaces::restore))
         .route("/api/v1/spaces/{id}", get(spaces::one).delete(spaces::delete))
