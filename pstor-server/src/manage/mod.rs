@@ -88,6 +88,8 @@ pub struct State {
     pub fresh_database: std::sync::atomic::AtomicBool,
     /// The last NTP measurement.
     pub ntp: parking_lot::Mutex<ntp::NtpStatus>,
+    /// Wakes the NTP schedule when its setting changes.
+    pub ntp_changed: tokio::sync::Notify,
 }
 
 impl State {
@@ -430,6 +432,7 @@ pub fn prepare(
         started_at: crate::meta::now_us(),
         fresh_database: std::sync::atomic::AtomicBool::new(fresh),
         ntp: parking_lot::Mutex::new(ntp::NtpStatus::default()),
+        ntp_changed: tokio::sync::Notify::new(),
     });
     Ok(Prepared { listener, state })
 }

@@ -75,7 +75,8 @@ pub fn measure_now(state: &State, s: &NtpSettings) -> Result<Measurement, String
         }
     };
     drop(st);
-    let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content: &content, result: "ok" };
+    let result = if r.is_ok() { "ok" } else { "failed" };
+    let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content: &content, result };
     if let Err(err) = state.db.append_log(&e, state.log_limits()) {
         tracing::error!(error = %err, "could not write the log store");
     }
@@ -98,6 +99,8 @@ pub async fn schedule(state: Arc<State>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = crate::conn::wait_shutdown(&mut stop) => return,
             _ = tokio::time::sleep(wait) => {}
+            // A changed setting takes effect at once.
+            _ = state.ntp_changed.notified() => {}
         }
     }
 }

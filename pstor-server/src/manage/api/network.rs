@@ -193,7 +193,11 @@ pub(super) async fn set_ntp(S(state): S<Arc<State>>, Body(s): Body<NtpSettings>)
         s.port,
         s.interval_minutes
     );
-    blocking(move || Ok(state.db.put_setting(ntp::SECTION, &s)?)).await?;
+    let st = Arc::clone(&state);
+    blocking(move || Ok(st.db.put_setting(ntp::SECTION, &s)?)).await?;
+    // The last measurement was of the old setting's server.
+    *state.ntp.lock() = ntp::NtpStatus::default();
+    state.ntp_changed.notify_one();
     Ok(audited(what, StatusCode::NO_CONTENT))
 }
 
