@@ -219,6 +219,11 @@ pub fn run(a: &ApiArgs) -> Result<Report> {
         .map_err(|e| invalid(e.to_string()))?;
     drop(contents);
     let fill_s = fill.elapsed().as_secs_f64();
+    // The server closes a keep-alive connection idle past its header
+    // timeout (10 s): a fresh one for the measurements.
+    let auth = std::mem::take(&mut http.auth);
+    http = Http::connect(addr)?;
+    http.auth = auth;
 
     let n = a.requests.max(10);
     let (health50, health99) = latencies(&mut http, "/api/v1/health", n)?;

@@ -129,7 +129,13 @@ impl LogFilter {
             parts.push("ip = ?");
             vals.push(Value::Text(ip.clone()));
         }
-        if let Some(t) = self.text.as_deref().filter(|t| !t.is_empty()) {
+        if let Some(t) = self.text.as_deref().filter(|t| t.chars().count() >= 3) {
+            // The trigram index finds every entry holding the text (case-
+            // insensitive), as a phrase: quotes doubled, nothing else special.
+            parts.push("id IN (SELECT rowid FROM logs_text WHERE logs_text MATCH ?)");
+            vals.push(Value::Text(format!("\"{}\"", t.replace('"', "\"\""))));
+        } else if let Some(t) = self.text.as_deref().filter(|t| !t.is_empty()) {
+            // Shorter than a trigram: a scan.
             parts.push("(content LIKE ? ESCAPE '\\' OR user LIKE ? ESCAPE '\\')");
             let pattern = format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
             vals.push(Value::Text(pattern.clone()));
@@ -275,9 +281,20 @@ impl MetaDb {
         })
     }
 
-    /// Deletes every entry; how many.
+    /// Deletes every entry; how many. The text index is emptied whole (not
+    /// entry by entry through its trigger) in the same transaction.
     pub fn clear_logs(&self) -> Result<usize, MetaError> {
-        self.with(|c| c.execute("DELETE FROM logs", []))
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute_batch("DROP TRIGGER logs_text_delete")?;
+            let n = tx.execute("DELETE FROM logs", [])?;
+            tx.execute_batch(concat!(
+                "INSERT INTO logs_text (logs_text) VALUES ('delete-all');",
+                super::logs_text_delete_trigger!()
+            ))?;
+            tx.commit()?;
+            Ok(n)
+        })
     }
 }
 
@@ -362,6 +379,32 @@ mod tests {
         .expect("iterate");
         assert_eq!(seen, 7);
         assert_eq!(db.clear_logs().expect("clear"), 26);
+    }
+
+    #[test]
+    fn a_version_1_log_is_indexed_by_the_migration() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let c = rusqlite::Connection::open(dir.path().join(super::super::FILE_NAME)).expect("raw");
+            c.execute_batch(super::super::MIGRATIONS[0]).expect("schema 1");
+            c.pragma_update(None, "user_version", 1).expect("version");
+            c.execute(
+                "INSERT INTO logs (at, kind, level, ip, user, content, result) VALUES (1, 'system', 'info', '', '', 'Space Lost: sda', 'ok')",
+                [],
+            )
+            .expect("an old entry");
+        }
+        let db = MetaDb::open(dir.path()).expect("migrated");
+        let f = LogFilter { text: Some("space lost".into()), ..LogFilter::default() };
+        assert_eq!(db.count_logs(&f).expect("count"), 1, "found through the rebuilt index");
+        db.append_log(&op("space lost again", ""), LIMITS).expect("append");
+        assert_eq!(db.count_logs(&f).expect("count"), 2, "new entries are indexed by the trigger");
+        assert_eq!(db.clear_logs().expect("clear"), 2);
+        assert_eq!(db.count_logs(&f).expect("count"), 0);
+        db.append_log(&op("space lost after the clear", ""), LIMITS).expect("append");
+        assert_eq!(db.count_logs(&f).expect("count"), 1, "the index works after a clear");
+        let quote = LogFilter { text: Some("a \"quoted\" word".into()), ..LogFilter::default() };
+        assert_eq!(db.count_logs(&quote).expect("quotes are literal"), 0);
     }
 
     #[test]

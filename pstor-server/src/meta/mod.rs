@@ -22,6 +22,17 @@ use std::time::Duration;
 /// The file's name in the data folder.
 pub const FILE_NAME: &str = "meta.db";
 
+/// The trigger that keeps the log's text index in step with deletions
+/// (migration 2 creates it; clearing the log drops and recreates it).
+macro_rules! logs_text_delete_trigger {
+    () => {
+        "CREATE TRIGGER logs_text_delete AFTER DELETE ON logs BEGIN
+             INSERT INTO logs_text (logs_text, rowid, content, user) VALUES ('delete', old.id, old.content, old.user);
+         END;"
+    };
+}
+pub(crate) use logs_text_delete_trigger;
+
 /// Numbered schema migrations; `user_version` is how many have run.
 const MIGRATIONS: &[&str] = &[
     // 1: users, sessions, API tokens, settings, the log.
@@ -63,6 +74,18 @@ const MIGRATIONS: &[&str] = &[
          result TEXT NOT NULL
      );
      CREATE INDEX logs_at ON logs (at);",
+    // 2: a trigram full-text index of the log's content and user, kept by
+    // triggers: a text search reads the index instead of every row.
+    concat!(
+        "CREATE VIRTUAL TABLE logs_text USING fts5(
+             content, user, content='logs', content_rowid='id', tokenize='trigram case_sensitive 0'
+         );
+         CREATE TRIGGER logs_text_insert AFTER INSERT ON logs BEGIN
+             INSERT INTO logs_text (rowid, content, user) VALUES (new.id, new.content, new.user);
+         END;",
+        logs_text_delete_trigger!(),
+        "INSERT INTO logs_text (logs_text) VALUES ('rebuild');"
+    ),
 ];
 
 /// What went wrong with the metadata database.
