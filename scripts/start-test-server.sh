@@ -15,10 +15,14 @@
 # with no key in its configuration, it generates a key pair into
 # DATA/credentials.toml on first start. Once started, DIR holds:
 #   pid    the server's process id
-#   env    PSTOR_HOST, PSTOR_SIGNALLING_PORT, PSTOR_DATA_PORT, and the
+#   env    PSTOR_HOST, PSTOR_SIGNALLING_PORT, PSTOR_DATA_PORT,
+#          PSTOR_MANAGEMENT_ADDR (the management port, HTTPS with the
+#          certificate DATA/tls/cert.pem), and the
 #          exports of `pstor-server keys show`: PSTOR_ACCESS_KEY,
 #          PSTOR_SECRET_KEY (shell lines: `. DIR/env`)
 #   log    its log (stderr); stdout: its stdout; status: its exit status, once it ended
+# PSTOR_MANAGEMENT_TOML, if set, is added to the [management] section
+# (for example `metrics_token = "..."`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +64,7 @@ signalling_port = 0
 data_port = 0
 [management]
 port = 0
+${PSTOR_MANAGEMENT_TOML:-}
 [logging]
 level = "warn"
 EOF
@@ -100,12 +105,14 @@ if [ -z "$line" ]; then
   exit 1
 fi
 signalling=$(sed -n 's/.*signalling=\([^ ]*\).*/\1/p' <<<"$line")
-data=$(sed -n 's/.*data=\([^ ]*\).*/\1/p' <<<"$line")
+data=$(sed -n 's/.* data=\([^ ]*\).*/\1/p' <<<"$line")
+management=$(sed -n 's/.*management=\([^ ]*\).*/\1/p' <<<"$line")
 rm -f "$dir/env" && touch "$dir/env" && chmod 600 "$dir/env"
 cat >"$dir/env" <<EOF
 PSTOR_HOST=${signalling%:*}
 PSTOR_SIGNALLING_PORT=${signalling##*:}
 PSTOR_DATA_PORT=${data##*:}
+PSTOR_MANAGEMENT_ADDR=$management
 EOF
 # The key pair it generated, the way the operator's guide gets it.
 "$bin" keys show --config "$dir/pstor-server.toml" >>"$dir/env"

@@ -18,39 +18,13 @@ fi
 bin=$(realpath "$bin")
 
 work=$(mktemp -d)
-trap 'kill -9 ${server:-} ${prom:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -9 ${prom:-} 2>/dev/null || true; [ -s "$work/srv/pid" ] && kill -9 "$(cat "$work/srv/pid")" 2>/dev/null; rm -rf "$work"' EXIT
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cat >"$work/pstor.toml" <<TOML
-data_dir = "$work/data"
-[listen]
-bind = "127.0.0.1"
-signalling_port = 0
-data_port = 0
-[management]
-port = 0
-metrics_token = "$token"
-[[spaces]]
-path = "$work/space1"
-capacity = "64MiB"
-[[pools]]
-name = "video"
-kind = "video"
-capacity = "32MiB"
-[engine]
-min_space_capacity = "1MiB"
-segment_size = "4MiB"
-[logging]
-level = "warn"
-TOML
-"$bin" run --config "$work/pstor.toml" >"$work/out" 2>"$work/log" &
-server=$!
-for _ in $(seq 600); do
-  grep -q '^listening ' "$work/out" 2>/dev/null && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/log" >&2; echo "prometheus test: the server exited" >&2; exit 1; }
-  sleep 0.1
-done
-mgmt=$(sed -n 's/.*management=\([^ ]*\).*/\1/p' "$work/out")
-[ -n "$mgmt" ] || { cat "$work/log" >&2; echo "prometheus test: no management address" >&2; exit 1; }
+# The SDK tests' server (128 MiB space, 96 MiB video pool), with a scrape token.
+PSTOR_SERVER_BIN=$bin PSTOR_MANAGEMENT_TOML="metrics_token = \"$token\"" bash scripts/start-test-server.sh "$work/srv"
+mgmt=$(sed -n 's/^PSTOR_MANAGEMENT_ADDR=//p' "$work/srv/env")
+[ -n "$mgmt" ] || { cat "$work/srv/log" >&2; echo "prometheus test: no management address" >&2; exit 1; }
+cert=$work/srv/data/tls/cert.pem
 
 # A free port for Prometheus' own web API.
 prom_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -64,7 +38,7 @@ scrape_configs:
     scheme: https
     metrics_path: /metrics
     tls_config:
-      ca_file: $work/data/tls/cert.pem
+      ca_file: $cert
     authorization:
       type: Bearer
       credentials_file: $work/token
@@ -99,20 +73,16 @@ check() { # check EXPR WANT
   [ "$got" = "$2" ] || { echo "prometheus test: $1 = '$got', want '$2'" >&2; exit 1; }
   echo "ok: $1 = $got"
 }
-check 'pstor_pool_capacity_bytes{name="video"}' 33554432
-check 'pstor_space_capacity_bytes' 67108864
+check 'pstor_pool_capacity_bytes{name="video"}' 100663296
+check 'pstor_space_capacity_bytes' 134217728
 check 'pstor_space_status{status="normal"}' 1
 check 'pstor_space_status{status="lost"}' 0
 check 'pstor_pool_status{name="video",status="normal"}' 1
 check 'pstor_sdk_connections' 0
 # Without the token the same endpoint refuses.
-code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/data/tls/cert.pem" "https://$mgmt/metrics")
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$cert" "https://$mgmt/metrics")
 [ "$code" = 401 ] || { echo "prometheus test: /metrics without a token answered $code, want 401" >&2; exit 1; }
-kill -TERM "$server"
-rc=0
-wait "$server" || rc=$?
-[ "$rc" = 0 ] || { cat "$work/log" >&2; echo "prometheus test: the server exited $rc after SIGTERM" >&2; exit 1; }
-server=
+bash scripts/start-test-server.sh --stop "$work/srv"
 kill -TERM "$prom" && wait "$prom" 2>/dev/null || true
 prom=
 echo "prometheus test: ok (Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') scraped /metrics over TLS)"
