@@ -106,6 +106,14 @@ fn graceful_shutdown_through_the_library_leaves_a_clean_marker() {
     let cam = register(&mut sig, s.pool("video"), "cam-1");
     // Appended, not synced: the shutdown syncs it.
     data.call(Request::Append { stream: cam, sync: false, frames: frames(0, 100, 1000) }).unwrap();
+    // The append's executor counts itself out just after queueing its
+    // answer: wait for that, or the poll below could be taken for running
+    // while it is still unread (and a shutdown then rightly drops it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.server().requests_in_progress() != 0 {
+        assert!(std::time::Instant::now() < deadline, "the append never finished");
+        std::thread::yield_now();
+    }
     // A request in progress when the shutdown begins gets its answer.
     let poller = std::thread::spawn(move || {
         let r = sig.call(Request::PollEvents { after_seq: u64::MAX - 1, max: 1, wait_ms: 30_000 });
