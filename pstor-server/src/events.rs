@@ -4,7 +4,7 @@
 //! long poll (`poll_events`). The feed's own ring (4,096 events) is what
 //! polls read.
 
-use crate::meta::logs::{LogKind, LogLevel, LogLimits, NewLog};
+use crate::meta::logs::{LogLevel, LogLimits};
 use crate::meta::MetaDb;
 use pstor_core::{Engine, Event};
 use std::sync::{Arc, Condvar, Mutex};
@@ -62,11 +62,7 @@ impl EventWatch {
                     if let Some((db, limits)) = &store {
                         let content = ev.kind.to_string();
                         let level = if serious { LogLevel::Warning } else { LogLevel::Info };
-                        let e =
-                            NewLog { kind: LogKind::System, level, ip: "", user: "", content: &content, result: "ok" };
-                        if let Err(err) = db.append_log(&e, *limits) {
-                            tracing::error!(error = %err, "could not write an engine event to the log store");
-                        }
+                        db.system_log(level, &content, "ok", *limits);
                     }
                     let mut g = s.lock();
                     g.latest = g.latest.max(ev.seq);

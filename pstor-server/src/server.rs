@@ -11,7 +11,7 @@ use crate::error::ServerError;
 use crate::events::EventWatch;
 use crate::jobs::Jobs;
 use crate::manage::{self, ServicePorts};
-use crate::meta::logs::{LogKind, LogLevel, LogLimits, NewLog};
+use crate::meta::logs::{LogLevel, LogLimits};
 use crate::meta::MetaDb;
 use crate::provision;
 use pstor_core::Engine;
@@ -142,12 +142,8 @@ impl Server {
             let scheme = if cfg.management.plain_http { "http" } else { "https" };
             info!(%addr, url = %format!("{scheme}://{addr}/api/v1"), "management service listening (log in as admin)");
         }
-        system_log(
-            &db,
-            log_limits,
-            LogLevel::Info,
-            format!("service started (pstor-server {})", env!("CARGO_PKG_VERSION")),
-        );
+        let started = format!("service started (pstor-server {})", env!("CARGO_PKG_VERSION"));
+        db.system_log(LogLevel::Info, &started, "ok", log_limits);
         Ok(RunningServer {
             runtime: Some(runtime),
             shared,
@@ -221,14 +217,6 @@ pub struct RunningServer {
     management_state: Option<Arc<manage::State>>,
     db: Arc<MetaDb>,
     log_limits: LogLimits,
-}
-
-/// Writes a system log entry (a failure to is logged, never fatal).
-fn system_log(db: &MetaDb, limits: LogLimits, level: LogLevel, content: String) {
-    let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content: &content, result: "ok" };
-    if let Err(err) = db.append_log(&e, limits) {
-        error!(error = %err, "could not write the log store");
-    }
 }
 
 impl RunningServer {
@@ -339,7 +327,7 @@ impl RunningServer {
                 "connections still busy after the grace period: closing the engine under them"
             );
         }
-        system_log(&self.db, self.log_limits, LogLevel::Info, "service stopping (graceful shutdown)".into());
+        self.db.system_log(LogLevel::Info, "service stopping (graceful shutdown)", "ok", self.log_limits);
         let synced = ctx.engine.sync_all();
         if let Err(e) = &synced {
             error!(error = %e, "final sync failed");

@@ -12,7 +12,7 @@
 
 use super::{blocking, error::ApiResult, State};
 use crate::meta::backup::{list_in, BackupFile};
-use crate::meta::logs::{LogKind, LogLevel, NewLog};
+use crate::meta::logs::LogLevel;
 use crate::meta::now_us;
 use pstor_core::SpaceStatus;
 use std::path::PathBuf;
@@ -52,15 +52,13 @@ pub fn take(state: &State, why: &str) -> Vec<PathBuf> {
             Ok(f) => written.push(f),
             Err(e) => {
                 tracing::warn!(space = s.id.0, error = %e, "metadata backup onto a storage space failed");
-                system_log(
-                    state,
-                    LogLevel::Warning,
-                    &format!("metadata backup onto storage space {} failed: {e}", s.id),
-                );
+                let what = format!("metadata backup onto storage space {} failed: {e}", s.id);
+                state.db.system_log(LogLevel::Warning, &what, "ok", state.log_limits());
             }
         }
     }
-    system_log(state, LogLevel::Info, &format!("metadata backed up onto {} storage space(s) ({why})", written.len()));
+    let what = format!("metadata backed up onto {} storage space(s) ({why})", written.len());
+    state.db.system_log(LogLevel::Info, &what, "ok", state.log_limits());
     written
 }
 
@@ -69,13 +67,6 @@ pub fn take(state: &State, why: &str) -> Vec<PathBuf> {
 pub fn before(state: &State, what: &str) {
     if !restore_suggested(state) {
         take(state, &format!("before {what}"));
-    }
-}
-
-fn system_log(state: &State, level: LogLevel, content: &str) {
-    let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content, result: "ok" };
-    if let Err(err) = state.db.append_log(&e, state.log_limits()) {
-        tracing::error!(error = %err, "could not write the log store");
     }
 }
 

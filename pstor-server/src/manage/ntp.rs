@@ -5,7 +5,7 @@
 //! never sets the clock.
 
 use super::{blocking, State};
-use crate::meta::logs::{LogKind, LogLevel, NewLog};
+use crate::meta::logs::LogLevel;
 use crate::meta::now_us;
 use crate::sntp::{self, Measurement};
 use serde::{Deserialize, Serialize};
@@ -76,10 +76,7 @@ pub fn measure_now(state: &State, s: &NtpSettings) -> Result<Measurement, String
     };
     drop(st);
     let result = if r.is_ok() { "ok" } else { "failed" };
-    let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content: &content, result };
-    if let Err(err) = state.db.append_log(&e, state.log_limits()) {
-        tracing::error!(error = %err, "could not write the log store");
-    }
+    state.db.system_log(level, &content, result, state.log_limits());
     r
 }
 

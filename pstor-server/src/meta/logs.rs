@@ -231,6 +231,16 @@ impl MetaDb {
         })
     }
 
+    /// Appends a system entry (no user, no address). A failure to write it
+    /// goes to the process log and never fails the caller: losing a log line
+    /// must not stop what it reports.
+    pub fn system_log(&self, level: LogLevel, content: &str, result: &str, limits: LogLimits) {
+        let e = NewLog { kind: LogKind::System, level, ip: "", user: "", content, result };
+        if let Err(err) = self.append_log(&e, limits) {
+            tracing::error!(error = %err, content, "could not write a system entry to the log store");
+        }
+    }
+
     /// Appends many entries in one transaction (imports, benches), then
     /// drops what is past the limits.
     pub fn append_log_batch<'a>(

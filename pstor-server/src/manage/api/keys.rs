@@ -33,6 +33,17 @@ pub(super) struct WithPassword {
     password: String,
 }
 
+impl WithPassword {
+    /// The pair named, once the caller's password checks out (blocking).
+    fn checked_pair(&self, state: &State, caller: &Caller) -> ApiResult<crate::config::KeyPair> {
+        super::session::recheck_password(state, caller, &self.password)?;
+        state
+            .keys
+            .pair(&self.access_key)
+            .ok_or_else(|| ApiError::new(ApiCode::NotFound, format!("no access key {:?}", self.access_key)))
+    }
+}
+
 /// `POST /api/v1/keys/download`: the pair as a text file.
 pub(super) async fn download(
     S(state): S<Arc<State>>,
@@ -40,14 +51,7 @@ pub(super) async fn download(
     Body(w): Body<WithPassword>,
 ) -> ApiResult<Response> {
     let access = w.access_key.clone();
-    let pair = blocking(move || {
-        super::session::recheck_password(&state, &caller, &w.password)?;
-        state
-            .keys
-            .pair(&w.access_key)
-            .ok_or_else(|| ApiError::new(ApiCode::NotFound, format!("no access key {:?}", w.access_key)))
-    })
-    .await?;
+    let pair = blocking(move || w.checked_pair(&state, &caller)).await?;
     let text = format!(
         "# pstor key pair (manual 3.8.5): give both to the VMS; keep this file private.\naccess_key={}\nsecret_key={}\n",
         pair.access_key, pair.secret_key
@@ -72,10 +76,7 @@ pub(super) async fn reset(
 ) -> ApiResult<Response> {
     let old = w.access_key.clone();
     let new = blocking(move || {
-        super::session::recheck_password(&state, &caller, &w.password)?;
-        if state.keys.secret(&w.access_key).is_none() {
-            return Err(ApiError::new(ApiCode::NotFound, format!("no access key {:?}", w.access_key)));
-        }
+        w.checked_pair(&state, &caller)?;
         state.keys.reset(&w.access_key).map_err(|e| ApiError::new(ApiCode::Conflict, e.to_string()))
     })
     .await?;
