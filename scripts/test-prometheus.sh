@@ -18,7 +18,14 @@ fi
 bin=$(realpath "$bin")
 
 work=$(mktemp -d)
-trap 'kill -9 ${prom:-} 2>/dev/null || true; [ -s "$work/srv/pid" ] && kill -9 "$(cat "$work/srv/pid")" 2>/dev/null; rm -rf "$work"' EXIT
+# The EXIT trap runs under set -e: none of its commands may fail (a kill of
+# an already stopped server would turn a pass into exit 1).
+cleanup() {
+  if [ -n "${prom:-}" ]; then kill -9 "$prom" 2>/dev/null || true; fi
+  if [ -s "$work/srv/pid" ]; then kill -9 "$(cat "$work/srv/pid")" 2>/dev/null || true; fi
+  rm -rf "$work" || true
+}
+trap cleanup EXIT
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # The SDK tests' server (128 MiB space, 96 MiB video pool), with a scrape token.
 PSTOR_SERVER_BIN=$bin PSTOR_MANAGEMENT_TOML="metrics_token = \"$token\"" bash scripts/start-test-server.sh "$work/srv"
