@@ -165,6 +165,8 @@ pub(crate) struct Inner {
     /// Keeps other engines out of the data directory until closed.
     lock: Mutex<Option<crate::io::DirLock>>,
     maintenance: Mutex<Option<(std::thread::JoinHandle<()>, crossbeam_channel::Sender<()>)>>,
+    /// Lost spaces whose folder came back, being restored by the health check.
+    pub returning: Mutex<crate::maintenance::Returning>,
     /// What this open found (set once, at the end of the open).
     open_report: std::sync::OnceLock<crate::OpenReport>,
 }
@@ -223,6 +225,7 @@ impl Engine {
             self_weak: w.clone(),
             lock: Mutex::new(Some(lock)),
             maintenance: Mutex::new(None),
+            returning: Mutex::new(Default::default()),
             open_report: std::sync::OnceLock::new(),
         });
         // Handles first: loading each space raises their newest timestamps.
@@ -735,6 +738,13 @@ impl Inner {
         if let Some((h, tx)) = self.maintenance.lock().take() {
             drop(tx);
             let _ = h.join();
+        }
+        // A space coming back stops being restored: it is Lost again after
+        // the next open, and returns at that engine's first health check.
+        let returning = std::mem::take(&mut self.returning.lock().jobs);
+        for job in returning {
+            job.cancel();
+            let _ = job.wait();
         }
         // A space whose folder vanished since the last health check is Lost
         // now, so the rest closes cleanly: on Linux, writes through files

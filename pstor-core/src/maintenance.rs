@@ -36,8 +36,9 @@ pub(crate) fn run(inner: &Inner, forced: bool) -> Result<()> {
 }
 
 /// A space whose superblock cannot be read any more, or now belongs to
-/// another space, is Lost.
+/// another space, is Lost; a Lost one whose folder holds it again is restored.
 fn health(inner: &Inner, now: Timestamp) {
+    bring_back_returned(inner, now);
     let spaces: Vec<_> = inner.lock_state().spaces.values().map(|rt| Arc::clone(&rt.space)).collect();
     let thresholds = inner.catalog_thresholds();
     for space in spaces {
@@ -92,6 +93,91 @@ pub(crate) fn check_present(inner: &Inner, space: &Space, now: Timestamp) -> boo
         inner.events.emit(now, EventKind::PoolStatus { pool, status });
     }
     false
+}
+
+/// The health check's restores of spaces that came back.
+#[derive(Debug, Default)]
+pub(crate) struct Returning {
+    /// Under way (reaped by later rounds, cancelled at close).
+    pub jobs: Vec<crate::SpaceJob>,
+    /// Those whose restore could not even start (not tried again here).
+    pub refused: HashSet<SpaceId>,
+}
+
+/// A Lost space whose folder holds its own superblock again (a volume
+/// remounted, a disk plugged back, a share reachable again) is restored in
+/// place, as [`crate::Engine::restore_space`] would: Restoring, Scanning,
+/// Normal, its data scanned afresh since nobody knows what happened to it
+/// while it was away. A restore that fails leaves the space in Error with
+/// the reason (an explicit restore retries it); one is never retried here.
+fn bring_back_returned(inner: &Inner, now: Timestamp) {
+    let finished: Vec<crate::SpaceJob> = {
+        let mut r = inner.returning.lock();
+        let (done, running) = std::mem::take(&mut r.jobs).into_iter().partition(|j| j.is_finished());
+        r.jobs = running;
+        done
+    };
+    for job in finished {
+        let space = job.space;
+        if let Err(e) = job.wait() {
+            inner.events.emit(
+                now,
+                EventKind::SpaceStatus {
+                    space,
+                    status: SpaceStatus::Error,
+                    detail: format!("its folder came back, but restoring it failed: {e}"),
+                },
+            );
+        }
+    }
+    let back: Vec<(SpaceId, std::path::PathBuf)> = {
+        let st = inner.lock_state();
+        st.catalog
+            .spaces
+            .iter()
+            .filter(|r| {
+                let attached_lost = st.spaces.get(&r.id).is_some_and(|rt| rt.space.status() == SpaceStatus::Lost);
+                let detached_lost =
+                    st.detached.get(&r.id).is_some_and(|d| d.status == SpaceStatus::Lost && d.job.is_none());
+                (attached_lost || detached_lost) && !inner.returning.lock().refused.contains(&r.id)
+            })
+            .map(|r| (r.id, r.uuid, std::path::PathBuf::from(&r.path)))
+            .filter(|(_, uuid, path)| {
+                read_whole(inner.storage.as_ref(), &path.join(SUPERBLOCK_FILE))
+                    .ok()
+                    .and_then(|b| SuperBlock::decode(&b).ok())
+                    .is_some_and(|sb| sb.space_uuid == *uuid)
+            })
+            .map(|(id, _, path)| (id, path))
+            .collect()
+    };
+    for (space, path) in back {
+        match crate::init::restore(inner, &path) {
+            Ok(job) => {
+                inner.events.emit(
+                    now,
+                    EventKind::SpaceStatus {
+                        space,
+                        status: SpaceStatus::Restoring,
+                        detail: "its folder is back: restoring it".into(),
+                    },
+                );
+                inner.returning.lock().jobs.push(job);
+            }
+            Err(e) => {
+                // Said once; an explicit restore may still succeed.
+                inner.returning.lock().refused.insert(space);
+                inner.events.emit(
+                    now,
+                    EventKind::SpaceStatus {
+                        space,
+                        status: SpaceStatus::Lost,
+                        detail: format!("its folder is back, but it cannot be restored: {e}"),
+                    },
+                );
+            }
+        }
+    }
 }
 
 fn expire_locks(inner: &Inner, now: Timestamp) -> Result<()> {

@@ -283,6 +283,70 @@ fn vanished_folder_makes_the_space_lost_and_writes_move_on() {
     e.close().expect("close");
 }
 
+/// Runs health checks until `space` is Normal again (its restore runs on a
+/// thread of its own).
+fn wait_until_normal(e: &Engine, space: SpaceId) {
+    for _ in 0..500 {
+        e.run_maintenance().expect("maintenance");
+        if e.space(space).expect("listed").status == SpaceStatus::Normal {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("space {space} did not come back: {:?}", e.space(space));
+}
+
+#[test]
+fn a_lost_space_whose_folder_comes_back_is_restored_by_the_health_check() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, _, s2, cams) = two_space_rig(tmp.path());
+    let e = &rig.engine;
+    let (d2, away) = (tmp.path().join("space2"), tmp.path().join("space2.away"));
+    let events = e.events().subscribe();
+    // The volume goes (unmounted, unplugged): Lost, its frames unreadable.
+    std::fs::rename(&d2, &away).expect("mv away");
+    e.run_maintenance().expect("maintenance");
+    assert_eq!(e.space(s2).expect("space").status, SpaceStatus::Lost);
+    let readable = |e: &Engine| cams.iter().filter(|c| e.read(**c, T0, T0 + 3600 * US_PER_SEC).is_ok()).count();
+    let counts =
+        |e: &Engine| -> Vec<usize> { cams.iter().map(|c| read_all(e, *c, T0, T0 + 3600 * US_PER_SEC).len()).collect() };
+    assert!(readable(e) < cams.len(), "striping put nothing on space 2");
+    // It comes back: restored in place (scanned), every frame readable.
+    std::fs::rename(&away, &d2).expect("mv back");
+    wait_until_normal(e, s2);
+    assert_eq!(counts(e), vec![300; cams.len()]);
+    // The restore says so just after the space turns Normal.
+    let mut evs: Vec<Event> = Vec::new();
+    while let Ok(Some(ev)) = events.recv_timeout(std::time::Duration::from_secs(5)) {
+        let restored =
+            matches!(&ev.kind, EventKind::SpaceStatus { space, status: SpaceStatus::Normal, .. } if *space == s2);
+        evs.push(ev);
+        if restored {
+            break;
+        }
+    }
+    for want in [SpaceStatus::Lost, SpaceStatus::Restoring, SpaceStatus::Normal] {
+        assert!(
+            evs.iter().any(
+                |ev| matches!(&ev.kind, EventKind::SpaceStatus { space, status, .. } if *space == s2 && *status == want)
+            ),
+            "no {want:?} event: {evs:?}"
+        );
+    }
+    // Lost across a restart: back at the first health check of the next open.
+    std::fs::rename(&d2, &away).expect("mv away");
+    e.run_maintenance().expect("maintenance");
+    rig.engine.close().expect("close");
+    let e = open(tmp.path(), rig.storage.clone(), rig.clock.clone());
+    e.run_maintenance().expect("maintenance");
+    assert_eq!(e.space(s2).expect("space").status, SpaceStatus::Lost);
+    std::fs::rename(&away, &d2).expect("mv back");
+    wait_until_normal(&e, s2);
+    assert_eq!(counts(&e), vec![300; cams.len()]);
+    assert!(e.check(false).expect("check").is_clean());
+    e.close().expect("close");
+}
+
 /// Two spaces in one pool; 4 cameras recorded and synced on both.
 fn two_space_rig(dir: &std::path::Path) -> (Rig, SpaceId, SpaceId, Vec<StreamId>) {
     let (rig, s1, _) = rig(dir, 16, 4, OverwriteStrategy::OverwriteOldest);

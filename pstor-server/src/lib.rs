@@ -45,6 +45,7 @@ pub mod meta;
 pub mod metrics;
 pub mod provision;
 pub mod server;
+pub mod shares;
 pub mod size;
 pub mod sntp;
 pub mod volumes;

@@ -14,6 +14,7 @@ use crate::manage::{self, ServicePorts};
 use crate::meta::logs::{LogLevel, LogLimits};
 use crate::meta::MetaDb;
 use crate::provision;
+use crate::shares::Shares;
 use pstor_core::Engine;
 use pstor_proto::{Port, ServerProcess};
 use std::net::SocketAddr;
@@ -42,13 +43,23 @@ impl Server {
     pub fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         config.validate()?;
         let keys = KeyStore::load(&config)?;
+        // Network shares first: the spaces on them then open Normal.
+        let db = Arc::new(MetaDb::open(&config.data_dir)?);
+        let shares = Arc::new(Shares::new(&config.data_dir));
+        shares.mount_all(&db);
         let engine = provision::open(&config)?;
-        Self::serve(&config, keys, engine.clone()).inspect_err(|_| {
+        Self::serve(&config, keys, engine.clone(), db, shares).inspect_err(|_| {
             let _ = engine.close();
         })
     }
 
-    fn serve(cfg: &ServerConfig, keys: KeyStore, engine: Engine) -> Result<RunningServer, ServerError> {
+    fn serve(
+        cfg: &ServerConfig,
+        keys: KeyStore,
+        engine: Engine,
+        db: Arc<MetaDb>,
+        shares: Arc<Shares>,
+    ) -> Result<RunningServer, ServerError> {
         let keys = Arc::new(KeyRing::new(keys, cfg));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -67,7 +78,6 @@ impl Server {
         let addr =
             |l: &std::net::TcpListener| l.local_addr().map_err(|e| ServerError::io("reading a bound address", e));
         let (signalling, data) = (addr(&listeners[0].1)?, addr(&listeners[1].1)?);
-        let db = Arc::new(MetaDb::open(&cfg.data_dir)?);
         let log_limits =
             LogLimits { max_entries: cfg.management.log_max_entries, max_age_days: cfg.management.log_max_age_days };
         db.prune_logs(log_limits)?;
@@ -93,6 +103,7 @@ impl Server {
                 Arc::clone(&db),
                 Arc::clone(&access),
                 Arc::clone(&keys),
+                Arc::clone(&shares),
                 ports,
             )?)
         } else {
@@ -118,6 +129,7 @@ impl Server {
                 let l = TcpListener::from_std(l).map_err(|e| ServerError::io("registering a listener", e))?;
                 runtime.spawn(accept_loop(l, port, Arc::clone(&shared), Arc::clone(&conns), stop_rx.clone()));
             }
+            runtime.spawn(crate::shares::keep_mounted(shares, Arc::clone(&db), stop_rx.clone()));
             if let Some(m) = management {
                 let l = TcpListener::from_std(m.listener).map_err(|e| ServerError::io("registering a listener", e))?;
                 runtime.spawn(manage::backups::schedule(Arc::clone(&m.state), stop_rx.clone()));

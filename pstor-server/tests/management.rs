@@ -258,6 +258,11 @@ const PROTECTED: &[(&str, &str)] = &[
     ("POST", "/api/v1/folders"),
     ("PATCH", "/api/v1/folders"),
     ("DELETE", "/api/v1/folders"),
+    ("GET", "/api/v1/nas"),
+    ("POST", "/api/v1/nas"),
+    ("GET", "/api/v1/nas/1"),
+    ("DELETE", "/api/v1/nas/1"),
+    ("POST", "/api/v1/nas/1/mount"),
     ("GET", "/metrics"),
 ];
 
@@ -963,4 +968,176 @@ fn network_interface_address_mapping_and_ntp() {
     let e = api.call(Method::POST, "/api/v1/settings/ntp/sync", &auth, None);
     assert_eq!(e.code(), 812);
     assert!(e.body["error"]["message"].as_str().unwrap().contains("did not answer"), "{}", e.text);
+}
+
+#[test]
+fn network_shares_are_checked_and_refused_clearly_where_this_machine_cannot_mount_them() {
+    let api = Api::start();
+    let auth = api.admin();
+    let secret = "Share-Pass-9876";
+    let nas_dir = api.ts.cfg.data_dir.join("nas");
+    for (kind, source, user) in
+        [("cifs", "//127.0.0.1/video", Some("recorder")), ("nfs", "127.0.0.1:/export/video", None)]
+    {
+        let mut body = json!({"kind": kind, "source": source});
+        if let Some(u) = user {
+            body["username"] = json!(u);
+            body["password"] = json!(secret);
+        }
+        let r = api.call(Method::POST, "/api/v1/nas", &auth, Some(body));
+        // This machine has no CIFS/NFS helper or kernel filesystem (814); on
+        // one that has them, nothing answers on 127.0.0.1 (816).
+        match r.code() {
+            814 => {
+                let m = r.body["error"]["message"].as_str().unwrap();
+                assert!(
+                    m.contains(&kind.to_uppercase()) && (m.contains("not installed") || m.contains("kernel")),
+                    "{m}"
+                );
+                assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+            }
+            816 => assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE),
+            other => panic!("{kind}: {other}: {}", r.text),
+        }
+        assert!(!r.text.contains(secret));
+    }
+    // Nothing was kept of the failed adds: no row, no credentials file.
+    let l = api.call(Method::GET, "/api/v1/nas", &auth, None);
+    assert_eq!((l.status, l.body["total"].clone()), (StatusCode::OK, json!(0)), "{}", l.text);
+    let left: Vec<_> = std::fs::read_dir(&nas_dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    // Requests that could smuggle options into mount, or are malformed.
+    for body in [
+        json!({"kind": "cifs", "source": "//nas/v,credentials=/etc/shadow"}),
+        json!({"kind": "cifs", "source": "//nas/v", "options": "vers=3.0,credentials=/etc/shadow"}),
+        json!({"kind": "cifs", "source": "//nas/v", "username": "a", "password": "x\nusername=root"}),
+        json!({"kind": "nfs", "source": "-oremount:/x"}),
+        json!({"kind": "nfs", "source": "nas:/export", "username": "a"}),
+        json!({"kind": "smb", "source": "//nas/v"}),
+        json!({"kind": "cifs", "source": "//nas/v", "extra": 1}),
+    ] {
+        assert_eq!(api.call(Method::POST, "/api/v1/nas", &auth, Some(body.clone())).code(), 808, "{body}");
+    }
+    for (m, p) in
+        [(Method::GET, "/api/v1/nas/7"), (Method::DELETE, "/api/v1/nas/7"), (Method::POST, "/api/v1/nas/7/mount")]
+    {
+        assert_eq!(api.call(m, p, &auth, None).code(), 807, "{p}");
+    }
+    let all = api.call(Method::GET, "/api/v1/logs?page_size=1000", &auth, None);
+    assert!(!all.text.contains(secret), "the share's password is in the log");
+}
+
+/// Runs a command; its stdout, or an error with what it said.
+fn sh(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!("{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// A real ext4 filesystem on a loop device, mounted at `mount_point`;
+/// unmounted (lazily) and detached when dropped.
+struct LoopVolume {
+    device: String,
+    mount_point: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopVolume {
+    /// None (and why) where this machine cannot: not root, no loop devices.
+    fn new(mib: u64) -> Result<LoopVolume, String> {
+        if sh("id", &["-u"])? != "0" {
+            return Err("not running as root".into());
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let image = dir.path().join("volume.img");
+        std::fs::File::create(&image).and_then(|f| f.set_len(mib << 20)).map_err(|e| e.to_string())?;
+        let image = image.to_str().unwrap();
+        sh("mkfs.ext4", &["-q", "-F", image])?;
+        let device = sh("losetup", &["-f", "--show", image])?;
+        let mount_point = dir.path().join("vol");
+        std::fs::create_dir(&mount_point).map_err(|e| e.to_string())?;
+        let v = LoopVolume { device, mount_point, _dir: dir };
+        v.mount()?;
+        Ok(v)
+    }
+
+    /// Mounts the same device again (the same filesystem, not a copy).
+    fn mount(&self) -> Result<String, String> {
+        sh("mount", &[&self.device, self.mount_point.to_str().unwrap()])
+    }
+
+    /// Takes the volume away under the files the engine holds open, as a
+    /// pulled disk or a dropped share does (a plain umount would be busy).
+    fn vanish(&self) -> Result<String, String> {
+        sh("umount", &["-l", self.mount_point.to_str().unwrap()])
+    }
+}
+
+impl Drop for LoopVolume {
+    fn drop(&mut self) {
+        while sh("umount", &["-l", self.mount_point.to_str().unwrap()]).is_ok() {}
+        let _ = sh("losetup", &["-d", &self.device]);
+    }
+}
+
+#[test]
+fn a_space_on_a_volume_that_vanishes_goes_lost_and_comes_back_with_every_acknowledged_frame() {
+    let vol = match LoopVolume::new(160) {
+        Ok(v) => v,
+        Err(why) => {
+            eprintln!("skipped: no loop-mounted filesystem on this machine ({why})");
+            return;
+        }
+    };
+    let space_dir = vol.mount_point.join("space1");
+    let api = Api::with(|c| c.spaces[0].path = space_dir.clone());
+    let auth = api.admin();
+    let status = || {
+        let s = api.call(Method::GET, "/api/v1/spaces", &auth, None);
+        s.body["items"][0]["status"].as_str().unwrap_or_default().to_string()
+    };
+    let wait_for = |want: &str| {
+        for _ in 0..300 {
+            if status() == want {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the space did not become {want}: {}", status());
+    };
+    assert_eq!(status(), "normal");
+    let mut sig = api.ts.client(pstor_proto::Port::Signalling);
+    let mut data = api.ts.client(pstor_proto::Port::Data);
+    let cam = common::register(&mut sig, api.ts.pool("video"), "cam-nas");
+    let acked = common::frames(0, 250, 2000);
+    for batch in acked.chunks(50) {
+        let req = pstor_proto::Request::Append { stream: cam, sync: true, frames: batch.to_vec() };
+        data.call(req).unwrap();
+    }
+    vol.vanish().unwrap();
+    wait_for("lost");
+    // Nothing is acknowledged while it is away.
+    let more = common::frames(250, 25, 2000);
+    let r = data.call(pstor_proto::Request::Append { stream: cam, sync: true, frames: more.clone() });
+    assert!(r.is_err(), "a write was acknowledged with the only space lost: {r:?}");
+    vol.mount().unwrap();
+    wait_for("normal");
+    let got = data.read_range(cam, common::T0, common::T0 + 3600 * pstor_core::US_PER_SEC).unwrap();
+    assert!(
+        got.len() >= acked.len() && got[..acked.len()] == acked[..],
+        "{} of {} frames back",
+        got.len(),
+        acked.len()
+    );
+    // Recording goes on, once the client takes note of the failure.
+    data.call(pstor_proto::Request::ResumeStream { stream: cam }).unwrap();
+    let later = common::frames(400, 25, 2000);
+    data.call(pstor_proto::Request::Append { stream: cam, sync: true, frames: later }).unwrap();
+    let system = api.call(Method::GET, "/api/v1/logs?kind=system&page_size=100", &auth, None);
+    for word in ["lost", "restor"] {
+        assert!(system.text.to_lowercase().contains(word), "no {word:?} in the system log: {}", system.text);
+    }
 }

@@ -41,11 +41,17 @@ pub enum ApiCode {
     Conflict,
     /// The service cannot answer now (metadata database failure, stopping).
     Unavailable,
+    /// This machine cannot mount network shares of that kind.
+    ShareUnsupported,
+    /// The network share refused the user and password.
+    ShareAuthFailed,
+    /// The network share could not be reached or mounted.
+    ShareMountFailed,
 }
 
 impl ApiCode {
     /// Every code, in number order (the reference table's order).
-    pub const ALL: [ApiCode; 14] = [
+    pub const ALL: [ApiCode; 17] = [
         ApiCode::Unauthenticated,
         ApiCode::PasswordChangeRequired,
         ApiCode::BadCredentials,
@@ -60,6 +66,9 @@ impl ApiCode {
         ApiCode::UnsupportedMediaType,
         ApiCode::Conflict,
         ApiCode::Unavailable,
+        ApiCode::ShareUnsupported,
+        ApiCode::ShareAuthFailed,
+        ApiCode::ShareMountFailed,
     ];
 
     /// Its stable number.
@@ -84,6 +93,9 @@ impl ApiCode {
             ApiCode::UnsupportedMediaType => "PSTOR_UNSUPPORTED_MEDIA_TYPE",
             ApiCode::Conflict => "PSTOR_CONFLICT",
             ApiCode::Unavailable => "PSTOR_UNAVAILABLE",
+            ApiCode::ShareUnsupported => "PSTOR_SHARE_UNSUPPORTED",
+            ApiCode::ShareAuthFailed => "PSTOR_SHARE_AUTH_FAILED",
+            ApiCode::ShareMountFailed => "PSTOR_SHARE_MOUNT_FAILED",
         }
     }
 
@@ -93,14 +105,16 @@ impl ApiCode {
             ApiCode::Unauthenticated | ApiCode::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiCode::PasswordChangeRequired | ApiCode::Csrf | ApiCode::AddressNotAllowed => StatusCode::FORBIDDEN,
             ApiCode::LockedOut => StatusCode::TOO_MANY_REQUESTS,
-            ApiCode::WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiCode::WeakPassword | ApiCode::ShareUnsupported | ApiCode::ShareAuthFailed => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiCode::NotFound => StatusCode::NOT_FOUND,
             ApiCode::BadRequest => StatusCode::BAD_REQUEST,
             ApiCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiCode::Conflict => StatusCode::CONFLICT,
-            ApiCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiCode::Unavailable | ApiCode::ShareMountFailed => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -121,6 +135,11 @@ impl ApiCode {
             ApiCode::UnsupportedMediaType => "the body must be JSON (Content-Type: application/json)",
             ApiCode::Conflict => "the request conflicts with the current state",
             ApiCode::Unavailable => "the service cannot answer now (metadata database failure, or stopping)",
+            ApiCode::ShareUnsupported => {
+                "this machine cannot mount network shares of that kind (no mount helper, or a kernel without it)"
+            }
+            ApiCode::ShareAuthFailed => "the network share refused the user and password",
+            ApiCode::ShareMountFailed => "the network share could not be reached or mounted",
         }
     }
 }
@@ -221,6 +240,22 @@ impl From<MetaError> for ApiError {
     fn from(e: MetaError) -> Self {
         tracing::error!(error = %e, "metadata database failed");
         ApiError::new(ApiCode::Unavailable, e.to_string())
+    }
+}
+
+impl From<crate::shares::ShareError> for ApiError {
+    fn from(e: crate::shares::ShareError) -> Self {
+        use crate::shares::ShareError as E;
+        let code = match &e {
+            E::Invalid(_) => ApiCode::BadRequest,
+            E::Unsupported(_) => ApiCode::ShareUnsupported,
+            E::AuthFailed(_) => ApiCode::ShareAuthFailed,
+            E::MountFailed(_) => ApiCode::ShareMountFailed,
+            E::InUse(_) | E::Duplicate(_) => ApiCode::Conflict,
+            E::NotFound(_) => ApiCode::NotFound,
+            E::Local(_) => ApiCode::Unavailable,
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 

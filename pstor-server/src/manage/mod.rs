@@ -90,6 +90,8 @@ pub struct State {
     pub ntp: parking_lot::Mutex<ntp::NtpStatus>,
     /// Wakes the NTP schedule when its setting changes.
     pub ntp_changed: tokio::sync::Notify,
+    /// The network shares (NAS).
+    pub shares: Arc<crate::shares::Shares>,
 }
 
 impl State {
@@ -393,6 +395,7 @@ pub fn prepare(
     db: Arc<MetaDb>,
     access: Arc<AccessControl>,
     keys: Arc<crate::credentials::KeyRing>,
+    shares: Arc<crate::shares::Shares>,
     mut ports: ServicePorts,
 ) -> Result<Prepared, crate::ServerError> {
     let m = &cfg.management;
@@ -433,6 +436,7 @@ pub fn prepare(
         fresh_database: std::sync::atomic::AtomicBool::new(fresh),
         ntp: parking_lot::Mutex::new(ntp::NtpStatus::default()),
         ntp_changed: tokio::sync::Notify::new(),
+        shares,
     });
     Ok(Prepared { listener, state })
 }

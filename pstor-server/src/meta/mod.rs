@@ -12,6 +12,7 @@
 pub mod backup;
 pub mod logs;
 pub mod settings;
+pub mod shares;
 pub mod users;
 
 use parking_lot::Mutex;
@@ -86,6 +87,16 @@ const MIGRATIONS: &[&str] = &[
         logs_text_delete_trigger!(),
         "INSERT INTO logs_text (logs_text) VALUES ('rebuild');"
     ),
+    // 3: network shares (NAS, manual 3.5.3); their passwords live in 0600
+    // files beside their mount points, never here.
+    "CREATE TABLE shares (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         kind TEXT NOT NULL,
+         source TEXT NOT NULL UNIQUE,
+         username TEXT,
+         options TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+     );",
 ];
 
 /// What went wrong with the metadata database.

@@ -14,6 +14,7 @@ mod network;
 mod pools;
 mod session;
 mod settings;
+mod shares;
 mod spaces;
 mod system;
 
@@ -63,6 +64,9 @@ pub fn protected() -> Router<Arc<State>> {
         .route("/api/v1/spaces/{id}", get(spaces::one).delete(spaces::delete))
         .route("/api/v1/spaces/{id}/reinitialize", post(spaces::reinitialize))
         .route("/api/v1/jobs/{id}", get(spaces::job))
+        .route("/api/v1/nas", get(shares::list).post(shares::add))
+        .route("/api/v1/nas/{id}", get(shares::one).delete(shares::delete))
+        .route("/api/v1/nas/{id}/mount", post(shares::mount))
         .route("/api/v1/volumes", get(folders::list_volumes))
         .route(
             "/api/v1/folders",
