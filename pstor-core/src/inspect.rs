@@ -55,7 +55,8 @@ impl Date {
         (next.days_since_epoch() - Date { year, month, day: 1 }.days_since_epoch()) as u32
     }
 
-    fn validate(self) -> Result<()> {
+    /// Checks that the date exists (and its year is 1..=9999).
+    pub fn validate(self) -> Result<()> {
         // Years beyond these would overflow the microsecond timestamps.
         if !(1..=9999).contains(&self.year) {
             return Err(Error::InvalidArgument(format!("year {} is outside 1..=9999", self.year)));
@@ -70,10 +71,58 @@ impl Date {
     }
 }
 
+/// A local day as its clock shows it: where each of its hours begins
+/// (UTC µs) with the hour the clock reads then, and where the day ends. A
+/// day at a fixed UTC offset ([`LocalDay::fixed`]) has 24 equal hours; a day
+/// of a time zone with daylight saving time may have 23 (an hour skipped)
+/// or 25 (one shown twice), which a caller with a time zone database builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDay {
+    /// The day.
+    pub date: Date,
+    /// Each hour's local label (0..=23) and start, in order.
+    pub hours: Vec<(u32, Timestamp)>,
+    /// The end of the day (the start of the next), exclusive.
+    pub end: Timestamp,
+}
+
+impl LocalDay {
+    /// A day at a fixed offset from UTC: 24 hours from local midnight.
+    pub fn fixed(date: Date, utc_offset_minutes: i32) -> LocalDay {
+        let day0 = date.days_since_epoch() * US_PER_DAY - utc_offset_minutes as i64 * 60 * US_PER_SEC;
+        LocalDay {
+            date,
+            hours: (0..24u32).map(|h| (h, day0 + h as i64 * US_PER_HOUR)).collect(),
+            end: day0 + US_PER_DAY,
+        }
+    }
+
+    /// Where the day begins.
+    pub fn start(&self) -> Timestamp {
+        self.hours.first().map_or(self.end, |h| h.1)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.date.validate()?;
+        let ordered = self.hours.windows(2).all(|w| w[0].1 < w[1].1);
+        let labels = self.hours.iter().all(|h| h.0 < 24);
+        let last = self.hours.last().map(|h| h.1);
+        if self.hours.is_empty() || self.hours.len() > 48 || !ordered || !labels || last >= Some(self.end) {
+            return Err(Error::InvalidArgument(format!(
+                "a local day ({}-{:02}-{:02}) needs 1 to 48 hours labelled 0..=23, starting in order before its end",
+                self.date.year, self.date.month, self.date.day
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One hour of one day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HourInspection {
-    /// Hour of the day, 0..=23 (local).
+    /// Hour of the day, 0..=23 (local; on the day daylight saving time
+    /// ends, one hour appears twice: the `n`th hour is the `n`th of the
+    /// [`LocalDay`]'s hours).
     pub hour: u32,
     /// Seconds recorded in this hour, rounded to the nearest second (half a
     /// second rounds up: 9.96 s is 10, 9.49 s is 9).
@@ -93,7 +142,8 @@ pub struct DayInspection {
     pub stream: StreamId,
     /// The day.
     pub date: Date,
-    /// 24 hours (hours still in the future are left out of today).
+    /// Its hours: 24, or 23/25 on a daylight-saving day (hours still in
+    /// the future are left out of today).
     pub hours: Vec<HourInspection>,
 }
 
@@ -126,30 +176,33 @@ fn nearest_secs(us: i64) -> i64 {
 }
 
 impl Engine {
-    fn local_day_start(&self, date: Date) -> Timestamp {
-        date.days_since_epoch() * US_PER_DAY - self.options().utc_offset_minutes as i64 * 60 * US_PER_SEC
-    }
-
     /// Today's local date.
     pub fn today(&self) -> Date {
         let now = self.inner.clock.now() + self.options().utc_offset_minutes as i64 * 60 * US_PER_SEC;
         Date::from_days(now.div_euclid(US_PER_DAY))
     }
 
-    /// Per hour of `date`: recorded seconds and gaps (manual "check videos by day").
+    /// Per hour of `date` (local per `EngineOptions::utc_offset_minutes`):
+    /// recorded seconds and gaps (manual "check videos by day").
     pub fn inspect_day(&self, stream: StreamId, date: Date) -> Result<DayInspection> {
         date.validate()?;
-        let day0 = self.local_day_start(date);
+        self.inspect_local_day(stream, &LocalDay::fixed(date, self.options().utc_offset_minutes))
+    }
+
+    /// Per hour of a local day given hour by hour (a time zone's day with
+    /// its daylight-saving hours): recorded seconds and gaps.
+    pub fn inspect_local_day(&self, stream: StreamId, day: &LocalDay) -> Result<DayInspection> {
+        day.validate()?;
         let now = self.inner.clock.now();
         let tol = self.options().gap_tolerance_us;
-        let ranges = self.recorded_ranges(stream, day0 - tol, day0 + US_PER_DAY + tol, tol)?;
-        let mut hours = Vec::with_capacity(24);
-        for h in 0..24u32 {
-            let h0 = day0 + h as i64 * US_PER_HOUR;
+        let ranges = self.recorded_ranges(stream, day.start() - tol, day.end + tol, tol)?;
+        let mut hours = Vec::with_capacity(day.hours.len());
+        for (i, &(hour, h0)) in day.hours.iter().enumerate() {
             if h0 >= now {
                 break;
             }
-            let h1 = (h0 + US_PER_HOUR).min(now);
+            let full_end = day.hours.get(i + 1).map_or(day.end, |h| h.1);
+            let h1 = full_end.min(now);
             let mut covered = 0i64;
             let mut gaps = Vec::new();
             let mut cursor = h0;
@@ -168,14 +221,14 @@ impl Engine {
                 gaps.push((cursor, h1));
             }
             hours.push(HourInspection {
-                hour: h,
+                hour,
                 recorded_secs: nearest_secs(covered) as u32,
                 exception: !gaps.is_empty(),
                 gaps,
-                partial: h1 < h0 + US_PER_HOUR,
+                partial: h1 < full_end,
             });
         }
-        Ok(DayInspection { stream, date, hours })
+        Ok(DayInspection { stream, date: day.date, hours })
     }
 
     /// Today so far (manual "check today's video").
@@ -224,6 +277,26 @@ mod tests {
             assert!(matches!(Date { year, month: 12, day: 1 }.validate(), Err(Error::InvalidArgument(_))));
         }
         assert_eq!(Date::days_in_month(i32::MAX - 1, 11), 30);
+    }
+
+    #[test]
+    fn a_fixed_offset_day_has_24_hours_from_local_midnight_and_odd_days_are_refused() {
+        let date = Date { year: 2026, month: 3, day: 29 };
+        let d = LocalDay::fixed(date, 60);
+        let midnight_utc = date.days_since_epoch() * US_PER_DAY;
+        assert_eq!(d.hours.len(), 24);
+        assert_eq!(d.start(), midnight_utc - US_PER_HOUR);
+        assert_eq!(d.end - d.start(), US_PER_DAY);
+        assert_eq!(d.hours[23], (23, midnight_utc + 22 * US_PER_HOUR));
+        assert!(d.validate().is_ok());
+        for broken in [
+            LocalDay { hours: vec![], ..d.clone() },
+            LocalDay { hours: vec![(0, 10), (1, 10)], end: 20, ..d.clone() },
+            LocalDay { hours: vec![(24, 10)], end: 20, ..d.clone() },
+            LocalDay { hours: vec![(0, 10)], end: 10, ..d.clone() },
+        ] {
+            assert!(matches!(broken.validate(), Err(Error::InvalidArgument(_))), "{broken:?}");
+        }
     }
 
     #[test]

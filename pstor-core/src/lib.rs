@@ -95,7 +95,7 @@ pub use error_code::ErrorCode;
 pub use events::{Event, EventFeed, EventKind, Subscription, EVENT_RING};
 pub use format::record::Frame;
 pub use format::superblock::SUPERBLOCK_FILE;
-pub use inspect::{Date, DayInspection, DaySummary, HourInspection};
+pub use inspect::{Date, DayInspection, DaySummary, HourInspection, LocalDay};
 pub use keys::KEY_INDEX_FILE;
 pub use open_report::{OpenReport, SpaceRecovery};
 pub use picture_id::{PictureId, PICTURE_ID_BYTES, PICTURE_ID_CHARS};

@@ -39,6 +39,7 @@ mod dispatch;
 mod error;
 mod events;
 mod jobs;
+pub mod local_time;
 pub mod logging;
 pub mod manage;
 pub mod meta;

@@ -247,6 +247,9 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/settings/ntp"),
     ("PUT", "/api/v1/settings/ntp"),
     ("POST", "/api/v1/settings/ntp/sync"),
+    ("GET", "/api/v1/settings/time"),
+    ("PUT", "/api/v1/settings/time"),
+    ("GET", "/api/v1/settings/time/zones"),
     ("GET", "/api/v1/backups"),
     ("POST", "/api/v1/backups"),
     ("POST", "/api/v1/backups/restore"),
@@ -1140,4 +1143,94 @@ fn a_space_on_a_volume_that_vanishes_goes_lost_and_comes_back_with_every_acknowl
     for word in ["lost", "restor"] {
         assert!(system.text.to_lowercase().contains(word), "no {word:?} in the system log: {}", system.text);
     }
+}
+
+#[test]
+fn inspection_days_follow_the_time_zone_with_its_daylight_saving_days() {
+    let api = Api::start();
+    let auth = api.admin();
+    let e = api.ts.server().engine();
+    let stream = e
+        .register_stream(pstor_core::StreamSpec {
+            pool: api.ts.pool("video"),
+            camera_id: "dst-cam".into(),
+            channel: 1,
+            kind: pstor_core::StreamKind::Main,
+            codec: "H264".into(),
+            codec_config: Vec::new(),
+        })
+        .unwrap();
+    let utc = |y: i32, m: u32, d: u32, h: i64| {
+        pstor_core::Date { year: y, month: m, day: d }.days_since_epoch() * pstor_core::US_PER_DAY
+            + h * 3600 * pstor_core::US_PER_SEC
+    };
+    // Ten seconds at 00:30 and 01:30 UTC of the spring night (01:30 CET,
+    // 03:30 CEST) and of the autumn night (02:30 CEST, 02:30 CET).
+    for t in [utc(2026, 3, 29, 0), utc(2026, 3, 29, 1), utc(2026, 10, 25, 0), utc(2026, 10, 25, 1)] {
+        let t = t + 1800 * pstor_core::US_PER_SEC;
+        for i in 0..100 {
+            e.append(stream, t + i * 100_000, i % 25 == 0, bytes::Bytes::from(vec![5u8; 500])).unwrap();
+        }
+    }
+    e.sync(stream).unwrap();
+    let put = |zone: Value| api.call(Method::PUT, "/api/v1/settings/time", &auth, Some(json!({"time_zone": zone})));
+    assert_eq!(put(json!("Mars/Olympus_Mons")).code(), 808);
+    assert_eq!(put(json!("../../etc/passwd")).code(), 808);
+    assert_eq!(put(json!("Europe/Berlin")).status, StatusCode::NO_CONTENT);
+    let t = api.call(Method::GET, "/api/v1/system/time", &auth, None);
+    assert_eq!(t.body["time_zone"], json!("Europe/Berlin"), "{}", t.text);
+    let dst = t.body["dst"].as_bool().unwrap();
+    assert_eq!(t.body["utc_offset_minutes"], json!(if dst { 120 } else { 60 }));
+    assert!(t.body["local"].as_str().unwrap().ends_with(if dst { "+02:00" } else { "+01:00" }), "{}", t.text);
+
+    let day = |date: &str| {
+        let d = api.call(Method::GET, &format!("/api/v1/inspection/day?stream={}&date={date}", stream.0), &auth, None);
+        assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+        d.body
+    };
+    let labels =
+        |d: &Value| d["hours"].as_array().unwrap().iter().map(|h| h["hour"].as_u64().unwrap()).collect::<Vec<_>>();
+    let spring = day("2026-03-29");
+    assert_eq!((spring["hours_in_day"].clone(), spring["time_zone"].clone()), (json!(23), json!("Europe/Berlin")));
+    assert_eq!(&labels(&spring)[..4], &[0, 1, 3, 4], "02:00 is skipped");
+    assert_eq!(spring["hours"][1]["recorded_secs"], json!(10), "01:30 CET");
+    assert_eq!(spring["hours"][2]["recorded_secs"], json!(10), "03:30 CEST");
+    assert_eq!(spring["hours"][2]["utc_offset_minutes"], json!(120));
+    assert_eq!(spring["recorded_secs"], json!(20));
+    let autumn = day("2026-10-25");
+    assert_eq!(autumn["hours_in_day"], json!(25));
+    assert_eq!(&labels(&autumn)[..5], &[0, 1, 2, 2, 3], "02:00 twice");
+    assert_eq!(autumn["hours"][2]["recorded_secs"], json!(10), "02:30 CEST");
+    assert_eq!(autumn["hours"][3]["recorded_secs"], json!(10), "02:30 CET");
+    assert_eq!(autumn["hours"][3]["start"], json!(utc(2026, 10, 25, 1)));
+    assert_eq!(day("2026-10-26")["hours_in_day"], json!(24));
+    let hour =
+        |q: &str| api.call(Method::GET, &format!("/api/v1/inspection/hour?stream={}&{q}", stream.0), &auth, None);
+    let second = hour("date=2026-10-25&hour=2&repeat=2");
+    assert_eq!(second.body["start"], json!(utc(2026, 10, 25, 1)), "{}", second.text);
+    assert_eq!(second.body["recorded_secs"], json!(10));
+    let skipped = hour("date=2026-03-29&hour=2");
+    assert_eq!(skipped.code(), 808);
+    assert!(skipped.text.contains("skip"), "{}", skipped.text);
+    assert_eq!(hour("date=2026-03-29&hour=3&repeat=2").code(), 808);
+    let month =
+        api.call(Method::GET, &format!("/api/v1/inspection/month?stream={}&year=2026&month=3", stream.0), &auth, None);
+    let days = month.body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 31, "{}", month.text);
+    assert_eq!(days[28]["recorded_secs"], json!(20), "{}", month.text);
+
+    let zones = api.call(Method::GET, "/api/v1/settings/time/zones", &auth, None);
+    assert!(zones.body["zones"].as_array().unwrap().contains(&json!("America/New_York")));
+    // Back to the configuration's fixed offset (UTC here): 24 hours, and
+    // the spring recording at 00:30 and 01:30.
+    assert_eq!(put(Value::Null).status, StatusCode::NO_CONTENT);
+    let fixed = day("2026-03-29");
+    assert_eq!((fixed["hours_in_day"].clone(), fixed["time_zone"].clone()), (json!(24), json!("UTC+00:00")));
+    assert_eq!(
+        (fixed["hours"][0]["recorded_secs"].clone(), fixed["hours"][1]["recorded_secs"].clone()),
+        (json!(10), json!(10))
+    );
+    let s = api.call(Method::GET, "/api/v1/settings/time", &auth, None);
+    assert_eq!(s.body["settings"]["time_zone"], Value::Null, "{}", s.text);
+    assert!(api.log_contents(&auth).iter().any(|c| c == "set the time zone to Europe/Berlin"));
 }

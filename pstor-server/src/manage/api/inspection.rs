@@ -1,14 +1,18 @@
 //! Video inspection (manual 3.6.3): the streams to inspect (filtered by
 //! camera and channel), a day's hour cells with exception hours, a month,
 //! and one hour's recorded intervals and gaps. Today is inspected like any
-//! day but only up to now (its hours still to come are left out).
+//! day but only up to now (its hours still to come are left out). Days and
+//! hours are those of the time zone setting ([`super::time`]): 23 or 25
+//! hours on a daylight-saving day.
 
+use super::time::local_time;
 use super::{PageQuery, Params};
+use crate::local_time::LocalTime;
 use crate::manage::error::{ApiCode, ApiError, ApiResult};
 use crate::manage::{blocking, State};
 use axum::extract::State as S;
 use axum::Json;
-use pstor_core::{Date, DayInspection, StreamId, StreamInfo, StreamKind, US_PER_DAY, US_PER_SEC};
+use pstor_core::{Date, DayInspection, LocalDay, StreamId, StreamInfo, StreamKind};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -92,6 +96,9 @@ pub(super) struct DayQuery {
     date: Option<String>,
     /// Only for `/inspection/hour`: 0..=23.
     hour: Option<u32>,
+    /// Only for `/inspection/hour`: 2 for the second of an hour the clock
+    /// shows twice (the night daylight saving time ends); default 1.
+    repeat: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,13 +128,24 @@ fn date_text(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
 }
 
-fn day_json(d: &DayInspection) -> serde_json::Value {
+/// Where the `i`th hour of the day begins and ends (inclusive), µs UTC.
+fn hour_bounds(day: &LocalDay, i: usize) -> (i64, i64) {
+    let start = day.hours.get(i).map_or(day.end, |h| h.1);
+    (start, day.hours.get(i + 1).map_or(day.end, |h| h.1) - 1)
+}
+
+fn day_json(d: &DayInspection, lt: &LocalTime, day: &LocalDay) -> serde_json::Value {
     let hours: Vec<_> = d
         .hours
         .iter()
-        .map(|h| {
+        .enumerate()
+        .map(|(i, h)| {
+            let (start, end) = hour_bounds(day, i);
             serde_json::json!({
                 "hour": h.hour,
+                "start": start,
+                "end": end,
+                "utc_offset_minutes": lt.offset_minutes_at(start),
                 "recorded_secs": h.recorded_secs,
                 "exception": h.exception,
                 "partial": h.partial,
@@ -140,8 +158,16 @@ fn day_json(d: &DayInspection) -> serde_json::Value {
         "date": date_text(d.date),
         "recorded_secs": d.recorded_secs(),
         "exception_hours": d.exception_hours(),
+        "time_zone": lt.name(),
+        "hours_in_day": day.hours.len(),
         "hours": hours,
     })
+}
+
+/// The local day `date` (default today) as the time zone setting has it.
+fn local_day(lt: &LocalTime, date: Option<Date>) -> ApiResult<LocalDay> {
+    let date = date.unwrap_or_else(|| lt.date_at(crate::meta::now_us()));
+    lt.day(date).map_err(|e| ApiError::new(ApiCode::BadRequest, e))
 }
 
 /// `GET /api/v1/inspection/day?stream=&date=`: 24 hour cells (today: up
@@ -152,11 +178,10 @@ pub(super) async fn day(S(state): S<Arc<State>>, Params(q): Params<DayQuery>) ->
     blocking(move || {
         let e = &state.ctx.engine;
         e.stream(stream)?;
-        let d = match date {
-            Some(d) if d != e.today() => e.inspect_day(stream, d)?,
-            _ => e.inspect_today(stream)?,
-        };
-        Ok(Json(day_json(&d)))
+        let lt = local_time(&state)?;
+        let day = local_day(&lt, date)?;
+        let d = e.inspect_local_day(stream, &day)?;
+        Ok(Json(day_json(&d, &lt, &day)))
     })
     .await
 }
@@ -168,12 +193,24 @@ pub(super) async fn month(
 ) -> ApiResult<Json<serde_json::Value>> {
     let stream = stream_id(&q.stream)?;
     blocking(move || {
-        state.ctx.engine.stream(stream)?;
-        let days = state.ctx.engine.inspect_month(stream, q.year, q.month)?;
-        let days: Vec<_> = days
-            .iter()
-            .map(|d| serde_json::json!({ "date": date_text(d.date), "recorded_secs": d.recorded_secs, "exception_hours": d.exception_hours }))
-            .collect();
+        let e = &state.ctx.engine;
+        e.stream(stream)?;
+        let first = Date { year: q.year, month: q.month, day: 1 };
+        first.validate()?;
+        let lt = local_time(&state)?;
+        let today = lt.date_at(crate::meta::now_us());
+        let mut days = Vec::new();
+        for day in (1..=Date::days_in_month(q.year, q.month)).map(|day| Date { day, ..first }) {
+            if day > today {
+                break;
+            }
+            let d = e.inspect_local_day(stream, &local_day(&lt, Some(day))?)?;
+            days.push(serde_json::json!({
+                "date": date_text(day),
+                "recorded_secs": d.recorded_secs(),
+                "exception_hours": d.exception_hours(),
+            }));
+        }
         Ok(Json(serde_json::json!({ "stream": stream.0.to_string(), "year": q.year, "month": q.month, "days": days })))
     })
     .await
@@ -184,22 +221,36 @@ pub(super) async fn month(
 pub(super) async fn hour(S(state): S<Arc<State>>, Params(q): Params<DayQuery>) -> ApiResult<Json<serde_json::Value>> {
     let stream = stream_id(&q.stream)?;
     let hour = q.hour.filter(|h| *h < 24).ok_or_else(|| ApiError::new(ApiCode::BadRequest, "hour is 0 to 23"))?;
+    let repeat = q.repeat.unwrap_or(1);
+    if !(1..=2).contains(&repeat) {
+        return Err(ApiError::new(ApiCode::BadRequest, "repeat is 1, or 2 for the second of an hour shown twice"));
+    }
     let date = q.date.as_deref().map(parse_date).transpose()?;
     blocking(move || {
         let e = &state.ctx.engine;
         e.stream(stream)?;
-        let date = date.unwrap_or_else(|| e.today());
-        let d = if date == e.today() { e.inspect_today(stream)? } else { e.inspect_day(stream, date)? };
-        let cell = d.hours.iter().find(|h| h.hour == hour);
-        let offset = i64::from(e.options().utc_offset_minutes) * 60 * US_PER_SEC;
-        let start = date.days_since_epoch() * US_PER_DAY - offset + i64::from(hour) * 3600 * US_PER_SEC;
-        let end = start + 3600 * US_PER_SEC - 1;
+        let lt = local_time(&state)?;
+        let day = local_day(&lt, date)?;
+        let date = day.date;
+        let nth = repeat as usize - 1;
+        let Some(i) = day.hours.iter().enumerate().filter(|(_, h)| h.0 == hour).map(|(i, _)| i).nth(nth) else {
+            let why = if nth == 0 { "the clocks skip it" } else { "the clock shows it once" };
+            return Err(ApiError::new(
+                ApiCode::BadRequest,
+                format!("{date} has no hour {hour:02} (repeat {repeat}) in {}: {why}", lt.name(), date = date_text(date)),
+            ));
+        };
+        let (start, end) = hour_bounds(&day, i);
+        let d = e.inspect_local_day(stream, &day)?;
+        let cell = d.hours.get(i);
         let tol = e.options().gap_tolerance_us;
         let recorded = e.recorded_ranges(stream, start, end, tol)?;
         Ok(Json(serde_json::json!({
             "stream": stream.0.to_string(),
             "date": date_text(date),
             "hour": hour,
+            "repeat": repeat,
+            "time_zone": lt.name(),
             "start": start,
             "end": end,
             "recorded_secs": cell.map_or(0, |c| c.recorded_secs),

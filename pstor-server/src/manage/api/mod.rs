@@ -17,6 +17,7 @@ mod settings;
 mod shares;
 mod spaces;
 mod system;
+mod time;
 
 pub use settings::{Features, ACCESS as ACCESS_SETTING, FEATURES as FEATURES_SETTING};
 pub use spaces::status_name as spaces_status_name;
@@ -59,6 +60,8 @@ pub fn protected() -> Router<Arc<State>> {
         .route("/api/v1/settings/mapping.txt", get(network::mapping_text))
         .route("/api/v1/settings/ntp", get(network::ntp_settings).put(network::set_ntp))
         .route("/api/v1/settings/ntp/sync", post(network::ntp_sync))
+        .route("/api/v1/settings/time", get(time::time_settings).put(time::set_time))
+        .route("/api/v1/settings/time/zones", get(time::zones))
         .route("/api/v1/spaces", get(spaces::list).post(spaces::initialize))
         .route("/api/v1/spaces/restore", post(spaces::restore))
         .route("/api/v1/spaces/{id}", get(spaces::one).delete(spaces::delete))

@@ -75,14 +75,16 @@ pub(super) async fn about(S(state): S<Arc<State>>) -> ApiResult<Json<serde_json:
 }
 
 /// `GET /api/v1/system/time` (3.3: the server's system time).
-pub(super) async fn time(S(state): S<Arc<State>>) -> Json<serde_json::Value> {
-    let now = now_us();
-    let offset = state.ctx.engine.options().utc_offset_minutes;
-    Json(serde_json::json!({
-        "now": now,
-        "utc": rfc3339_us(now),
-        "utc_offset_minutes": offset,
-    }))
+pub(super) async fn time(S(state): S<Arc<State>>) -> ApiResult<Json<serde_json::Value>> {
+    blocking(move || {
+        let now = now_us();
+        let lt = super::time::local_time(&state)?;
+        let mut v = super::time::describe(&lt, now);
+        v["now"] = now.into();
+        v["utc"] = rfc3339_us(now).into();
+        Ok(Json(v))
+    })
+    .await
 }
 
 #[derive(Debug, Serialize)]
