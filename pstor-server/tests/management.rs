@@ -933,6 +933,16 @@ fn network_interface_address_mapping_and_ntp() {
     assert_eq!(txt.text, "10.0.0.5:6036-203.0.113.7:16036\n10.0.0.5:6037-203.0.113.7:16037\n");
     let dup = json!({"pairs": [{"lan": "10.0.0.5:6036", "wan": "203.0.113.7:1"}, {"lan": "10.0.0.5:6036", "wan": "203.0.113.7:2"}]});
     assert_eq!(api.call(Method::PUT, "/api/v1/settings/mapping", &auth, Some(dup)).code(), 808);
+    // What the services are announced at (the NIC choice) and mapped to.
+    let sig = api.ts.addr(pstor_proto::Port::Signalling);
+    let here = json!({"pairs": [{"lan": format!("127.0.0.1:{}", sig.port()), "wan": "203.0.113.7:16036"}]});
+    assert_eq!(api.call(Method::PUT, "/api/v1/settings/mapping", &auth, Some(here)).status, StatusCode::NO_CONTENT);
+    let services = api.call(Method::GET, "/api/v1/system/services", &auth, None);
+    let signalling = services.body.as_array().unwrap().iter().find(|s| s["name"] == json!("sdk-signalling")).unwrap();
+    assert_eq!(signalling["announced"], json!(format!("127.0.0.1:{}", sig.port())), "{}", services.text);
+    assert_eq!(signalling["wan"], json!("203.0.113.7:16036"));
+    let data = services.body.as_array().unwrap().iter().find(|s| s["name"] == json!("sdk-data")).unwrap();
+    assert_eq!(data["wan"], Value::Null, "no mapping for the data port");
 
     // NTP against a responder on a real UDP socket, 3 s ahead of us.
     let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

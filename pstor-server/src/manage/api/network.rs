@@ -110,6 +110,39 @@ pub(super) async fn set_network(S(state): S<Arc<State>>, Body(n): Body<NetworkSe
     Ok(audited(what, StatusCode::NO_CONTENT))
 }
 
+/// The address pstor gives clients for itself (the NIC choice): the
+/// configured announce address, else the chosen interface's first address
+/// (IPv4 first), else the address the ports are bound to, else the first
+/// IPv4 address of an interface that is up and not loopback. Blocking:
+/// reads the setting.
+pub(super) fn announced_ip(state: &State) -> ApiResult<Option<IpAddr>> {
+    let n: NetworkSettings = state.db.setting(NETWORK)?;
+    if n.announce_address.is_some() {
+        return Ok(n.announce_address);
+    }
+    let all = interfaces();
+    let first = |addrs: &mut dyn Iterator<Item = IpAddr>| {
+        let mut v: Vec<IpAddr> = addrs.collect();
+        v.sort_by_key(|a| a.is_ipv6());
+        v.into_iter().next()
+    };
+    if let Some(nic) = n.nic.and_then(|name| all.iter().find(|i| i.name == name)) {
+        return Ok(first(&mut nic.addresses.iter().copied()));
+    }
+    let bound = state.ports.signalling.ip();
+    if !bound.is_unspecified() {
+        return Ok(Some(bound));
+    }
+    let up = all.iter().filter(|i| i.state == "up" || i.state == "unknown").flat_map(|i| i.addresses.iter().copied());
+    Ok(first(&mut up.filter(|a| a.is_ipv4() && !a.is_loopback())))
+}
+
+/// What a client outside reaches `lan` as, by the address mapping.
+pub(super) fn wan_of(state: &State, lan: SocketAddr) -> ApiResult<Option<SocketAddr>> {
+    let m: MappingSettings = state.db.setting(MAPPING)?;
+    Ok(m.pairs.iter().find(|p| p.lan == lan).map(|p| p.wan))
+}
+
 /// One LAN↔WAN pair of the address mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -92,29 +92,45 @@ pub(super) struct ServiceView {
     name: &'static str,
     description: &'static str,
     address: Option<String>,
+    /// What pstor tells clients to use (the NIC choice and this port).
+    announced: Option<String>,
+    /// The same as a client outside reaches it (the address mapping).
+    wan: Option<String>,
     status: &'static str,
 }
 
-/// `GET /api/v1/system/services` (3.3: service status).
-pub(super) async fn services(S(state): S<Arc<State>>) -> Json<Vec<ServiceView>> {
-    let stopping = state.ctx.stopping.load(Ordering::SeqCst);
-    let status = if stopping { "stopping" } else { "running" };
-    let p = state.ports;
-    Json(vec![
-        ServiceView {
-            name: "sdk-signalling",
-            description: "SDK signalling (6036)",
-            address: Some(p.signalling.to_string()),
-            status,
-        },
-        ServiceView { name: "sdk-data", description: "SDK data (6037)", address: Some(p.data.to_string()), status },
-        ServiceView {
-            name: "management",
-            description: "web management and REST API (6060)",
-            address: p.management.map(|a| a.to_string()),
-            status,
-        },
-    ])
+/// `GET /api/v1/system/services` (3.3: service status), with the address
+/// each is announced at (3.8.6) and mapped to (3.8.7).
+pub(super) async fn services(S(state): S<Arc<State>>) -> ApiResult<Json<Vec<ServiceView>>> {
+    blocking(move || {
+        let stopping = state.ctx.stopping.load(Ordering::SeqCst);
+        let status = if stopping { "stopping" } else { "running" };
+        let p = state.ports;
+        let ip = super::network::announced_ip(&state)?;
+        let all = [
+            ("sdk-signalling", "SDK signalling (6036)", Some(p.signalling)),
+            ("sdk-data", "SDK data (6037)", Some(p.data)),
+            ("management", "web management and REST API (6060)", p.management),
+        ];
+        let mut out = Vec::with_capacity(all.len());
+        for (name, description, bound) in all {
+            let announced = ip.zip(bound).map(|(ip, b)| std::net::SocketAddr::new(ip, b.port()));
+            let wan = match announced {
+                Some(a) => super::network::wan_of(&state, a)?,
+                None => None,
+            };
+            out.push(ServiceView {
+                name,
+                description,
+                address: bound.map(|a| a.to_string()),
+                announced: announced.map(|a| a.to_string()),
+                wan: wan.map(|a| a.to_string()),
+                status,
+            });
+        }
+        Ok(Json(out))
+    })
+    .await
 }
 
 /// `GET /api/v1/system/summary`: the home page (3.3).
