@@ -703,6 +703,11 @@ fn after_a_reinstall_the_backup_on_the_spaces_brings_users_settings_and_logs_bac
         api.call(Method::PUT, "/api/v1/settings/features", &auth, Some(features.clone())).status,
         StatusCode::NO_CONTENT
     );
+    // A pool's own columns live in the metadata database, by pool id.
+    let video = api.ts.pool("video").0;
+    let extras = json!({"transcoding": "frame", "original_cycle_days": 3});
+    let e = api.call(Method::PATCH, &format!("/api/v1/pools/{video}"), &auth, Some(extras));
+    assert_eq!(e.status, StatusCode::OK, "{}", e.text);
     let b = api.call(Method::POST, "/api/v1/backups", &auth, None);
     assert_eq!(b.status, StatusCode::CREATED, "{}", b.text);
     assert_eq!(b.body["written"].as_array().unwrap().len(), 1);
@@ -752,6 +757,11 @@ fn after_a_reinstall_the_backup_on_the_spaces_brings_users_settings_and_logs_bac
     assert_eq!(ok.status, StatusCode::OK, "the restored account: {}", ok.text);
     assert_eq!(ok.body["must_change_password"], json!(false));
     assert_eq!(api.call(Method::GET, "/api/v1/settings/features", &old, None).body, features);
+    // The pool came back from the space with its id, so its columns match.
+    let pool = api.call(Method::GET, &format!("/api/v1/pools/{video}"), &old, None);
+    assert_eq!(pool.status, StatusCode::OK, "{}", pool.text);
+    assert_eq!((pool.body["name"].clone(), pool.body["transcoding"].clone()), (json!("video"), json!("frame")));
+    assert_eq!(pool.body["original_cycle_days"], json!(3));
     let log = api.log_contents(&old);
     assert!(log.iter().any(|c| c.contains("set the features: picture Digest off, ANR on")), "{log:?}");
     assert!(log.iter().any(|c| c.starts_with("restored the metadata backup")), "{log:?}");
