@@ -670,6 +670,16 @@ impl IoThread {
                 for cmd in self.held.remove(&index).unwrap_or_default() {
                     self.handle(cmd, syncs);
                 }
+                // A barrier parked behind the gate was submitted after the
+                // held commands: it also waits for the work they just
+                // issued (a seal's footer), or the engine would look for
+                // that seal before it lands and call a pool full.
+                let issued = self.issued;
+                for (n, p) in &mut self.parked {
+                    if matches!(p, Parked::Barrier(_)) {
+                        *n = (*n).max(issued);
+                    }
+                }
             }
         }
         let completed = self.completed;

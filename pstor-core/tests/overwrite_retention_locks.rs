@@ -3,7 +3,9 @@
 
 mod common;
 use common::*;
+use pstor_core::io::{FaultPlan, MemStorage, Storage};
 use pstor_core::*;
+use std::sync::Arc;
 
 const DAY: i64 = 86_400 * US_PER_SEC;
 
@@ -182,6 +184,48 @@ fn locks_protect_data_within_the_quota_and_survive_restart() {
     e.sync(s).expect("sync");
     assert!(read_all(&e, s, evidence.0, evidence.1).is_empty());
     e.close().expect("close");
+}
+
+#[test]
+fn a_full_pool_waits_for_a_seal_held_behind_a_slow_header_sync() {
+    // A new segment's header is made durable before any record in it is
+    // written; with a slow disk the segment fills while that sync is in
+    // flight, so its seal waits behind it. A full pool must wait for that
+    // seal before telling the truth about its data (here: all locked), and
+    // overwriting must not fail for a seal still in flight.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let storage = Arc::new(MemStorage::new(1 << 30));
+    let e = open(tmp.path(), storage.clone(), Arc::new(FakeClock::new(T0)));
+    let d = tmp.path().join("space1");
+    storage.create_dir_all(&d).expect("mkdir");
+    let space = e
+        .initialize_space(SpaceSpec { path: d, capacity: 16 * SEG, segment_size: None })
+        .expect("init")
+        .wait()
+        .expect("done");
+    let spec = |name: &str, max_lock_pct| PoolSpec {
+        name: name.into(),
+        kind: PoolKind::Video,
+        capacity: 4 * SEG,
+        spaces: vec![space],
+        strategy: OverwriteStrategy::OverwriteOldest,
+        cycle_days: 0,
+        max_lock_pct,
+    };
+    let locked = e.create_pool(spec("locked", 100)).expect("pool");
+    let open_pool = e.create_pool(spec("overwritten", 0)).expect("pool");
+    let (a, b) = (camera(&e, locked, 1), camera(&e, open_pool, 2));
+    e.lock(a, T0, T0 + DAY, None).expect("lock");
+    storage.set_faults(FaultPlan { slow_sync: Some(std::time::Duration::from_millis(40)), ..FaultPlan::default() });
+    let err = fill_until_refused(&e, a);
+    assert!(matches!(err, Some(Error::PoolFull { reason: FullReason::OnlyLockedData, .. })), "{err:?}");
+    // Three times the pool's size: every segment recycled, no refusal.
+    for i in 0..3_000i64 {
+        let ts = T0 + i * 40_000;
+        e.append(b, ts, i % 25 == 0, payload(2, ts, 4000)).unwrap_or_else(|err| panic!("frame {i}: {err}"));
+    }
+    storage.set_faults(FaultPlan::default());
+    let _ = e.close();
 }
 
 #[test]

@@ -78,6 +78,9 @@ pub struct FaultPlan {
     /// stands for a bug in a job thread, which must come out as
     /// `Error::Panic`, cleaned up, never as a hung or corrupt job.
     pub panic_on_allocate: bool,
+    /// Every file's `sync_data` takes this long first (a slow disk), without
+    /// holding up other operations: work queued behind syncs in flight.
+    pub slow_sync: Option<std::time::Duration>,
 }
 
 /// Operation counters.
@@ -804,6 +807,10 @@ impl StorageFile for MemFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        let slow = self.state.lock().faults.slow_sync;
+        if let Some(d) = slow {
+            std::thread::sleep(d);
+        }
         let mut st = self.state.lock();
         st.begin_sync(&self.path)?;
         let inode = st.inodes.get_mut(&self.ino).ok_or_else(lost_inode)?;
