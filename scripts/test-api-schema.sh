@@ -86,6 +86,7 @@ data_port = 0
 [management]
 port = 0
 plain_http = false
+min_space_capacity = "1MiB"
 [logging]
 level = "warn"
 [[spaces]]

@@ -67,6 +67,7 @@ impl ServerConfig {
         cfg.keys.pairs = vec![key];
         cfg.engine.min_space_capacity = ByteSize(1 << 20);
         cfg.management.port = 0;
+        cfg.management.min_space_capacity = ByteSize(1 << 20);
         cfg
     }
 }
@@ -381,6 +382,10 @@ pub struct ManagementConfig {
     pub browse_roots: Vec<PathBuf>,
     /// Add the system volume (`/`) to the default roots. Default false.
     pub browse_system_volume: bool,
+    /// Smallest storage space the API initializes (manual 3.5.1: at least
+    /// 5 GB). Default 5 GiB; the engine's own floor,
+    /// `[engine] min_space_capacity`, applies as well.
+    pub min_space_capacity: ByteSize,
 }
 
 impl Default for ManagementConfig {
@@ -405,6 +410,7 @@ impl Default for ManagementConfig {
             backup_keep: 7,
             browse_roots: Vec::new(),
             browse_system_volume: false,
+            min_space_capacity: ByteSize(5 << 30),
         }
     }
 }

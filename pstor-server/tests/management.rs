@@ -1254,3 +1254,28 @@ fn inspection_days_follow_the_time_zone_with_its_daylight_saving_days() {
     assert_eq!(s.body["settings"]["time_zone"], Value::Null, "{}", s.text);
     assert!(api.log_contents(&auth).iter().any(|c| c == "set the time zone to Europe/Berlin"));
 }
+
+#[test]
+fn new_spaces_are_at_least_the_configured_minimum() {
+    let api = Api::with(|c| c.management.min_space_capacity = pstor_server::ByteSize(16 << 20));
+    let auth = api.admin();
+    let folder = api.ts.dir.path().join("small");
+    std::fs::create_dir(&folder).unwrap();
+    let r = api.call(
+        Method::POST,
+        "/api/v1/spaces",
+        &auth,
+        Some(json!({"spaces": [{"path": folder, "capacity": 8 << 20}]})),
+    );
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, 204), "{}", r.text);
+    assert!(r.text.contains("at least 16MiB"), "{}", r.text);
+    let ok = api.call(
+        Method::POST,
+        "/api/v1/spaces",
+        &auth,
+        Some(json!({"spaces": [{"path": folder, "capacity": 16 << 20}]})),
+    );
+    assert_eq!(ok.status, StatusCode::ACCEPTED, "{}", ok.text);
+    // The default is the manual's 5 GB.
+    assert_eq!(pstor_server::config::ManagementConfig::default().min_space_capacity.0, 5 << 30);
+}

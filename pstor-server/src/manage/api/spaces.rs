@@ -123,6 +123,18 @@ pub(super) async fn initialize(S(state): S<Arc<State>>, Body(req): Body<NewSpace
                     format!("{} is named twice", s.path.display()),
                 ));
             }
+            let minimum = state.cfg.min_space_capacity.0;
+            if s.capacity < minimum {
+                return Err(ApiError::engine(
+                    pstor_core::ErrorCode::CapacityTooSmall,
+                    format!(
+                        "{}: a storage space needs at least {} (management.min_space_capacity), not {}",
+                        s.path.display(),
+                        crate::ByteSize(minimum),
+                        crate::ByteSize(s.capacity)
+                    ),
+                ));
+            }
             let spec = SpaceSpec { path: s.path.clone(), capacity: s.capacity, segment_size: s.segment_size };
             engine
                 .check_space_spec(&spec)
