@@ -130,7 +130,7 @@ fn bring_back_returned(inner: &Inner, now: Timestamp) {
             );
         }
     }
-    let back: Vec<(SpaceId, std::path::PathBuf)> = {
+    let mut lost: Vec<(SpaceId, u128, std::path::PathBuf)> = {
         let st = inner.lock_state();
         st.catalog
             .spaces
@@ -139,18 +139,31 @@ fn bring_back_returned(inner: &Inner, now: Timestamp) {
                 let attached_lost = st.spaces.get(&r.id).is_some_and(|rt| rt.space.status() == SpaceStatus::Lost);
                 let detached_lost =
                     st.detached.get(&r.id).is_some_and(|d| d.status == SpaceStatus::Lost && d.job.is_none());
-                (attached_lost || detached_lost) && !inner.returning.lock().refused.contains(&r.id)
+                attached_lost || detached_lost
             })
             .map(|r| (r.id, r.uuid, std::path::PathBuf::from(&r.path)))
-            .filter(|(_, uuid, path)| {
-                read_whole(inner.storage.as_ref(), &path.join(SUPERBLOCK_FILE))
-                    .ok()
-                    .and_then(|b| SuperBlock::decode(&b).ok())
-                    .is_some_and(|sb| sb.space_uuid == *uuid)
-            })
-            .map(|(id, _, path)| (id, path))
             .collect()
     };
+    {
+        // A space that is no longer Lost is brought back again the next
+        // time it is.
+        let mut r = inner.returning.lock();
+        r.refused.retain(|id| lost.iter().any(|l| l.0 == *id));
+        let refused = &r.refused;
+        lost.retain(|l| !refused.contains(&l.0));
+    }
+    // Read outside the engine lock: a volume that is still half there (a
+    // share timing out) must not hold up the engine.
+    let back: Vec<(SpaceId, std::path::PathBuf)> = lost
+        .into_iter()
+        .filter(|(_, uuid, path)| {
+            read_whole(inner.storage.as_ref(), &path.join(SUPERBLOCK_FILE))
+                .ok()
+                .and_then(|b| SuperBlock::decode(&b).ok())
+                .is_some_and(|sb| sb.space_uuid == *uuid)
+        })
+        .map(|(id, _, path)| (id, path))
+        .collect();
     for (space, path) in back {
         match crate::init::restore(inner, &path) {
             Ok(job) => {

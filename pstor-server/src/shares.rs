@@ -107,7 +107,7 @@ pub enum ShareError {
     /// A storage space lies on it.
     #[error("{0}")]
     InUse(String),
-    /// No such share, or one with the same source exists.
+    /// No such share.
     #[error("{0}")]
     NotFound(String),
     /// A share with this source was added already.
@@ -537,16 +537,14 @@ fn run(cmd: &mut Command, timeout: Duration) -> Result<Outcome, ShareError> {
             Err(e) => return Err(ShareError::Local(format!("waiting for {:?}: {e}", cmd.get_program()))),
         }
     };
+    // The helpers say little: read after the exit (a chatty one would
+    // fill the pipe, block, and be cut off by the timeout).
     let mut text = String::new();
-    for pipe in [
-        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read>),
-        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let mut p = pipe;
-        let _ = p.read_to_string(&mut text);
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut text);
     }
     let message = text.split_whitespace().collect::<Vec<_>>().join(" ");
     Ok(Outcome { success: status.success(), message })
