@@ -2,7 +2,8 @@
 # Runs every test of pstor on a fresh machine: formatting, lints, the Rust
 # unit/integration/doc tests (crash, kill -9 and model tests included), the
 # criterion benches once each, the C SDK (C, C++ under valgrind), the Python
-# package (pytest in its own venv), a smoke run of every fuzz target, and runs
+# package (pytest in its own venv), a smoke run of every fuzz target (beside
+# the C, Python and API steps), and runs
 # of the quickstart and picture_load examples and of pstor-bench, and the
 # management API against real peers (curl over TLS in the Rust tests,
 # schemathesis against the OpenAPI document, Prometheus scraping /metrics).
@@ -11,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n==> %s   [%dm%02ds]\n' "$*" $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)); }
 
 step "toolchain"
 cargo --version
@@ -44,6 +46,17 @@ cargo test --workspace --locked
 step "criterion benches, once each in test mode (figures: benches/RESULTS.md)"
 cargo test -p pstor-bench --benches --locked
 
+# The fuzz build (its own workspace and target directory, with
+# AddressSanitizer) is the longest compile left; it runs beside the steps
+# below, which leave a core idle most of the time (valgrind, the servers the
+# API tests start, schemathesis). Its output is shown when it is waited for.
+step "fuzz targets, a smoke run of each, in the background (longer runs: fuzz/README.md)"
+fuzz_log=$(mktemp)
+# In a session of its own, so a failing step stops all of it (cargo too).
+setsid bash scripts/fuzz-smoke.sh >"$fuzz_log" 2>&1 &
+fuzz=$!
+trap 'kill -- -"$fuzz" 2>/dev/null || true' EXIT
+
 step "C SDK: header check, C example built with -Werror, run under valgrind"
 bash scripts/test-c-sdk.sh
 
@@ -72,8 +85,13 @@ rm -rf "$logs"
 [ "$rc_schema" = 0 ] || { echo "schemathesis run failed (exit $rc_schema)" >&2; exit 1; }
 [ "$rc_prom" = 0 ] || { echo "Prometheus test failed (exit $rc_prom)" >&2; exit 1; }
 
-step "fuzz targets, a smoke run of each (longer runs: fuzz/README.md)"
-bash scripts/fuzz-smoke.sh
+step "fuzz targets: waiting for the background run"
+rc_fuzz=0
+wait "$fuzz" || rc_fuzz=$?
+cat "$fuzz_log"
+rm -f "$fuzz_log"
+trap - EXIT
+[ "$rc_fuzz" = 0 ] || { echo "fuzz smoke run failed (exit $rc_fuzz)" >&2; exit 1; }
 
 step "quickstart example"
 tmp=$(mktemp -d)
