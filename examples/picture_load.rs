@@ -147,7 +147,7 @@ fn run(args: &Args) -> Result<()> {
                     let t = Instant::now();
                     ids.push(engine.put_picture(pool, &meta, &data)?);
                     n += 1;
-                    if n % sync_every as u64 == 0 {
+                    if n.is_multiple_of(sync_every as u64) {
                         engine.sync_pictures(pool)?;
                     }
                     lat.push(t.elapsed());

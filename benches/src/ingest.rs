@@ -115,7 +115,7 @@ where
                     for (backend, mine) in &lanes {
                         for &s in mine {
                             // Time one append in eight: the clock costs too.
-                            if n % 8 == 0 {
+                            if n.is_multiple_of(8) {
                                 let t = Instant::now();
                                 backend.append(s, ts, key, frame.clone())?;
                                 appends.push(t.elapsed());

@@ -373,6 +373,30 @@ impl Engine {
         Ok(id)
     }
 
+    /// Replaces a stream's codec name and codec configuration (the
+    /// recorder keeps them at the camera's newest parameter sets; stored
+    /// key frames carry their own, so frames already written keep
+    /// decoding as before: `docs/media.md`). A no-op when unchanged.
+    pub fn set_codec_config(&self, stream: StreamId, codec: &str, codec_config: &[u8]) -> Result<()> {
+        self.inner.check_open()?;
+        if codec.len() > 64 || codec_config.len() > 64 * 1024 {
+            return Err(Error::InvalidArgument("codec name <= 64 bytes, codec config <= 64 KiB".into()));
+        }
+        {
+            let st = self.inner.lock_state();
+            let s = st.stream(stream)?;
+            if s.codec == codec && s.codec_config == codec_config {
+                return Ok(());
+            }
+        }
+        self.inner.change_catalog(|st| {
+            let s = st.catalog.streams.iter_mut().find(|s| s.id == stream).ok_or(Error::StreamNotFound(stream))?;
+            s.codec = codec.to_owned();
+            s.codec_config = codec_config.to_owned();
+            Ok(())
+        })
+    }
+
     /// Finds a stream by camera, channel and kind.
     pub fn find_stream(&self, camera_id: &str, channel: u32, kind: StreamKind) -> Option<StreamId> {
         let st = self.inner.lock_state();

@@ -40,7 +40,7 @@ pub(crate) fn validate(inner: &Inner, spec: &SpaceSpec) -> Result<(PathBuf, u64,
         return Err(Error::AlreadyInitialized(path));
     }
     let seg = spec.segment_size.unwrap_or(inner.opts.segment_size);
-    if seg % 4096 != 0 {
+    if !seg.is_multiple_of(4096) {
         return Err(Error::BadSegmentSize { size: seg, reason: "must be a multiple of 4096" });
     }
     if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&seg) {

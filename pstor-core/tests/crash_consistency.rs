@@ -95,7 +95,7 @@ fn workload(engine: &Engine, ids: &[StreamId], ledger: &mut Ledger, rounds: usiz
         for (i, &s) in ids.iter().enumerate() {
             let n = ledger.written[i].len();
             let ts = T0 + n as i64 * 40_000 + i as i64;
-            let key = n % 10 == 0;
+            let key = n.is_multiple_of(10);
             let data = payload(i as u64, ts, if key { 900 } else { 100 + (n * 31) % 300 });
             if let Err(e) = engine.append(s, ts, key, data.clone()) {
                 return Some(e);

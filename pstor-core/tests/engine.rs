@@ -44,3 +44,30 @@ fn record_sync_read_back_and_reopen() {
     assert!(report.records > 0);
     e.close().expect("close");
 }
+
+#[test]
+fn a_new_codec_config_replaces_the_old_one_and_survives_a_reopen() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, _space, pool) = rig(tmp.path(), 16, 8, OverwriteStrategy::OverwriteOldest);
+    let a = camera(&rig.engine, pool, 1);
+    let b = camera(&rig.engine, pool, 2);
+    record(&rig.engine, a, 1, T0, 50);
+    rig.engine.set_codec_config(a, "H265", &[1, 2, 3, 4]).expect("set");
+    // Setting what is there already is no change (and no catalog write).
+    rig.engine.set_codec_config(a, "H265", &[1, 2, 3, 4]).expect("same again");
+    assert!(matches!(rig.engine.set_codec_config(StreamId(999), "H264", &[]), Err(Error::StreamNotFound(_))));
+    assert!(matches!(
+        rig.engine.set_codec_config(a, "H264", &vec![0; 64 * 1024 + 1]),
+        Err(Error::InvalidArgument(_))
+    ));
+    rig.engine.close().expect("close");
+    drop(rig.engine);
+    let e = open(tmp.path(), rig.storage.clone(), rig.clock.clone());
+    let sa = e.stream(a).expect("a").config;
+    assert_eq!((sa.codec.as_str(), sa.codec_config.as_slice()), ("H265", &[1u8, 2, 3, 4][..]));
+    // The other stream and the recorded frames are as they were.
+    let sb = e.stream(b).expect("b").config;
+    assert_eq!((sb.codec.as_str(), sb.codec_config.as_slice()), ("H264", &[0u8, 0, 0, 1, 0x67][..]));
+    assert_eq!(read_all(&e, a, T0, T0 + 100 * US_PER_SEC).len(), 50);
+    e.close().expect("close");
+}

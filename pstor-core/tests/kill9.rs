@@ -62,7 +62,7 @@ fn frame_ts(k: u32, i: u64) -> Timestamp {
 }
 
 fn frame_key(i: u64) -> bool {
-    i % 25 == 0
+    i.is_multiple_of(25)
 }
 
 fn frame_len(k: u32, i: u64) -> usize {

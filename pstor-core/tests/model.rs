@@ -642,7 +642,7 @@ impl Harness {
                     name: name.into(),
                     kind,
                     capacity,
-                    spaces: if capacity % 2 == 0 { vec![space] } else { Vec::new() },
+                    spaces: if capacity.is_multiple_of(2) { vec![space] } else { Vec::new() },
                     strategy: OverwriteStrategy::StopWhenFull,
                     cycle_days: 0,
                     max_lock_pct: LOCK_PCT,

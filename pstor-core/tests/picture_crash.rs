@@ -182,7 +182,7 @@ fn meta_of(n: usize) -> PictureMeta {
     PictureMeta {
         camera_id: format!("cam-{}", n % CAMERAS),
         captured_at: T0 + n as i64 * 1_000 - late,
-        content_type: if n % 2 == 0 { "image/jpeg".into() } else { "image/webp".into() },
+        content_type: if n.is_multiple_of(2) { "image/jpeg".into() } else { "image/webp".into() },
         key: (n % 9 == 4).then(|| key(n / 9 % 4)),
     }
 }
@@ -242,7 +242,8 @@ fn workload(engine: &Engine, clock: &FakeClock, l: &mut Ledger, rounds: usize, s
             }
         }
         if r % sync_every == sync_every - 1 {
-            let synced = if r / sync_every % 2 == 0 { engine.sync_pictures(pool) } else { engine.sync_all() };
+            let synced =
+                if (r / sync_every).is_multiple_of(2) { engine.sync_pictures(pool) } else { engine.sync_all() };
             match synced {
                 Ok(()) => {
                     l.marked = l.acked;

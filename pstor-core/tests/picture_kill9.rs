@@ -143,7 +143,7 @@ fn meta_of(x: Ident) -> PictureMeta {
 /// 1 KiB..40 KiB mostly, one in eight 100 KiB..200 KiB.
 fn len_of(x: Ident) -> usize {
     let h = mix(x);
-    if h % 8 == 0 {
+    if h.is_multiple_of(8) {
         (100 << 10) + ((h >> 8) % (100 << 10)) as usize + 1
     } else {
         (1 << 10) + ((h >> 8) % (39 << 10)) as usize

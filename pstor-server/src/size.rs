@@ -64,7 +64,7 @@ impl fmt::Display for ByteSize {
         let v = self.0;
         for (unit, m) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
             if v >= m {
-                return if v % m == 0 {
+                return if v.is_multiple_of(m) {
                     write!(f, "{}{unit}", v / m)
                 } else {
                     write!(f, "{:.2}{unit}", v as f64 / m as f64)

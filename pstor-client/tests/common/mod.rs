@@ -133,7 +133,7 @@ pub fn camera(pool: PoolId, camera_id: &str) -> StreamSpec {
 pub fn frame(seed: u64, base: Timestamp, i: u64, len: usize) -> Frame {
     Frame {
         ts: base + i as i64 * 40_000,
-        key: i % 25 == 0,
+        key: i.is_multiple_of(25),
         data: content(seed.wrapping_mul(1_000_003) + i, len + (i as usize % 7)),
     }
 }

@@ -72,7 +72,7 @@ impl SuperBlock {
             segments_per_file: r.u32()?,
             created_at: r.i64()?,
         };
-        if sb.segment_size % 4096 != 0 || sb.segment_size < super::segment::MIN_SEGMENT_SIZE {
+        if !sb.segment_size.is_multiple_of(4096) || sb.segment_size < super::segment::MIN_SEGMENT_SIZE {
             return Err(bad(format!("superblock: bad segment size {}", sb.segment_size)));
         }
         if sb.segment_size > super::segment::MAX_SEGMENT_SIZE {
