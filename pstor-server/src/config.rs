@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// The web management service (6060).
     pub management: ManagementConfig,
+    /// The recorder of camera streams.
+    pub recording: RecordingConfig,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +52,7 @@ impl Default for ServerConfig {
             logging: LoggingConfig::default(),
             engine: EngineConfig::default(),
             management: ManagementConfig::default(),
+            recording: RecordingConfig::default(),
         }
     }
 }
@@ -411,6 +414,60 @@ impl Default for ManagementConfig {
             browse_roots: Vec::new(),
             browse_system_volume: false,
             min_space_capacity: ByteSize(5 << 30),
+        }
+    }
+}
+
+/// `[recording]`: how cameras are pulled (docs/recording.md).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingConfig {
+    /// Seconds allowed for each RTSP step (DESCRIBE, SETUP, PLAY).
+    pub connect_timeout_secs: u64,
+    /// A camera that sends no frame for this long is reconnected.
+    pub stall_timeout_secs: u64,
+    /// Frames queued per camera before the engine; beyond, frames are
+    /// dropped to the next key frame and counted.
+    pub frame_queue: usize,
+    /// How often each camera's frames are synced, milliseconds.
+    pub sync_interval_ms: u64,
+    /// Memory bound of each event-mode camera's pre-record buffer.
+    pub prerecord_max_bytes: ByteSize,
+    /// Largest difference, seconds, between a camera's clock (its RTCP
+    /// sender reports) and this server's for the camera's to be used.
+    pub max_camera_skew_secs: u64,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            connect_timeout_secs: 10,
+            stall_timeout_secs: 10,
+            frame_queue: 256,
+            sync_interval_ms: 1000,
+            prerecord_max_bytes: ByteSize(32 << 20),
+            max_camera_skew_secs: 10,
+        }
+    }
+}
+
+impl RecordingConfig {
+    /// The recorder's options.
+    pub fn options(&self) -> pstor_recorder::RecorderOptions {
+        let d = pstor_recorder::RecorderOptions::default();
+        pstor_recorder::RecorderOptions {
+            session: pstor_recorder::rtsp::SessionSettings {
+                step_timeout: Duration::from_secs(self.connect_timeout_secs.max(1)),
+                stall_timeout: Duration::from_secs(self.stall_timeout_secs.max(1)),
+                ..d.session
+            },
+            timeline: pstor_recorder::timeline::TimelineOptions {
+                max_camera_skew: i64::try_from(self.max_camera_skew_secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX),
+                ..d.timeline
+            },
+            frame_queue: self.frame_queue.max(1),
+            sync_every: Duration::from_millis(self.sync_interval_ms.max(10)),
+            prerecord_max_bytes: usize::try_from(self.prerecord_max_bytes.0).unwrap_or(usize::MAX),
         }
     }
 }

@@ -12,6 +12,7 @@ use pstor_proto::wire::to_body;
 use pstor_proto::{op, ErrorReply, ProtoError, Reply, Request, StreamEnd};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What every connection's executor shares.
@@ -33,6 +34,8 @@ pub struct Context {
     pub in_progress: AtomicUsize,
     /// Counters for /metrics.
     pub metrics: crate::metrics::ServerMetrics,
+    /// The recording schedules and their recorder.
+    pub recording: Arc<crate::recording::Recording>,
 }
 
 /// What a connection's executor keeps between requests.

@@ -45,6 +45,7 @@ pub mod manage;
 pub mod meta;
 pub mod metrics;
 pub mod provision;
+pub mod recording;
 pub mod server;
 pub mod shares;
 pub mod size;

@@ -8,8 +8,22 @@
 //! `/usr/share/zoneinfo` (kept current by its tzdata package), else the copy
 //! built into the binary (a host without tzdata still knows every zone).
 
+use crate::meta::{MetaDb, MetaError};
 use jiff::tz::TimeZone;
 use pstor_core::{Date, LocalDay, Timestamp, US_PER_DAY, US_PER_SEC};
+use serde::{Deserialize, Serialize};
+
+/// The settings section of the time zone.
+pub const TIME_SETTING: &str = "time";
+
+/// The stored time zone setting.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSettings {
+    /// An IANA zone name; none: the fixed offset of the configuration.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
 
 /// How local days and hours are reckoned.
 #[derive(Debug, Clone)]
@@ -28,6 +42,30 @@ pub fn zone_names() -> Vec<String> {
 }
 
 impl LocalTime {
+    /// The local time the settings choose: the stored zone, else the
+    /// configuration's fixed offset `fixed_minutes` (blocking: reads the
+    /// setting).
+    pub fn configured(db: &MetaDb, fixed_minutes: i32) -> Result<LocalTime, MetaError> {
+        let fixed = LocalTime::Fixed(fixed_minutes);
+        let Some(name) = db.setting::<TimeSettings>(TIME_SETTING)?.time_zone else { return Ok(fixed) };
+        Ok(LocalTime::zone(&name).unwrap_or_else(|e| {
+            // A zone the host's database dropped since it was chosen.
+            tracing::warn!(zone = %name, error = %e, "the stored time zone is unknown: using the fixed offset");
+            fixed
+        }))
+    }
+
+    /// The local weekday (Monday 0) and minute of the day at `at`: what
+    /// recording schedules' weekly plans are in.
+    pub fn week_minute(&self, at: Timestamp) -> (u8, u16) {
+        let local = at + i64::from(self.offset_minutes_at(at)) * 60 * US_PER_SEC;
+        let days = local.div_euclid(US_PER_DAY);
+        // 1970-01-01 was a Thursday (3 counting from Monday 0).
+        let weekday = (days + 3).rem_euclid(7) as u8;
+        let minute = (local.rem_euclid(US_PER_DAY) / (60 * US_PER_SEC)) as u16;
+        (weekday, minute)
+    }
+
     /// The zone called `name`; an error saying so if there is none.
     pub fn zone(name: &str) -> Result<LocalTime, String> {
         // The database also resolves file paths and odd spellings: only
@@ -152,6 +190,16 @@ mod tests {
         assert_eq!(berlin.offset_minutes_at(utc(2026, 7, 1, 12)), 120);
         assert_eq!(berlin.rfc3339(utc(2026, 3, 29, 1)), "2026-03-29T03:00:00+02:00");
         assert_eq!(berlin.date_at(utc(2026, 3, 28, 23)), Date { year: 2026, month: 3, day: 29 });
+    }
+
+    #[test]
+    fn week_minutes_follow_the_local_clock() {
+        // 2026-12-04 is a Friday; 23:30 UTC is Saturday 00:30 in Berlin.
+        let berlin = LocalTime::zone("Europe/Berlin").unwrap();
+        let at = utc(2026, 12, 4, 23) + 30 * 60 * US_PER_SEC;
+        assert_eq!(LocalTime::Fixed(0).week_minute(at), (4, 23 * 60 + 30));
+        assert_eq!(berlin.week_minute(at), (5, 30));
+        assert_eq!(LocalTime::Fixed(-600).week_minute(utc(1970, 1, 1, 0)), (2, 14 * 60), "Wednesday before the epoch");
     }
 
     #[test]

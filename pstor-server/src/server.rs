@@ -85,6 +85,14 @@ impl Server {
         let events = EventWatch::start(&engine, Some((Arc::clone(&db), log_limits)))
             .map_err(|e| ServerError::io("starting the event thread", e))?;
         let limits = cfg.limits.clone();
+        let recording = crate::recording::Recording::start(
+            engine.clone(),
+            runtime.handle().clone(),
+            Arc::clone(&db),
+            &cfg.data_dir,
+            log_limits,
+            cfg.recording.options(),
+        )?;
         let ctx = Arc::new(Context {
             engine,
             jobs: Jobs::default(),
@@ -94,6 +102,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             in_progress: AtomicUsize::new(0),
             metrics: crate::metrics::ServerMetrics::default(),
+            recording,
         });
         let management = if cfg.management.enabled {
             let ports = ServicePorts { signalling, data, management: None };
@@ -329,6 +338,8 @@ impl RunningServer {
         self.stop.send_replace(true);
         ctx.stopping.store(true, Ordering::SeqCst);
         ctx.events.stop();
+        // Cameras first: their writers sync what they wrote.
+        ctx.recording.shutdown();
         let grace = self.shared.limits.shutdown_grace();
         let all_done =
             rt.block_on(async { tokio::time::timeout(grace, self.conns.acquire_many(self.max_connections)).await });

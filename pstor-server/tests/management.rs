@@ -266,6 +266,12 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/api/v1/nas/1"),
     ("DELETE", "/api/v1/nas/1"),
     ("POST", "/api/v1/nas/1/mount"),
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules"),
+    ("GET", "/api/v1/schedules/1"),
+    ("PUT", "/api/v1/schedules/1"),
+    ("DELETE", "/api/v1/schedules/1"),
+    ("POST", "/api/v1/schedules/1/events"),
     ("GET", "/metrics"),
 ];
 
@@ -1278,4 +1284,136 @@ fn new_spaces_are_at_least_the_configured_minimum() {
     assert_eq!(ok.status, StatusCode::ACCEPTED, "{}", ok.text);
     // The default is the manual's 5 GB.
     assert_eq!(pstor_server::config::ManagementConfig::default().min_space_capacity.0, 5 << 30);
+}
+
+#[test]
+fn recording_schedules_are_checked_stored_sealed_and_limited() {
+    let api = Api::start();
+    let auth = api.admin();
+    let video = api.ts.pool("video").0;
+    let pictures = api.ts.pool("pictures").0;
+    // A camera nobody answers for: the schedule is kept, its status says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let secret = "Cam-Secret-4711";
+    let body = json!({"camera_id": "lobby-1", "name": "Lobby <img src=x>", "ip": "127.0.0.1", "port": closed,
+                      "pool": video, "username": "admin", "password": secret,
+                      "plan": [{"day": "mon", "start": "08:00", "end": "18:00"}]});
+    let c = api.call(Method::POST, "/api/v1/schedules", &auth, Some(body.clone()));
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+    assert!(!c.text.contains(secret), "the password came back");
+    assert_eq!(c.body["has_password"], json!(true));
+    assert_eq!(c.body["rtsp_url"], json!(format!("rtsp://127.0.0.1:{closed}/Streaming/Channels/101")));
+    assert_eq!((c.body["stream"].clone(), c.body["mode"].clone()), (json!("main"), json!("continuous")));
+    let id = c.body["id"].as_i64().unwrap();
+    // The password is sealed at rest: not in the database file.
+    let db_bytes = std::fs::read(api.ts.cfg.data_dir.join("meta.db")).unwrap();
+    assert!(!db_bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    let key = api.ts.cfg.data_dir.join("recording.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // The same camera stream twice; bad fields, each named.
+    assert_eq!(api.call(Method::POST, "/api/v1/schedules", &auth, Some(body.clone())).code(), 812);
+    for (patch, field) in [
+        (json!({"channel": 0}), "channel"),
+        (json!({"url": "rtsp://admin:pw@{host}/x"}), "url"),
+        (json!({"url": "http://{host}/x"}), "url"),
+        (json!({"pre_record_secs": 99}), "pre_record_secs"),
+        (json!({"plan": [{"day": "mon", "start": "18:00", "end": "08:00"}]}), "plan"),
+        (json!({"ip": "a b"}), "ip"),
+        (json!({"stream": "third"}), "third"),
+        (json!({"password": 5}), "password"),
+        (json!({"colour": "red"}), "colour"),
+    ] {
+        let mut b = body.clone();
+        b["camera_id"] = json!("other");
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let r = api.call(Method::POST, "/api/v1/schedules", &auth, Some(b));
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, 817), "{patch}: {}", r.text);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(field), "{patch}: {}", r.text);
+    }
+    let mut b = body.clone();
+    b["camera_id"] = json!("pic");
+    b["pool"] = json!(pictures);
+    assert_eq!(api.call(Method::POST, "/api/v1/schedules", &auth, Some(b.clone())).code(), 307);
+    b["pool"] = json!(999);
+    assert_eq!(api.call(Method::POST, "/api/v1/schedules", &auth, Some(b)).code(), 302);
+
+    // Status: outside its plan it is disarmed; always armed it cannot reach
+    // the camera.
+    let mut always = body.clone();
+    always.as_object_mut().unwrap().remove("password");
+    always["plan"] = Value::Null;
+    let r = api.call(Method::PUT, &format!("/api/v1/schedules/{id}"), &auth, Some(always.clone()));
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["has_password"], json!(true), "a PUT without password keeps it");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        let g = api.call(Method::GET, &format!("/api/v1/schedules/{id}"), &auth, None);
+        if g.body["status"]["state"] == json!("streaming_error") {
+            break g.body["status"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", g.text);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status["reason"].as_str().unwrap().contains("cannot reach"), "{status}");
+    // Search by name and IP; the name is data, returned as sent.
+    let l = api.call(Method::GET, "/api/v1/schedules?search=LOBBY", &auth, None);
+    assert_eq!((l.body["total"].clone(), l.body["items"][0]["name"].clone()), (json!(1), json!("Lobby <img src=x>")));
+    assert_eq!(api.call(Method::GET, "/api/v1/schedules?search=10.9.9.9", &auth, None).body["total"], json!(0));
+    // Events only for event-mode schedules.
+    let ev = api.call(Method::POST, &format!("/api/v1/schedules/{id}/events"), &auth, Some(json!({"state": "start"})));
+    assert_eq!(ev.code(), 812, "{}", ev.text);
+    // The home page counts it.
+    let s = api.call(Method::GET, "/api/v1/system/summary", &auth, None);
+    assert_eq!(s.body["recording_schedules"]["live"], json!(1), "{}", s.text);
+    assert_eq!(s.body["scheduled_cameras"], json!(1));
+
+    // The channel limit: one on, a limit of 1, a second one refused; a
+    // limit below what is on is refused too.
+    let f = api.call(Method::PUT, "/api/v1/settings/features", &auth, Some(json!({"channel_limit": 1})));
+    assert_eq!(f.status, StatusCode::NO_CONTENT, "{}", f.text);
+    let mut second = always.clone();
+    second["camera_id"] = json!("gate-2");
+    let r = api.call(Method::POST, "/api/v1/schedules", &auth, Some(second.clone()));
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, 818), "{}", r.text);
+    second["enabled"] = json!(false);
+    let off = api.call(Method::POST, "/api/v1/schedules", &auth, Some(second));
+    assert_eq!(off.status, StatusCode::CREATED, "a schedule that is off does not count: {}", off.text);
+    assert_eq!(
+        api.call(Method::PUT, "/api/v1/settings/features", &auth, Some(json!({"channel_limit": 0}))).code(),
+        818
+    );
+    let off_id = off.body["id"].as_i64().unwrap();
+    let s = api.call(Method::GET, &format!("/api/v1/schedules/{off_id}"), &auth, None);
+    assert_eq!(s.body["status"]["state"], json!("disarmed"), "{}", s.text);
+
+    // Stream certification: a schedule without credentials says why.
+    api.call(Method::PUT, "/api/v1/settings/features", &auth, Some(json!({"stream_certification": true})));
+    let mut open = always.clone();
+    open["camera_id"] = json!("no-creds");
+    open.as_object_mut().unwrap().remove("username");
+    let n = api.call(Method::POST, "/api/v1/schedules", &auth, Some(open));
+    let nid = n.body["id"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let g = api.call(Method::GET, &format!("/api/v1/schedules/{nid}"), &auth, None);
+        if g.body["status"]["reason"].as_str().is_some_and(|r| r.contains("stream certification")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", g.text);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // Delete; then it is gone.
+    assert_eq!(api.call(Method::DELETE, &format!("/api/v1/schedules/{id}"), &auth, None).status, StatusCode::OK);
+    assert_eq!(api.call(Method::GET, &format!("/api/v1/schedules/{id}"), &auth, None).code(), 807);
+    assert_eq!(api.call(Method::DELETE, &format!("/api/v1/schedules/{id}"), &auth, None).code(), 807);
+    let logs = api.log_contents(&auth);
+    assert!(logs.iter().any(|l| l.contains("created recording schedule") && l.contains("lobby-1")), "{logs:?}");
+    let all = api.call(Method::GET, "/api/v1/logs?page_size=1000", &auth, None);
+    assert!(all.text.contains("streaming_error"), "transitions are in the system log");
+    assert!(!all.text.contains(secret), "the camera password is in the log");
 }

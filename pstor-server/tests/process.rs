@@ -427,3 +427,73 @@ fn a_forgotten_admin_password_is_reset_with_the_server_stopped() {
     let out = admin(&["clear-access", "--config", cfg]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+// The recorder's real RTSP peer and source checks, shared with its own tests.
+#[path = "../../pstor-recorder/tests/common/mod.rs"]
+mod media;
+
+/// The newest flushed frame of a camera's main stream, over the SDK.
+fn last_ts(sig: &mut Client, camera: &str) -> Option<Timestamp> {
+    let req = Request::FindStream { camera_id: camera.into(), channel: 1, kind: StreamKind::Main };
+    let Reply::FindStream { stream } = sig.call(req).unwrap() else { panic!() };
+    let Reply::GetStream { stream } = sig.call(Request::GetStream { stream: stream? }).unwrap() else { panic!() };
+    stream.last_ts
+}
+
+fn wait_last_ts(sig: &mut Client, camera: &str, after: Timestamp) -> Timestamp {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(t) = last_ts(sig, camera).filter(|&t| t > after) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "no frame of {camera} after {after} within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn recording_resumes_by_itself_after_kill_9_and_keeps_what_was_synced() {
+    let peer = media::Peer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    // A first start makes the embedded default; the schedule goes into the
+    // metadata database while the server is stopped.
+    let p = Proc::start(&data);
+    let (ak, sk) = credentials(&data);
+    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
+    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
+    let pool = pools[0].config.id;
+    p.signal("-INT");
+    assert_eq!(p.wait(), 0);
+    let schedule = serde_json::json!({"camera_id": "cam-k", "ip": "127.0.0.1", "pool": pool.0,
+                                      "url": peer.url("/Streaming/Channels/102")});
+    pstor_server::meta::MetaDb::open(&data).unwrap().insert_schedule(&schedule.to_string(), None).unwrap();
+
+    let p = Proc::start(&data);
+    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
+    let first = wait_last_ts(&mut sig, "cam-k", 0);
+    let seen = wait_last_ts(&mut sig, "cam-k", first + 4_000_000);
+    // Two sync intervals later everything up to `seen` is durable.
+    std::thread::sleep(Duration::from_millis(2500));
+    p.signal("-KILL");
+    p.wait();
+
+    // The next start records again by itself.
+    let p = Proc::start(&data);
+    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
+    let resumed = wait_last_ts(&mut sig, "cam-k", seen + 3_000_000);
+    wait_last_ts(&mut sig, "cam-k", resumed + 2_000_000);
+    p.signal("-INT");
+    assert_eq!(p.wait(), 0);
+
+    let engine = Engine::open(EngineOptions::new(data.join("engine"))).unwrap();
+    let (_, frames) = media::stored(&engine, "cam-k");
+    media::assert_frames_match_source(&frames, &media::manifest("h264-sub"));
+    // Nothing synced before the kill is missing: the frames up to `seen`
+    // are one unbroken run from the first.
+    let before: Vec<_> = frames.iter().filter(|f| f.ts <= seen).collect();
+    assert!(before.last().unwrap().ts == seen, "the frame at {seen} seen before the kill is there");
+    assert!(before.windows(2).all(|w| w[1].ts - w[0].ts < 100_000), "a hole before the kill");
+    assert!(frames.last().unwrap().ts > resumed);
+    engine.close().unwrap();
+}

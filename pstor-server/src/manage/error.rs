@@ -47,11 +47,15 @@ pub enum ApiCode {
     ShareAuthFailed,
     /// The network share could not be reached or mounted.
     ShareMountFailed,
+    /// A recording schedule's field is wrong (the message names it).
+    InvalidSchedule,
+    /// Recording another camera would exceed the channel limit.
+    ChannelLimitReached,
 }
 
 impl ApiCode {
     /// Every code, in number order (the reference table's order).
-    pub const ALL: [ApiCode; 17] = [
+    pub const ALL: [ApiCode; 19] = [
         ApiCode::Unauthenticated,
         ApiCode::PasswordChangeRequired,
         ApiCode::BadCredentials,
@@ -69,6 +73,8 @@ impl ApiCode {
         ApiCode::ShareUnsupported,
         ApiCode::ShareAuthFailed,
         ApiCode::ShareMountFailed,
+        ApiCode::InvalidSchedule,
+        ApiCode::ChannelLimitReached,
     ];
 
     /// Its stable number.
@@ -96,6 +102,8 @@ impl ApiCode {
             ApiCode::ShareUnsupported => "PSTOR_SHARE_UNSUPPORTED",
             ApiCode::ShareAuthFailed => "PSTOR_SHARE_AUTH_FAILED",
             ApiCode::ShareMountFailed => "PSTOR_SHARE_MOUNT_FAILED",
+            ApiCode::InvalidSchedule => "PSTOR_INVALID_SCHEDULE",
+            ApiCode::ChannelLimitReached => "PSTOR_CHANNEL_LIMIT_REACHED",
         }
     }
 
@@ -105,7 +113,7 @@ impl ApiCode {
             ApiCode::Unauthenticated | ApiCode::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiCode::PasswordChangeRequired | ApiCode::Csrf | ApiCode::AddressNotAllowed => StatusCode::FORBIDDEN,
             ApiCode::LockedOut => StatusCode::TOO_MANY_REQUESTS,
-            ApiCode::WeakPassword | ApiCode::ShareUnsupported | ApiCode::ShareAuthFailed => {
+            ApiCode::WeakPassword | ApiCode::ShareUnsupported | ApiCode::ShareAuthFailed | ApiCode::InvalidSchedule => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiCode::NotFound => StatusCode::NOT_FOUND,
@@ -113,7 +121,7 @@ impl ApiCode {
             ApiCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiCode::Conflict => StatusCode::CONFLICT,
+            ApiCode::Conflict | ApiCode::ChannelLimitReached => StatusCode::CONFLICT,
             ApiCode::Unavailable | ApiCode::ShareMountFailed => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -140,6 +148,10 @@ impl ApiCode {
             }
             ApiCode::ShareAuthFailed => "the network share refused the user and password",
             ApiCode::ShareMountFailed => "the network share could not be reached or mounted",
+            ApiCode::InvalidSchedule => "a recording schedule's field is wrong (the message names the field)",
+            ApiCode::ChannelLimitReached => {
+                "recording another camera would exceed the channel limit of the license settings"
+            }
         }
     }
 }
@@ -256,6 +268,23 @@ impl From<crate::shares::ShareError> for ApiError {
             E::Local(_) => ApiCode::Unavailable,
         };
         ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<crate::recording::RecordingError> for ApiError {
+    fn from(e: crate::recording::RecordingError) -> Self {
+        use crate::recording::RecordingError as E;
+        use pstor_recorder::RecorderError as R;
+        let message = e.to_string();
+        let code = match e {
+            E::Engine(e) => return e.into(),
+            E::Meta(e) => return e.into(),
+            E::NotFound(_) | E::Recorder(R::NotFound(_)) => ApiCode::NotFound,
+            E::Invalid(_) | E::Body(_) => ApiCode::InvalidSchedule,
+            E::Duplicate { .. } | E::Recorder(R::NotEventMode(_)) => ApiCode::Conflict,
+            E::ChannelLimit { .. } => ApiCode::ChannelLimitReached,
+        };
+        ApiError::new(code, message)
     }
 }
 

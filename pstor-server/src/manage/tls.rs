@@ -115,7 +115,7 @@ fn generate(cert: &Path, key: &Path, names: &[String]) -> Result<(), ServerError
 }
 
 /// Writes a file whole (temporary name, fsync, rename) with `mode`.
-fn write_private(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ServerError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ServerError> {
     let tmp = path.with_extension("tmp");
     let io = |e| ServerError::io(format!("writing {}", path.display()), e);
     let mut f =

@@ -11,6 +11,7 @@
 
 pub mod backup;
 pub mod logs;
+pub mod schedules;
 pub mod settings;
 pub mod shares;
 pub mod users;
@@ -96,6 +97,16 @@ const MIGRATIONS: &[&str] = &[
          username TEXT,
          options TEXT NOT NULL,
          created_at INTEGER NOT NULL
+     );",
+    // 4: recording schedules (manual 3.6.1): the schedule as JSON (its
+    // fields evolve with serde defaults), the camera password encrypted
+    // with the key of `<data_dir>/recording.key` (never in this database).
+    "CREATE TABLE schedules (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         spec TEXT NOT NULL,
+         secret BLOB,
+         created_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL
      );",
 ];
 

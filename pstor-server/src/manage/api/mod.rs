@@ -12,6 +12,7 @@ mod locks;
 mod logs;
 mod network;
 mod pools;
+mod schedules;
 mod session;
 mod settings;
 mod shares;
@@ -79,6 +80,9 @@ pub fn protected() -> Router<Arc<State>> {
         .route("/api/v1/pools/{id}", get(pools::one).patch(pools::edit).delete(pools::delete))
         .route("/api/v1/locks", get(locks::list).post(locks::create))
         .route("/api/v1/locks/{id}", axum::routing::patch(locks::extend).delete(locks::unlock))
+        .route("/api/v1/schedules", get(schedules::list).post(schedules::create))
+        .route("/api/v1/schedules/{id}", get(schedules::one).put(schedules::replace).delete(schedules::delete))
+        .route("/api/v1/schedules/{id}/events", post(schedules::event))
         .route("/api/v1/streams", get(inspection::streams))
         .route("/api/v1/inspection/day", get(inspection::day))
         .route("/api/v1/inspection/month", get(inspection::month))

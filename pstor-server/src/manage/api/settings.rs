@@ -119,7 +119,22 @@ pub(super) async fn set_features(S(state): S<Arc<State>>, Body(f): Body<Features
         on(f.stream_certification),
         f.channel_limit.map_or("none".to_string(), |n| n.to_string())
     );
-    blocking(move || Ok(state.db.put_setting(FEATURES, &f)?)).await?;
+    blocking(move || {
+        if let Some(limit) = f.channel_limit {
+            let enabled = state.ctx.recording.enabled()?;
+            if enabled > limit {
+                return Err(ApiError::new(
+                    ApiCode::ChannelLimitReached,
+                    format!("{enabled} recording schedules are on: a channel limit of {limit} is below that; turn schedules off first"),
+                ));
+            }
+        }
+        state.db.put_setting(FEATURES, &f)?;
+        // Stream certification applies to the cameras at once.
+        state.ctx.recording.apply_all()?;
+        Ok(())
+    })
+    .await?;
     Ok(audited(what, axum::http::StatusCode::NO_CONTENT))
 }
 

@@ -145,10 +145,19 @@ pub(super) async fn summary(S(state): S<Arc<State>>) -> ApiResult<Json<serde_jso
         let free: u64 = spaces.iter().filter(in_service).map(|s| s.free).sum();
         let count = |st: SpaceStatus| spaces.iter().filter(|s| s.status == st).count();
         let streams = e.streams();
-        let cameras: BTreeSet<&str> = streams.iter().map(|s| s.config.camera_id.as_str()).collect();
+        let (schedules, enabled, scheduled_cameras) = state.ctx.recording.counts()?;
+        let mut cameras: BTreeSet<&str> = streams.iter().map(|s| s.config.camera_id.as_str()).collect();
+        let listed = state.ctx.recording.list(None)?;
+        cameras.extend(listed.iter().map(|v| v.schedule.camera_id.as_str()));
+        let accessible = listed
+            .iter()
+            .filter(|v| v.status.as_ref().is_some_and(|s| s.state == pstor_recorder::RecordingState::Normal))
+            .count();
         Ok(Json(serde_json::json!({
             "capacity": { "total": total, "used": used, "free": free },
-            "recording_schedules": { "live": 0, "historical": 0 },
+            "recording_schedules": { "live": schedules, "enabled": enabled, "historical": 0 },
+            "scheduled_cameras": scheduled_cameras,
+            "accessible_cameras": accessible,
             "cameras": cameras.len(),
             "streams": streams.len(),
             "pools": e.pools().len(),

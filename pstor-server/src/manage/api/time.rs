@@ -4,37 +4,18 @@
 //! itself is [`crate::local_time`].
 
 use super::Body;
-use crate::local_time::{self, LocalTime};
+use crate::local_time::{self, LocalTime, TimeSettings, TIME_SETTING as TIME};
 use crate::manage::error::{ApiCode, ApiError, ApiResult};
 use crate::manage::{audited, blocking, State};
 use axum::extract::State as S;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// The settings section's name.
-const TIME: &str = "time";
-
-/// What is stored.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct TimeSettings {
-    /// An IANA zone name; none: the fixed offset of the configuration.
-    #[serde(default)]
-    time_zone: Option<String>,
-}
 
 /// How this server reckons local time now (blocking: reads the setting).
 pub(super) fn local_time(state: &State) -> ApiResult<LocalTime> {
-    let fixed = LocalTime::Fixed(state.ctx.engine.options().utc_offset_minutes);
-    let Some(name) = state.db.setting::<TimeSettings>(TIME)?.time_zone else { return Ok(fixed) };
-    Ok(LocalTime::zone(&name).unwrap_or_else(|e| {
-        // A zone the host's database dropped since it was chosen.
-        tracing::warn!(zone = %name, error = %e, "the stored time zone is unknown: using the fixed offset");
-        fixed
-    }))
+    Ok(LocalTime::configured(&state.db, state.ctx.engine.options().utc_offset_minutes)?)
 }
 
 /// The zone as shown: its name, offset and daylight saving now, local time.
