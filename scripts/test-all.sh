@@ -3,12 +3,14 @@
 # unit/integration/doc tests (crash, kill -9 and model tests included), the
 # criterion benches once each, the C SDK (C, C++ under valgrind), the Python
 # package (pytest in its own venv), a smoke run of every fuzz target (beside
-# the C, Python and API steps), and runs
+# the C, Python and API steps), the recorder against a real RTSP camera
+# (GStreamer's gst-rtsp-server playing ffmpeg-made H.264/H.265), and runs
 # of the quickstart and picture_load examples and of pstor-bench, and the
 # management API against real peers (curl over TLS in the Rust tests,
 # schemathesis against the OpenAPI document, Prometheus scraping /metrics).
 # Installs what it needs by itself (cargo-fuzz, cbindgen, valgrind, curl,
-# prometheus, the venvs with maturin and schemathesis).
+# prometheus, ffmpeg, gst-rtsp-server with python3-gi, the venvs with
+# maturin and schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +32,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+step "media peers of the recorder's tests (ffmpeg, GStreamer's RTSP server), and the test media"
+bash scripts/install-media-peers.sh
+export PSTOR_TEST_MEDIA=${PSTOR_TEST_MEDIA:-$PWD/target/test-media}
+bash scripts/make-test-media.sh "$PSTOR_TEST_MEDIA"
 
 step "format"
 cargo fmt --all -- --check
@@ -111,5 +118,7 @@ step "pstor-bench smoke runs (figures: benches/RESULTS.md)"
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- recover --dir "$tmp" --segments 400 --streams 20 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- read --dir "$tmp" --streams 2 --minutes 1 --range-seconds 10 --ranges 8 --json)
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- api --dir "$tmp" --entries 20000 --requests 50 --json)
+# Real RTSP cameras (gst-rtsp-server) recorded by pstor and by ffmpeg.
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- record --dir "$tmp" --cameras 4 --seconds 5 --media "$PSTOR_TEST_MEDIA" --json)
 
 step "all tests passed"

@@ -10,6 +10,7 @@ mod ingest;
 mod measure;
 mod pictures;
 mod read;
+mod record;
 mod recover;
 mod remote;
 mod setup;
@@ -49,6 +50,11 @@ enum Command {
     /// log page over N entries) against its health probe, and the memory
     /// of the CSV download of the whole log.
     Api(api::ApiArgs),
+    /// N cameras pulled over RTSP (gst-rtsp-server) and recorded by the
+    /// recorder, against `ffmpeg -c copy -f segment` per camera (a
+    /// Frigate-style recorder) on the same cameras: CPU per camera-hour,
+    /// frames lost.
+    Record(record::RecordArgs),
 }
 
 /// Runs the workload `cli.runs` times; prints each run when there are
@@ -60,6 +66,7 @@ fn run(cli: &Cli) -> pstor_core::Result<()> {
         Command::Recover(a) => ("pstor-bench recover", &|| recover::run(a)),
         Command::Read(a) => ("pstor-bench read", &|| read::run(a)),
         Command::Api(a) => ("pstor-bench api", &|| api::run(a)),
+        Command::Record(a) => ("pstor-bench record", &|| record::run(a)),
     };
     let runs = cli.runs.max(1);
     let mut reports = Vec::with_capacity(runs);

@@ -45,6 +45,10 @@ struct Session<'a> {
     timeline: Option<Timeline>,
     meter: RateMeter,
     first_frame: Option<Instant>,
+    /// A key frame came in this session: frames before it (a session joins
+    /// the camera's stream wherever it is, often mid-GOP) cannot be
+    /// decoded, and are neither stored nor counted as dropped.
+    keyed: bool,
     last_arming_check: Instant,
 }
 
@@ -88,6 +92,10 @@ impl Session<'_> {
                 return ControlFlow::Continue(());
             }
         };
+        if !key && !self.keyed {
+            return ControlFlow::Continue(());
+        }
+        self.keyed = true;
         if loss > 0 {
             tracing::debug!(camera = %self.spec.schedule.camera_id, "{loss} RTP packets lost");
         }
@@ -263,6 +271,7 @@ pub(crate) async fn run(
             timeline: None,
             meter: RateMeter::default(),
             first_frame: None,
+            keyed: false,
             last_arming_check: Instant::now(),
         };
         sessions += 1;
