@@ -155,6 +155,18 @@ ops! {
     POLL_EVENTS = 0x0602, "poll_events", Signalling;
     /// The engine's invariant check.
     CHECK = 0x0603, "check", Signalling;
+    /// Recording schedules, searched, a page at a time (revision 1.2).
+    LIST_SCHEDULES = 0x0700, "list_schedules", Signalling;
+    /// One recording schedule with its camera's status (revision 1.2).
+    GET_SCHEDULE = 0x0701, "get_schedule", Signalling;
+    /// Creates a recording schedule (revision 1.2).
+    CREATE_SCHEDULE = 0x0702, "create_schedule", Signalling;
+    /// Replaces a recording schedule (revision 1.2).
+    REPLACE_SCHEDULE = 0x0703, "replace_schedule", Signalling;
+    /// Deletes a recording schedule (revision 1.2).
+    DELETE_SCHEDULE = 0x0704, "delete_schedule", Signalling;
+    /// Starts or stops an event on an event schedule (revision 1.2).
+    SCHEDULE_EVENT = 0x0705, "schedule_event", Signalling;
     /// Appends a batch of frames to a stream.
     APPEND = 0x1000, "append", Data;
     /// Makes a stream's buffered frames visible to readers.

@@ -382,6 +382,14 @@ fn answer(ctx: &Context, session: &mut Session, req: Request, sums: Vec<Checksum
         Request::ListKeys { bucket, prefix, after, limit } => {
             Reply::ListKeys { keys: e.list_keys(&bucket, &prefix, after.as_deref(), page(limit))? }
         }
+        req @ (Request::ListSchedules { .. }
+        | Request::GetSchedule { .. }
+        | Request::CreateSchedule { .. }
+        | Request::ReplaceSchedule { .. }
+        | Request::DeleteSchedule { .. }
+        | Request::ScheduleEvent { .. }) => {
+            crate::recording::answer_sdk(&ctx.recording, req, MAX_PAGE as usize, budget)?
+        }
         // Handled by the caller; an operation added to the protocol but not
         // here yet is answered as unknown.
         other => {

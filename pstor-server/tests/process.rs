@@ -456,23 +456,62 @@ fn recording_resumes_by_itself_after_kill_9_and_keeps_what_was_synced() {
     let peer = media::Peer::start();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    // A first start makes the embedded default; the schedule goes into the
-    // metadata database while the server is stopped.
+    // The VMS creates the schedule over the SDK (op create_schedule).
     let p = Proc::start(&data);
     let (ak, sk) = credentials(&data);
     let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
     let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
     let pool = pools[0].config.id;
-    p.signal("-INT");
-    assert_eq!(p.wait(), 0);
-    let schedule = serde_json::json!({"camera_id": "cam-k", "ip": "127.0.0.1", "pool": pool.0,
-                                      "url": peer.url("/Streaming/Channels/102")});
-    pstor_server::meta::MetaDb::open(&data).unwrap().insert_schedule(&schedule.to_string(), None).unwrap();
+    let schedule = serde_json::json!({"camera_id": "cam-k", "name": "Gate K", "ip": "127.0.0.1", "pool": pool.0,
+                                      "url": peer.url("/Streaming/Channels/102"), "password": "pw-never-back"});
+    let Reply::CreateSchedule { json } = sig.call(Request::CreateSchedule { json: schedule.to_string() }).unwrap()
+    else {
+        panic!()
+    };
+    assert!(!json.contains("pw-never-back"), "the password came back: {json}");
+    let made: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let id = made["id"].as_i64().unwrap();
+    assert_eq!((made["camera_id"].as_str(), made["has_password"].as_bool()), (Some("cam-k"), Some(true)));
+    // The same schedule, searched and by id; typed errors for the rest.
+    let Reply::ListSchedules { json, total } =
+        sig.call(Request::ListSchedules { search: "gate".into(), offset: 0, limit: 10 }).unwrap()
+    else {
+        panic!()
+    };
+    let list: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!((total, list.len(), list[0]["id"].as_i64()), (1, 1, Some(id)));
+    let Reply::ListSchedules { total, .. } =
+        sig.call(Request::ListSchedules { search: "nobody".into(), offset: 0, limit: 10 }).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(total, 0);
+    let code = |r: Result<Reply, pstor_core::Error>| r.map(|_| ()).unwrap_err().code().number();
+    assert_eq!(code(sig.call(Request::GetSchedule { schedule: id + 100 })), 807);
+    assert_eq!(code(sig.call(Request::CreateSchedule { json: "{not json".into() })), 817);
+    assert_eq!(code(sig.call(Request::CreateSchedule { json: schedule.to_string() })), 812, "a duplicate");
+    let bad = serde_json::json!({"camera_id": "x", "ip": "127.0.0.1", "pool": pool.0, "channel": 0});
+    assert_eq!(code(sig.call(Request::CreateSchedule { json: bad.to_string() })), 817);
+    let wrong_pool = serde_json::json!({"camera_id": "x", "ip": "127.0.0.1", "pool": 999});
+    assert_eq!(code(sig.call(Request::CreateSchedule { json: wrong_pool.to_string() })), 302);
+    assert_eq!(code(sig.call(Request::ScheduleEvent { schedule: id, start: true })), 812, "continuous");
+    assert_eq!(code(sig.call(Request::DeleteSchedule { schedule: id + 100 })), 807);
+    // The password is for a camera without one: replace it, keeping the rest.
+    let mut changed = schedule.clone();
+    changed["password"] = serde_json::Value::Null;
+    let Reply::ReplaceSchedule { json } =
+        sig.call(Request::ReplaceSchedule { schedule: id, json: changed.to_string() }).unwrap()
+    else {
+        panic!()
+    };
+    assert!(json.contains("\"has_password\":false"), "{json}");
 
-    let p = Proc::start(&data);
-    let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
     let first = wait_last_ts(&mut sig, "cam-k", 0);
     let seen = wait_last_ts(&mut sig, "cam-k", first + 4_000_000);
+    let Reply::GetSchedule { json } = sig.call(Request::GetSchedule { schedule: id }).unwrap() else { panic!() };
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["status"]["state"], "normal", "{json}");
+    assert!(v["status"]["frames_recorded"].as_u64().unwrap() > 0, "{json}");
     // Two sync intervals later everything up to `seen` is durable.
     std::thread::sleep(Duration::from_millis(2500));
     p.signal("-KILL");

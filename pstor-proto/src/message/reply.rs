@@ -196,6 +196,36 @@ messages! {
             /// What was examined and found.
             report: CheckReport,
         }
+        /// A page of schedules.
+        ListSchedules = LIST_SCHEDULES {
+            /// A JSON array of schedules with their status (the management
+            /// API's `Schedule`; passwords never included).
+            json: String,
+            /// How many schedules match in all.
+            total: u32,
+        }
+        /// The schedule.
+        GetSchedule = GET_SCHEDULE {
+            /// A JSON object (the management API's `Schedule`).
+            json: String,
+        }
+        /// The schedule made.
+        CreateSchedule = CREATE_SCHEDULE {
+            /// A JSON object, with its id.
+            json: String,
+        }
+        /// The schedule as it now is.
+        ReplaceSchedule = REPLACE_SCHEDULE {
+            /// A JSON object.
+            json: String,
+        }
+        /// Deleted.
+        DeleteSchedule = DELETE_SCHEDULE {}
+        /// The event is taken; the schedule's status after it.
+        ScheduleEvent = SCHEDULE_EVENT {
+            /// A JSON object.
+            json: String,
+        }
         /// The frames were appended (and synced, if asked).
         Append = APPEND {
             /// How many.

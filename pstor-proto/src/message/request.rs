@@ -216,6 +216,49 @@ messages! {
             /// Also fix what is safe to fix.
             repair: bool,
         }
+        /// Recording schedules whose camera name, camera id or IP address
+        /// contains `search` (all when empty), in id order: `limit` of them
+        /// (lowered to [`crate::limits::MAX_PAGE`]) from the `offset`th.
+        ListSchedules = LIST_SCHEDULES {
+            /// Part of a camera name, camera id or IP address; "" for all.
+            search: String,
+            /// How many matching schedules to skip.
+            offset: u32,
+            /// Most schedules wanted.
+            limit: u32,
+        }
+        /// One recording schedule.
+        GetSchedule = GET_SCHEDULE {
+            /// Its id.
+            schedule: i64,
+        }
+        /// Creates a recording schedule from its JSON (the management
+        /// API's `NewSchedule`, docs/recording.md).
+        CreateSchedule = CREATE_SCHEDULE {
+            /// The schedule, a JSON object.
+            json: String,
+        }
+        /// Replaces a recording schedule (a password left out is kept,
+        /// `null` removes it).
+        ReplaceSchedule = REPLACE_SCHEDULE {
+            /// Its id.
+            schedule: i64,
+            /// The schedule, a JSON object.
+            json: String,
+        }
+        /// Deletes a recording schedule (its recordings stay).
+        DeleteSchedule = DELETE_SCHEDULE {
+            /// Its id.
+            schedule: i64,
+        }
+        /// Starts (records from now minus the pre-record) or stops
+        /// (records the post-record more) an event of an event schedule.
+        ScheduleEvent = SCHEDULE_EVENT {
+            /// Its id.
+            schedule: i64,
+            /// Start (true) or stop (false).
+            start: bool,
+        }
         /// Appends frames to a stream, in order. The reply comes once every
         /// frame is appended (and, with `sync`, durable).
         Append = APPEND {

@@ -4,7 +4,9 @@
 //! events and transitions (into the system log). The REST face is
 //! `manage::api::schedules`; the RTSP work is the recorder crate's.
 
+mod sdk;
 pub mod secrets;
+pub(crate) use sdk::answer as answer_sdk;
 
 use crate::local_time::LocalTime;
 use crate::manage::api::{Features, FEATURES_SETTING};
