@@ -56,10 +56,7 @@ fn a_new_codec_config_replaces_the_old_one_and_survives_a_reopen() {
     // Setting what is there already is no change (and no catalog write).
     rig.engine.set_codec_config(a, "H265", &[1, 2, 3, 4]).expect("same again");
     assert!(matches!(rig.engine.set_codec_config(StreamId(999), "H264", &[]), Err(Error::StreamNotFound(_))));
-    assert!(matches!(
-        rig.engine.set_codec_config(a, "H264", &vec![0; 64 * 1024 + 1]),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(rig.engine.set_codec_config(a, "H264", &vec![0; 64 * 1024 + 1]), Err(Error::InvalidArgument(_))));
     rig.engine.close().expect("close");
     drop(rig.engine);
     let e = open(tmp.path(), rig.storage.clone(), rig.clock.clone());
