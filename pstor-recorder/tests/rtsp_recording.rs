@@ -131,7 +131,8 @@ fn a_killed_and_restarted_camera_reconnects_without_duplicating_frames() {
     peer.kill();
     let down =
         wait_for(&rig, 1, Duration::from_secs(20), "a streaming error", |s| s.state == RecordingState::StreamingError);
-    std::thread::sleep(Duration::from_secs(2));
+    // Down for longer than inspection's gap tolerance (5 s).
+    std::thread::sleep(Duration::from_secs(6));
     peer.restart();
     let before = down.frames_recorded;
     wait_for(&rig, 1, Duration::from_secs(60), "recording again", move |s| {
@@ -146,6 +147,13 @@ fn a_killed_and_restarted_camera_reconnects_without_duplicating_frames() {
     let id = st.engine.find_stream("cam-1", 1, StreamKind::Main).unwrap();
     let ranges = st.engine.recorded_ranges(id, 0, i64::MAX / 2, 1_000_000).unwrap();
     assert!(ranges.len() >= 2, "the outage shows as a gap: {ranges:?}");
+    // And video inspection of that day shows it: a gap that covers the
+    // outage, in an exception hour.
+    let (outage_start, outage_end) = (ranges[0].1, ranges[1].0);
+    let date = pstor_core::Date::from_days(outage_start.div_euclid(pstor_core::US_PER_DAY));
+    let day = st.engine.inspect_day(id, date).unwrap();
+    let hour = day.hours.iter().find(|h| h.gaps.iter().any(|g| g.0 < outage_end && g.1 > outage_start));
+    assert!(hour.is_some_and(|h| h.exception), "inspection of {date:?} does not show the outage: {day:?}");
     let kinds: Vec<_> = rig.transitions.lock().unwrap().iter().map(|t| t.to).collect();
     let normal_after_error = kinds.windows(2).any(|w| w == [RecordingState::StreamingError, RecordingState::Normal]);
     assert!(normal_after_error, "transitions {kinds:?}");
