@@ -303,6 +303,20 @@ impl Engine {
         &self.inner.events
     }
 
+    /// Puts a recorded camera's change of recording state into the event
+    /// feed (the server's recorder reports them: the engine records
+    /// whatever a client sends, and knows no cameras of its own).
+    pub fn report_camera_status(&self, schedule: u64, camera: &str, from: &str, to: &str, reason: &str) {
+        let kind = EventKind::CameraStatus {
+            schedule,
+            camera: camera.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.inner.events.emit(self.inner.clock.now(), kind);
+    }
+
     /// The engine's options.
     pub fn options(&self) -> &EngineOptions {
         &self.inner.opts

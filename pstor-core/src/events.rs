@@ -89,6 +89,22 @@ pub enum EventKind {
         /// What was wrong with it.
         reason: String,
     },
+    /// A recorded camera's recording state changed (reported by the
+    /// server's recorder, [`crate::Engine::report_camera_status`]; SDK protocol
+    /// revision 1.2).
+    CameraStatus {
+        /// The recording schedule.
+        schedule: u64,
+        /// The camera, with its name when it has one.
+        camera: String,
+        /// The state left (`starting`, `normal`, `streaming_error`,
+        /// `recording_error`, `disarmed`).
+        from: String,
+        /// The state entered.
+        to: String,
+        /// Why ("" when there is nothing to say).
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -106,6 +122,7 @@ impl EventKind {
             EventKind::LockExpired { .. } => "lock_expired",
             EventKind::TailTruncated { .. } => "tail_truncated",
             EventKind::KeyIndexRebuilt { .. } => "key_index_rebuilt",
+            EventKind::CameraStatus { .. } => "camera_status",
         }
     }
 }
@@ -136,6 +153,13 @@ impl std::fmt::Display for EventKind {
                 write!(f, "storage space {space} segment {segment}: torn tail truncated: {detail}")
             }
             EventKind::KeyIndexRebuilt { reason } => write!(f, "the picture key index was rebuilt: {reason}"),
+            EventKind::CameraStatus { schedule, camera, from, to, reason } => {
+                write!(f, "recording schedule {schedule} camera {camera}: {from} → {to}")?;
+                if !reason.is_empty() {
+                    write!(f, ": {reason}")?;
+                }
+                Ok(())
+            }
         }
     }
 }

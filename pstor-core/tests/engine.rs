@@ -68,3 +68,19 @@ fn a_new_codec_config_replaces_the_old_one_and_survives_a_reopen() {
     assert_eq!(read_all(&e, a, T0, T0 + 100 * US_PER_SEC).len(), 50);
     e.close().expect("close");
 }
+
+#[test]
+fn camera_status_reports_reach_the_event_feed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (rig, _space, _pool) = rig(tmp.path(), 16, 8, OverwriteStrategy::OverwriteOldest);
+    let after = rig.engine.events().last_seq();
+    rig.engine.report_camera_status(7, "Gate (cam-7)", "normal", "streaming_error", "connection refused");
+    let events = rig.engine.events().poll(after);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind.name(), "camera_status");
+    assert_eq!(
+        events[0].kind.to_string(),
+        "recording schedule 7 camera Gate (cam-7): normal → streaming_error: connection refused"
+    );
+    rig.engine.close().expect("close");
+}

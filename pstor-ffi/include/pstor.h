@@ -313,7 +313,9 @@ typedef struct pstor_event {
   int64_t at;
   // Its kind, a stable snake-case name: "space_status", "pool_status",
   // "low_space", "low_volume_space", "pool_full", "recording_error",
-  // "recycled", "lock_expired", "tail_truncated", "key_index_rebuilt".
+  // "recycled", "lock_expired", "tail_truncated", "key_index_rebuilt",
+  // "camera_status" (remote mode: a recorded camera's recording state
+  // changed; its schedule, camera and states are in `text`).
   const char *kind;
   // The storage space it concerns.
   uint32_t space;

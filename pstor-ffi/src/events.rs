@@ -23,7 +23,9 @@ pub struct pstor_event {
     pub at: i64,
     /// Its kind, a stable snake-case name: "space_status", "pool_status",
     /// "low_space", "low_volume_space", "pool_full", "recording_error",
-    /// "recycled", "lock_expired", "tail_truncated", "key_index_rebuilt".
+    /// "recycled", "lock_expired", "tail_truncated", "key_index_rebuilt",
+    /// "camera_status" (remote mode: a recorded camera's recording state
+    /// changed; its schedule, camera and states are in `text`).
     pub kind: *const c_char,
     /// The storage space it concerns.
     pub space: u32,
@@ -69,7 +71,7 @@ pub extern "C" fn pstor_event_list_new(
                     EventKind::RecordingError { stream: s, .. } => stream = s.0,
                     EventKind::Recycled { pool: p, stream: s, .. } => (pool, stream) = (p.0, s.0),
                     EventKind::LockExpired { lock: l } => lock = l.0,
-                    EventKind::KeyIndexRebuilt { .. } => {}
+                    EventKind::KeyIndexRebuilt { .. } | EventKind::CameraStatus { .. } => {}
                 }
                 pstor_event {
                     seq: ev.seq,

@@ -155,6 +155,8 @@ ops! {
     POLL_EVENTS = 0x0602, "poll_events", Signalling;
     /// The engine's invariant check.
     CHECK = 0x0603, "check", Signalling;
+    /// Events of every kind, camera status included (revision 1.2).
+    POLL_ALL_EVENTS = 0x0604, "poll_all_events", Signalling;
     /// Recording schedules, searched, a page at a time (revision 1.2).
     LIST_SCHEDULES = 0x0700, "list_schedules", Signalling;
     /// One recording schedule with its camera's status (revision 1.2).

@@ -166,6 +166,13 @@ impl Seed {
             EventKind::LockExpired { lock: LockId(9) },
             EventKind::TailTruncated { space: SpaceId(10), segment: 11, detail: self.s.clone() },
             EventKind::KeyIndexRebuilt { reason: self.t.clone() },
+            EventKind::CameraStatus {
+                schedule: self.a,
+                camera: self.s.clone(),
+                from: "normal".into(),
+                to: self.t.clone(),
+                reason: self.s.clone(),
+            },
         ];
         kinds
             .into_iter()
@@ -241,6 +248,7 @@ fn requests(x: &Seed) -> Vec<Request> {
             thresholds: Thresholds { overwrite_pct: x.c as u8, alarm_pct: 4, volume_free_pct: x.a as u8 },
         },
         Request::PollEvents { after_seq: x.a, max: x.c, wait_ms: x.c / 7 },
+        Request::PollAllEvents { after_seq: x.a, max: x.c / 2, wait_ms: x.c / 5 },
         Request::Check { repair: x.flag },
         Request::ListSchedules { search: x.s.clone(), offset: x.c, limit: x.c / 3 },
         Request::GetSchedule { schedule: x.b },
@@ -318,6 +326,7 @@ fn replies(x: &Seed) -> Vec<Reply> {
         Reply::GetThresholds { thresholds: Thresholds::default() },
         Reply::SetThresholds {},
         Reply::PollEvents { events: x.events(), latest_seq: x.a },
+        Reply::PollAllEvents { events: x.events(), latest_seq: x.a / 3 },
         Reply::ListSchedules { json: x.s.clone(), total: x.c },
         Reply::GetSchedule { json: x.t.clone() },
         Reply::CreateSchedule { json: x.s.clone() },

@@ -637,6 +637,16 @@ impl Event {
                 d.set_item("reason", reason)?;
                 ("key_index_rebuilt", msg)
             }
+            kind @ K::CameraStatus { .. } => {
+                let msg = kind.to_string();
+                let K::CameraStatus { schedule, camera, from, to, reason } = kind else { unreachable!() };
+                d.set_item("schedule", schedule)?;
+                d.set_item("camera", camera)?;
+                d.set_item("from", from)?;
+                d.set_item("to", to)?;
+                d.set_item("reason", reason)?;
+                ("camera_status", msg)
+            }
         };
         Ok(Event {
             seq: e.seq,

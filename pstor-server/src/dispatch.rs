@@ -140,6 +140,29 @@ fn remote(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::Remote { code, message: message.into() }
 }
 
+/// The event long poll. `poll_events` (revision 1.0) answers only the
+/// kinds its clients can decode: camera status events (revision 1.2, in
+/// `poll_all_events`) are left out, and a poll that met only those waits
+/// on for the rest of its time (its client would otherwise ask again at
+/// once with the same `after_seq`, in a loop).
+fn poll_events(ctx: &Context, after_seq: u64, max: u32, wait_ms: u32, all: bool) -> (Vec<Event>, u64) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(wait_ms.min(MAX_EVENT_WAIT_MS) as u64);
+    let max = max.clamp(1, MAX_EVENTS_PER_POLL) as usize;
+    let mut after = after_seq;
+    loop {
+        let wait = deadline.saturating_duration_since(std::time::Instant::now());
+        let (mut events, latest_seq) = ctx.events.poll(after, max, wait);
+        let Some(last) = events.last().map(|e| e.seq) else { return (events, latest_seq) };
+        if !all {
+            events.retain(|e| !matches!(e.kind, EventKind::CameraStatus { .. }));
+        }
+        if !events.is_empty() || wait.is_zero() {
+            return (events, latest_seq);
+        }
+        after = last;
+    }
+}
+
 fn check_year(year: i32) -> Result<()> {
     if !(1..=9999).contains(&year) {
         return Err(Error::InvalidArgument(format!("year {year} is out of range (1..=9999)")));
@@ -281,10 +304,13 @@ fn answer(ctx: &Context, session: &mut Session, req: Request, sums: Vec<Checksum
         }
         Request::PollEvents { after_seq, max, wait_ms } => {
             e.check_open()?;
-            let wait = Duration::from_millis(wait_ms.min(MAX_EVENT_WAIT_MS) as u64);
-            let max = max.clamp(1, MAX_EVENTS_PER_POLL) as usize;
-            let (events, latest_seq) = ctx.events.poll(after_seq, max, wait);
+            let (events, latest_seq) = poll_events(ctx, after_seq, max, wait_ms, false);
             Reply::PollEvents { events, latest_seq }
+        }
+        Request::PollAllEvents { after_seq, max, wait_ms } => {
+            e.check_open()?;
+            let (events, latest_seq) = poll_events(ctx, after_seq, max, wait_ms, true);
+            Reply::PollAllEvents { events, latest_seq }
         }
         Request::Check { repair } => {
             let mut report = e.check(repair)?;

@@ -128,7 +128,7 @@ fn log(ev: &Event) -> bool {
             | K::RecordingError { .. }
             | K::TailTruncated { .. }
             | K::KeyIndexRebuilt { .. }
-    );
+    ) || matches!(&ev.kind, K::CameraStatus { to, .. } if to.ends_with("_error"));
     if serious {
         tracing::warn!(seq = ev.seq, kind = ev.kind.name(), "{}", ev.kind);
     } else {

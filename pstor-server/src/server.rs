@@ -90,7 +90,6 @@ impl Server {
             runtime.handle().clone(),
             Arc::clone(&db),
             &cfg.data_dir,
-            log_limits,
             cfg.recording.options(),
         )?;
         let ctx = Arc::new(Context {

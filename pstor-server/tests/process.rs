@@ -512,6 +512,24 @@ fn recording_resumes_by_itself_after_kill_9_and_keeps_what_was_synced() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["status"]["state"], "normal", "{json}");
     assert!(v["status"]["frames_recorded"].as_u64().unwrap() > 0, "{json}");
+    // Its transitions are in the event feed: camera status events in
+    // poll_all_events (revision 1.2), left out of poll_events.
+    let Reply::PollAllEvents { events, .. } =
+        sig.call(Request::PollAllEvents { after_seq: 0, max: 1000, wait_ms: 0 }).unwrap()
+    else {
+        panic!()
+    };
+    let went_normal = events.iter().any(|e| {
+        matches!(&e.kind, EventKind::CameraStatus { schedule, camera, to, .. }
+            if *schedule == id as u64 && camera == "Gate K (cam-k)" && to == "normal")
+    });
+    assert!(went_normal, "{events:?}");
+    let Reply::PollEvents { events: old, .. } =
+        sig.call(Request::PollEvents { after_seq: 0, max: 1000, wait_ms: 300 }).unwrap()
+    else {
+        panic!()
+    };
+    assert!(old.iter().all(|e| !matches!(e.kind, EventKind::CameraStatus { .. })), "{old:?}");
     // Two sync intervals later everything up to `seen` is durable.
     std::thread::sleep(Duration::from_millis(2500));
     p.signal("-KILL");

@@ -336,6 +336,7 @@ pub fn connect(opts: RemoteOptions) -> Result<Arc<dyn Backend>> {
         max_body,
         pictures_dirty: Mutex::new(HashMap::new()),
         request_timeout: opts.request_timeout,
+        old_event_poll: AtomicBool::new(false),
     };
     Ok(Arc::new(RemoteBackend { inner: Arc::new(inner) }))
 }
@@ -363,6 +364,9 @@ pub(crate) struct Inner {
     /// server that does not say).
     pictures_dirty: Mutex<HashMap<PoolId, Option<u64>>>,
     request_timeout: Duration,
+    /// The server answered `poll_all_events` with `UnknownRequest` (it is
+    /// older than revision 1.2): poll with `poll_events`.
+    old_event_poll: AtomicBool,
 }
 
 /// The error for an answer of the wrong kind.
@@ -589,7 +593,12 @@ impl RemoteBackend {
     fn poll_once(&self, after: u64, max: u32, wait: Duration) -> Result<(Vec<Event>, u64)> {
         self.inner.check_open()?;
         let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX).min(MAX_EVENT_WAIT_MS);
-        let req = Request::PollEvents { after_seq: after, max, wait_ms };
+        let old = self.inner.old_event_poll.load(Ordering::Relaxed);
+        let req = if old {
+            Request::PollEvents { after_seq: after, max, wait_ms }
+        } else {
+            Request::PollAllEvents { after_seq: after, max, wait_ms }
+        };
         let timeout = self.inner.request_timeout;
         let reply = self.inner.sig.with(|c| {
             c.set_read_timeout(timeout + Duration::from_millis(u64::from(wait_ms)))?;
@@ -597,9 +606,19 @@ impl RemoteBackend {
             // Back to the usual timeout before the connection is reused.
             c.set_read_timeout(timeout)?;
             r
-        })?;
+        });
+        let reply = match reply {
+            Err(e) if !old && e.code() == ErrorCode::UnknownRequest => {
+                // A server before revision 1.2: its events, without camera status.
+                self.inner.old_event_poll.store(true, Ordering::Relaxed);
+                return self.poll_once(after, max, wait);
+            }
+            r => r?,
+        };
         match reply {
-            ServerMessage::Reply(Reply::PollEvents { events, latest_seq }) => Ok((events, latest_seq)),
+            ServerMessage::Reply(
+                Reply::PollEvents { events, latest_seq } | Reply::PollAllEvents { events, latest_seq },
+            ) => Ok((events, latest_seq)),
             ServerMessage::Reply(other) => Err(unexpected(&other)),
             other => Err(remote(ErrorCode::Protocol, format!("unexpected answer: {other:?}"))),
         }

@@ -52,6 +52,7 @@ fn streams_spread_over_the_slots() {
         max_body: AtomicU32::new(DEFAULT_MAX_BODY),
         pictures_dirty: Mutex::new(HashMap::new()),
         request_timeout: Duration::from_secs(1),
+        old_event_poll: AtomicBool::new(false),
     };
     let mut count = [0usize; 4];
     for id in 0..4000u64 {

@@ -191,6 +191,14 @@ messages! {
             /// between dropped out of the server's ring (4,096 kept).
             latest_seq: u64,
         }
+        /// Events of every kind.
+        PollAllEvents = POLL_ALL_EVENTS {
+            /// Oldest first; empty if the wait ended first.
+            events: Vec<Event>,
+            /// The newest sequence number the server has issued (as in
+            /// [`Reply::PollEvents`]).
+            latest_seq: u64,
+        }
         /// The check's findings.
         Check = CHECK {
             /// What was examined and found.

@@ -211,6 +211,16 @@ messages! {
             /// How long to wait for a first event, in milliseconds (0: do not wait).
             wait_ms: u32,
         }
+        /// As [`Request::PollEvents`], with the event kinds of revision
+        /// 1.2 (camera status) too.
+        PollAllEvents = POLL_ALL_EVENTS {
+            /// The last sequence number already seen (0: from the oldest kept).
+            after_seq: u64,
+            /// Most events wanted (lowered to [`crate::limits::MAX_EVENTS_PER_POLL`]).
+            max: u32,
+            /// How long to wait for a first event, in milliseconds (0: do not wait).
+            wait_ms: u32,
+        }
         /// The engine's invariant check.
         Check = CHECK {
             /// Also fix what is safe to fix.

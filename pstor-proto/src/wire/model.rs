@@ -256,6 +256,13 @@ impl Wire for EventKind {
                 w.u8(10);
                 w.str(reason);
             }
+            EventKind::CameraStatus { schedule, camera, from, to, reason } => {
+                w.u8(11);
+                w.u64(*schedule);
+                for s in [camera, from, to, reason] {
+                    w.str(s);
+                }
+            }
         }
     }
     fn get(r: &mut Reader<'_>) -> Result<Self, ProtoError> {
@@ -275,6 +282,13 @@ impl Wire for EventKind {
             8 => EventKind::LockExpired { lock: Wire::get(r)? },
             9 => EventKind::TailTruncated { space: Wire::get(r)?, segment: r.u32()?, detail: r.str()? },
             10 => EventKind::KeyIndexRebuilt { reason: r.str()? },
+            11 => EventKind::CameraStatus {
+                schedule: r.u64()?,
+                camera: r.str()?,
+                from: r.str()?,
+                to: r.str()?,
+                reason: r.str()?,
+            },
             t => return Err(ProtoError::malformed(format!("event kind {t}"))),
         })
     }

@@ -77,3 +77,6 @@ class EventKind(enum.StrEnum):
     """Recovery truncated a torn tail: space, segment, detail."""
     KEY_INDEX_REBUILT = "key_index_rebuilt"
     """The picture key index was rebuilt: reason."""
+    CAMERA_STATUS = "camera_status"
+    """A recorded camera's recording state changed (the server's recorder;
+    remote mode): schedule, camera, from, to, reason."""

@@ -10,14 +10,13 @@ pub(crate) use sdk::answer as answer_sdk;
 
 use crate::local_time::LocalTime;
 use crate::manage::api::{Features, FEATURES_SETTING};
-use crate::meta::logs::{LogLevel, LogLimits};
 use crate::meta::schedules::ScheduleRow;
 use crate::meta::{MetaDb, MetaError};
 use parking_lot::Mutex;
 use pstor_core::{Engine, PoolId};
 use pstor_recorder::{
-    CameraSpec, CameraStatus, Credentials, LocalClock, RecordMode, Recorder, RecorderError, RecorderOptions,
-    RecordingState, Schedule, ScheduleError, Transition, TransitionSink, WeekMinute,
+    CameraSpec, CameraStatus, Credentials, LocalClock, RecordMode, Recorder, RecorderError, RecorderOptions, Schedule,
+    ScheduleError, Transition, TransitionSink, WeekMinute,
 };
 use secrets::Secrets;
 use serde::Serialize;
@@ -122,29 +121,14 @@ fn local_clock(db: Arc<MetaDb>, fixed_minutes: i32) -> LocalClock {
     })
 }
 
-/// Transitions go to the system log from a thread of their own (SQLite
-/// blocks; camera tasks and writers must not).
-fn log_sink(db: Arc<MetaDb>, limits: LogLimits) -> TransitionSink {
-    let (tx, rx) = crossbeam_channel::unbounded::<Transition>();
-    let spawned = std::thread::Builder::new().name("rec-log".into()).spawn(move || {
-        for t in rx {
-            let (level, result) = match t.to {
-                RecordingState::StreamingError | RecordingState::RecordingError => (LogLevel::Warning, "failed"),
-                _ => (LogLevel::Info, "ok"),
-            };
-            let who = if t.name.is_empty() { t.camera_id.clone() } else { format!("{} ({})", t.name, t.camera_id) };
-            let why = t.reason.map(|r| format!(": {r}")).unwrap_or_default();
-            let content =
-                format!("recording schedule {} camera {who}: {} → {}{why}", t.schedule_id, t.from.name(), t.to.name());
-            tracing::info!(target: "pstor_server::recording", "{content}");
-            db.system_log(level, &content, result, limits);
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the recording log thread: {e}");
-    }
-    Arc::new(move |t| {
-        let _ = tx.send(t);
+/// Transitions go into the engine's event feed: the event watch writes
+/// them to the system log (off the camera tasks: SQLite blocks) and SDK
+/// clients poll them (`poll_all_events`).
+fn event_sink(engine: Engine) -> TransitionSink {
+    Arc::new(move |t: Transition| {
+        let camera = if t.name.is_empty() { t.camera_id.clone() } else { format!("{} ({})", t.name, t.camera_id) };
+        let reason = t.reason.unwrap_or_default();
+        engine.report_camera_status(t.schedule_id, &camera, t.from.name(), t.to.name(), &reason);
     })
 }
 
@@ -162,12 +146,11 @@ impl Recording {
         runtime: tokio::runtime::Handle,
         db: Arc<MetaDb>,
         data_dir: &Path,
-        limits: LogLimits,
         options: RecorderOptions,
     ) -> Result<Arc<Recording>, crate::error::ServerError> {
         let secrets = Secrets::open(data_dir)?;
         let clock = local_clock(Arc::clone(&db), engine.options().utc_offset_minutes);
-        let recorder = Recorder::new(engine.clone(), runtime, options, clock, log_sink(Arc::clone(&db), limits));
+        let recorder = Recorder::new(engine.clone(), runtime, options, clock, event_sink(engine.clone()));
         let rec = Arc::new(Recording { recorder, db, engine, secrets, edits: Mutex::new(()) });
         rec.apply_all()?;
         Ok(rec)
