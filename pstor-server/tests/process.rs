@@ -183,8 +183,8 @@ fn a_second_signal_exits_at_once() {
     let p = Proc::start(&data);
     let (ak, sk) = credentials(&data);
     let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
-    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
-    let cam = register(&mut sig, pools[0].config.id, "cam-1");
+    let pool = default_pool(&mut sig);
+    let cam = register(&mut sig, pool, "cam-1");
     let mut d = Client::connect(p.data, Port::Data, &ak, &sk).unwrap();
     for b in 0..30u64 {
         d.call(Request::Append { stream: cam, sync: b == 29, frames: frames(b * 40, 40, 25_000) }).unwrap();
@@ -368,8 +368,8 @@ fn the_start_log_says_how_the_last_stop_went() {
     assert!(wait_line(&p.stderr, "engine open").contains("new engine"));
     let (ak, sk) = credentials(&data);
     let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
-    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
-    let cam = register(&mut sig, pools[0].config.id, "cam-1");
+    let pool = default_pool(&mut sig);
+    let cam = register(&mut sig, pool, "cam-1");
     let mut d = Client::connect(p.data, Port::Data, &ak, &sk).unwrap();
     d.call(Request::Append { stream: cam, sync: true, frames: frames(0, 40, 2000) }).unwrap();
     // kill -9: the next start recovers, scanning the open segment's tail.
@@ -451,6 +451,12 @@ fn wait_last_ts(sig: &mut Client, camera: &str, after: Timestamp) -> Timestamp {
     }
 }
 
+/// The one pool of the embedded default.
+fn default_pool(sig: &mut Client) -> PoolId {
+    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
+    pools[0].config.id
+}
+
 #[test]
 fn recording_resumes_by_itself_after_kill_9_and_keeps_what_was_synced() {
     let peer = media::Peer::start();
@@ -460,8 +466,7 @@ fn recording_resumes_by_itself_after_kill_9_and_keeps_what_was_synced() {
     let p = Proc::start(&data);
     let (ak, sk) = credentials(&data);
     let mut sig = Client::connect(p.signalling, Port::Signalling, &ak, &sk).unwrap();
-    let Reply::ListPools { pools } = sig.call(Request::ListPools {}).unwrap() else { panic!() };
-    let pool = pools[0].config.id;
+    let pool = default_pool(&mut sig);
     let schedule = serde_json::json!({"camera_id": "cam-k", "name": "Gate K", "ip": "127.0.0.1", "pool": pool.0,
                                       "url": peer.url("/Streaming/Channels/102"), "password": "pw-never-back"});
     let Reply::CreateSchedule { json } = sig.call(Request::CreateSchedule { json: schedule.to_string() }).unwrap()
