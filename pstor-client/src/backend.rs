@@ -90,6 +90,14 @@ pub trait SpaceJobHandle: Send + Sync + std::fmt::Debug {
     fn wait(self: Box<Self>) -> Result<SpaceId>;
 }
 
+/// What the schedule calls answer where no recorder runs (embedded).
+fn no_recorder() -> pstor_core::Error {
+    pstor_core::Error::Remote {
+        code: pstor_core::ErrorCode::Unsupported,
+        message: "recording schedules are kept by pstor-server's recorder: connect to a server".into(),
+    }
+}
+
 /// The engine operations the SDKs use, embedded or remote (see the
 /// [module documentation](self) for what every implementation promises:
 /// the same stable error codes, `Closed` after close, thread safety).
@@ -245,6 +253,45 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The sequence number of the newest event so far (0: none yet): poll
     /// after it for the events from now on (a subscription).
     fn last_event_seq(&self) -> Result<u64>;
+
+    // ---- recording schedules (a server's recorder) ---------------------------
+
+    /// Recording schedules whose camera name, id or IP address contains
+    /// `search` ("" for all), `limit` of them from the `offset`th: a JSON
+    /// array of the management API's `Schedule` objects and the number of
+    /// matches (docs/sdk-protocol.md §6.6). Only a server records cameras:
+    /// embedded, every schedule call is `Unsupported`.
+    fn list_schedules(&self, search: &str, offset: u32, limit: u32) -> Result<(String, u32)> {
+        let _ = (search, offset, limit);
+        Err(no_recorder())
+    }
+    /// One schedule with its camera's status, as JSON.
+    fn get_schedule(&self, id: i64) -> Result<String> {
+        let _ = id;
+        Err(no_recorder())
+    }
+    /// Creates a schedule from its JSON (`NewSchedule`); the answer is the
+    /// schedule made, with its id (never its password).
+    fn create_schedule(&self, json: &str) -> Result<String> {
+        let _ = json;
+        Err(no_recorder())
+    }
+    /// Replaces a schedule (a password left out is kept, `null` removes it).
+    fn replace_schedule(&self, id: i64, json: &str) -> Result<String> {
+        let _ = (id, json);
+        Err(no_recorder())
+    }
+    /// Deletes a schedule (its recordings stay).
+    fn delete_schedule(&self, id: i64) -> Result<()> {
+        let _ = id;
+        Err(no_recorder())
+    }
+    /// Starts (`true`) or stops an event of an event schedule; the answer
+    /// is the schedule's JSON after it.
+    fn schedule_event(&self, id: i64, start: bool) -> Result<String> {
+        let _ = (id, start);
+        Err(no_recorder())
+    }
 
     // ---- upkeep ------------------------------------------------------------
 

@@ -740,6 +740,69 @@ impl Engine {
         py.detach(|| e.check(repair)).py_err(py).map(CheckReport::from)
     }
 
+    // ---- recording schedules (remote mode: the server's recorder) -------
+
+    /// Recording schedules whose camera name, id or IP address contains
+    /// `search`: `(schedules, total)`, `limit` of them from the `offset`th,
+    /// each a dict of the management API's `Schedule` (docs/recording.md),
+    /// never with a password. Remote mode only (embedded: `pstor.Unsupported`).
+    #[pyo3(signature = (search="", offset=0, limit=100))]
+    fn list_schedules<'py>(
+        &self,
+        py: Python<'py>,
+        search: &str,
+        offset: u32,
+        limit: u32,
+    ) -> PyResult<(Bound<'py, PyAny>, u32)> {
+        let e = self.core();
+        let search = search.to_owned();
+        let (json, total) = py.detach(|| e.list_schedules(&search, offset, limit)).py_err(py)?;
+        Ok((from_json(py, &json)?, total))
+    }
+
+    /// One schedule (a dict) with its camera's recording status.
+    fn get_schedule<'py>(&self, py: Python<'py>, schedule_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        let e = self.core();
+        let json = py.detach(|| e.get_schedule(schedule_id)).py_err(py)?;
+        from_json(py, &json)
+    }
+
+    /// Creates a schedule from a dict (`camera_id`, `ip`, `pool`, ...;
+    /// docs/recording.md); returns it with its `id`.
+    fn create_schedule<'py>(&self, py: Python<'py>, schedule: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let body = to_json(py, schedule)?;
+        let e = self.core();
+        let json = py.detach(|| e.create_schedule(&body)).py_err(py)?;
+        from_json(py, &json)
+    }
+
+    /// Replaces a schedule (a `password` left out is kept, `None` removes it).
+    fn replace_schedule<'py>(
+        &self,
+        py: Python<'py>,
+        schedule_id: i64,
+        schedule: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = to_json(py, schedule)?;
+        let e = self.core();
+        let json = py.detach(|| e.replace_schedule(schedule_id, &body)).py_err(py)?;
+        from_json(py, &json)
+    }
+
+    /// Deletes a schedule (its recordings stay).
+    fn delete_schedule(&self, py: Python<'_>, schedule_id: i64) -> PyResult<()> {
+        let e = self.core();
+        py.detach(|| e.delete_schedule(schedule_id)).py_err(py)
+    }
+
+    /// Starts (`start=True`) or stops an event of an event schedule;
+    /// returns the schedule after it.
+    fn schedule_event<'py>(&self, py: Python<'py>, schedule_id: i64, start: bool) -> PyResult<Bound<'py, PyAny>> {
+        let e = self.core();
+        let json = py.detach(|| e.schedule_event(schedule_id, start)).py_err(py)?;
+        from_json(py, &json)
+    }
+
     /// Runs one round of maintenance now (retention, recycling, alarms, lock
     /// expiry, chunk flushing, checkpoint). The engine also runs it every second.
     fn run_maintenance(&self, py: Python<'_>) -> PyResult<()> {
@@ -824,4 +887,14 @@ pub fn connect(
     let addr = format!("{}:{}", opts.host, opts.signalling_port);
     let backend = py.detach(|| pstor_client::connect(opts)).py_err(py)?;
     Ok(Engine::from_backend(backend, Location::Remote(addr)))
+}
+
+/// A JSON text from the server as Python objects (`json.loads`).
+fn from_json<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// Python objects as JSON text for the server (`json.dumps`).
+fn to_json(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    py.import("json")?.call_method1("dumps", (value,))?.extract()
 }

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime
 import socket
 import threading
+import time
 
 import pytest
 
 import pstor
-from conftest import ACCESS_KEY, MIB, SECRET_KEY
+from conftest import ACCESS_KEY, MIB, SECRET_KEY, open_engine
 
 T0 = 1_790_000_000_000_000
 
@@ -205,6 +206,55 @@ def test_events_reach_a_subscription_over_the_network(server, tmp_path):
         sid = e.initialize_space(tmp_path / "s2", 2 * MIB).wait()
         ev = sub.get(timeout=30)
         assert ev is not None and ev.kind == pstor.EventKind.SPACE_STATUS and ev.details["space"] == sid
+
+
+def test_recording_schedules_over_the_sdk(server):
+    """A VMS manages the server's recording schedules: the same objects as
+    the management API, the password never returned, typed refusals, and a
+    camera that is not there reported as a streaming error."""
+    with server.connect() as e:
+        pool = video_pool(e)
+        dead = free_port()  # nothing listens there: the camera is down
+        wanted = {"camera_id": "py-cam", "name": "Dock <1>", "ip": "127.0.0.1", "port": dead, "pool": pool,
+                  "username": "admin", "password": "never-returned"}
+        made = e.create_schedule(wanted)
+        sid = made["id"]
+        assert made["has_password"] is True and "password" not in made
+        assert made["rtsp_url"] == f"rtsp://127.0.0.1:{dead}/Streaming/Channels/101"
+        page, total = e.list_schedules("dock")
+        assert total == 1 and [s["id"] for s in page] == [sid]
+        assert e.list_schedules("nobody") == ([], 0)
+        deadline = time.monotonic() + 30
+        while (status := e.get_schedule(sid)["status"]) is None or status["state"] != "streaming_error":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        assert status["reason"]
+        # A replace takes the fields of a new schedule (not the answer's id,
+        # status or times: those are refused as unknown fields).
+        with pytest.raises(pstor.Error) as unknown:
+            e.replace_schedule(sid, made)
+        assert unknown.value.code == 817 and "unknown field" in str(unknown.value)
+        changed = e.replace_schedule(sid, {**wanted, "password": None, "enabled": False})
+        assert changed["has_password"] is False and changed["enabled"] is False
+        with pytest.raises(pstor.Error) as bad:
+            e.create_schedule({"camera_id": "x", "ip": "127.0.0.1", "pool": pool, "channel": 0})
+        assert bad.value.code == 817 and "channel" in str(bad.value)
+        with pytest.raises(pstor.Error) as dup:
+            e.schedule_event(sid, True)  # a continuous schedule has no events
+        assert dup.value.code == 812
+        e.delete_schedule(sid)
+        with pytest.raises(pstor.Error) as gone:
+            e.get_schedule(sid)
+        assert gone.value.code == 807
+
+
+def test_schedules_need_a_server(tmp_path):
+    e = open_engine(tmp_path / "engine")
+    try:
+        with pytest.raises(pstor.Unsupported):
+            e.list_schedules()
+    finally:
+        e.close()
 
 
 def test_many_threads_write_concurrently_then_read_back(server):

@@ -954,6 +954,27 @@ impl Backend for RemoteBackend {
     fn check(&self, repair: bool) -> Result<CheckReport> {
         call!(self, Request::Check { repair }, Reply::Check { report } => report)
     }
+
+    fn list_schedules(&self, search: &str, offset: u32, limit: u32) -> Result<(String, u32)> {
+        let req = Request::ListSchedules { search: search.to_owned(), offset, limit };
+        call!(self, req, Reply::ListSchedules { json, total } => (json, total))
+    }
+    fn get_schedule(&self, id: i64) -> Result<String> {
+        call!(self, Request::GetSchedule { schedule: id }, Reply::GetSchedule { json } => json)
+    }
+    fn create_schedule(&self, json: &str) -> Result<String> {
+        call!(self, Request::CreateSchedule { json: json.to_owned() }, Reply::CreateSchedule { json } => json)
+    }
+    fn replace_schedule(&self, id: i64, json: &str) -> Result<String> {
+        let req = Request::ReplaceSchedule { schedule: id, json: json.to_owned() };
+        call!(self, req, Reply::ReplaceSchedule { json } => json)
+    }
+    fn delete_schedule(&self, id: i64) -> Result<()> {
+        call!(self, Request::DeleteSchedule { schedule: id }, Reply::DeleteSchedule {} => ())
+    }
+    fn schedule_event(&self, id: i64, start: bool) -> Result<String> {
+        call!(self, Request::ScheduleEvent { schedule: id, start }, Reply::ScheduleEvent { json } => json)
+    }
     fn run_maintenance(&self) -> Result<()> {
         self.inner.check_open()?;
         Err(unsupported(
