@@ -167,7 +167,9 @@ impl Recorder {
         cameras.insert(id, Entry { control, events, shared, mode });
     }
 
-    /// Stops recording schedule `id` (what was written is synced).
+    /// Stops recording schedule `id`. Returns at once: the camera's writer
+    /// syncs what it has and ends in the background ([`Recorder::shutdown`]
+    /// waits for that).
     pub fn remove(&self, id: u64) {
         if let Some(e) = self.cameras.lock().remove(&id) {
             e.control.send_replace(Control::Stop);

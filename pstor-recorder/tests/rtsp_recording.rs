@@ -23,7 +23,9 @@ fn record_and_check(path: &str, source: &str, frames: u64) {
     assert_eq!((status.width, status.height), (Some(m.width), Some(m.height)));
     assert!(status.fps > 20.0 && status.fps < 30.0, "fps {}", status.fps);
     assert!(status.bitrate_bps > 0);
-    rig.recorder.remove(1);
+    // The shutdown waits for the camera's writer to sync and end (a
+    // `remove` would not: read right after it, the last frames could still
+    // be on their way into the engine).
     rig.recorder.shutdown(Duration::from_secs(10));
     let (info, stored) = stored(&st.engine, "cam-1");
     assert_eq!(info.config.codec, m.codec);
