@@ -149,16 +149,11 @@ impl H264Sps {
             r.flag("mb_adaptive_frame_field_flag")?;
         }
         r.flag("direct_8x8_inference_flag")?;
-        let crop = if r.flag("frame_cropping_flag")? {
-            Some(Crop {
-                left: r.ue("frame_crop_left_offset")?,
-                right: r.ue("frame_crop_right_offset")?,
-                top: r.ue("frame_crop_top_offset")?,
-                bottom: r.ue("frame_crop_bottom_offset")?,
-            })
-        } else {
-            None
-        };
+        let crop = Crop::read(
+            &mut r,
+            "frame_cropping_flag",
+            ["frame_crop_left_offset", "frame_crop_right_offset", "frame_crop_top_offset", "frame_crop_bottom_offset"],
+        )?;
         let mut timing = None;
         if r.flag("vui_parameters_present_flag")? {
             // The VUI is optional information: one cut short or odd (some

@@ -104,16 +104,11 @@ impl H265Sps {
         let separate_colour_plane = chroma_format_idc == 3 && r.flag("separate_colour_plane_flag")?;
         let coded_width = r.ue("pic_width_in_luma_samples")?;
         let coded_height = r.ue("pic_height_in_luma_samples")?;
-        let conformance_window = if r.flag("conformance_window_flag")? {
-            Some(Crop {
-                left: r.ue("conf_win_left_offset")?,
-                right: r.ue("conf_win_right_offset")?,
-                top: r.ue("conf_win_top_offset")?,
-                bottom: r.ue("conf_win_bottom_offset")?,
-            })
-        } else {
-            None
-        };
+        let conformance_window = Crop::read(
+            &mut r,
+            "conformance_window_flag",
+            ["conf_win_left_offset", "conf_win_right_offset", "conf_win_top_offset", "conf_win_bottom_offset"],
+        )?;
         let bit_depth_luma = r.ue_in("bit_depth_luma_minus8", 0, 8)? as u8 + 8;
         let bit_depth_chroma = r.ue_in("bit_depth_chroma_minus8", 0, 8)? as u8 + 8;
         let chroma_array_type = if separate_colour_plane { 0 } else { chroma_format_idc };

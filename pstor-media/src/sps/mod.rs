@@ -39,6 +39,18 @@ pub struct Crop {
     pub bottom: u32,
 }
 
+impl Crop {
+    /// Reads a crop window that `flag` says is present: four ue(v) offsets,
+    /// named in that order (left, right, top, bottom) for error messages.
+    fn read(r: &mut crate::bits::BitReader<'_>, flag: &'static str, names: [&'static str; 4]) -> Result<Option<Crop>> {
+        if !r.flag(flag)? {
+            return Ok(None);
+        }
+        let [left, right, top, bottom] = names;
+        Ok(Some(Crop { left: r.ue(left)?, right: r.ue(right)?, top: r.ue(top)?, bottom: r.ue(bottom)? }))
+    }
+}
+
 /// A parsed SPS of either codec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sps {
