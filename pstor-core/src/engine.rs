@@ -495,6 +495,61 @@ impl Engine {
         crate::read::read_range(&self.inner, stream, start, end)
     }
 
+    /// The records holding `[start, end]` of `stream`, from the one with
+    /// the key frame at or before `start` (the same rule as [`Engine::read`]),
+    /// without reading them: what an exporter plans a file with.
+    pub fn export_records(
+        &self,
+        stream: StreamId,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<crate::export::ExportRecords> {
+        self.inner.check_open()?;
+        crate::export::export_records(&self.inner, stream, start, end)
+    }
+
+    /// A record's frame table and up to `lead` bytes of its frame data: one
+    /// positioned read, checked against the segment's index and generation
+    /// (not the CRC, which needs the whole record). A recycled segment is
+    /// [`Error::Overwritten`].
+    pub fn record_head(
+        &self,
+        stream: StreamId,
+        record: &crate::export::RecordRef,
+        lead: usize,
+    ) -> Result<crate::export::RecordHead> {
+        self.inner.check_open()?;
+        crate::export::record_head(&self.inner, stream, record, lead)
+    }
+
+    /// `len` bytes of a record from offset `at` (e.g. the start of a key
+    /// frame, for its parameter sets), generation-checked like
+    /// [`Engine::record_head`].
+    pub fn read_record_part(
+        &self,
+        stream: StreamId,
+        record: &crate::export::RecordRef,
+        at: u32,
+        len: u32,
+    ) -> Result<Bytes> {
+        self.inner.check_open()?;
+        crate::export::read_part(&self.inner, stream, record, at, len)
+    }
+
+    /// The whole bytes of each record, verified (generation, stream, CRC,
+    /// and the CRC the index listed), adjacent records with one read. A
+    /// record recycled since it was listed is [`Error::Overwritten`]: an
+    /// exporter never serves another generation's bytes.
+    pub fn read_records_verified(&self, stream: StreamId, records: &[crate::export::RecordRef]) -> Result<Vec<Bytes>> {
+        self.inner.check_open()?;
+        crate::export::read_verified(&self.inner, stream, records)
+    }
+
+    /// Hints that these records will be read soon (readahead).
+    pub fn prefetch_records(&self, records: &[crate::export::RecordRef]) {
+        crate::export::prefetch(records)
+    }
+
     /// Recorded time ranges of a stream within `[start, end]`, merging gaps up
     /// to `tolerance_us`.
     pub fn recorded_ranges(

@@ -63,6 +63,7 @@ mod engine;
 mod error;
 mod error_code;
 mod events;
+mod export;
 pub mod format;
 mod home;
 mod init;
@@ -93,6 +94,7 @@ pub use engine::{Engine, EngineOptions, StreamInfo, StreamSpec, DEFAULT_MIN_SPAC
 pub use error::{catch_panic, panic_message, Error, FullReason, Result};
 pub use error_code::ErrorCode;
 pub use events::{Event, EventFeed, EventKind, Subscription, EVENT_RING};
+pub use export::{ExportRecords, FrameMeta, RecordHead, RecordRef};
 pub use format::record::Frame;
 pub use format::superblock::SUPERBLOCK_FILE;
 pub use inspect::{Date, DayInspection, DaySummary, HourInspection, LocalDay};

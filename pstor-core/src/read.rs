@@ -207,7 +207,7 @@ pub struct FrameIter {
     inner: Arc<Inner>,
     stream: StreamId,
     /// Records to read, in order.
-    records: Vec<(Arc<Space>, u32, u32, RecordEntry)>,
+    records: Vec<Located>,
     next: usize,
     /// Frames before this are skipped.
     from: Timestamp,
@@ -271,13 +271,22 @@ impl Iterator for FrameIter {
     }
 }
 
-/// Builds the iterator for `[start, end]`, starting at the last key frame at
-/// or before `start`.
-pub(crate) fn read_range(inner: &Inner, stream: StreamId, start: Timestamp, end: Timestamp) -> Result<FrameIter> {
+/// A stored record of a stream with where it lies.
+pub(crate) type Located = (Arc<Space>, u32, u32, RecordEntry);
+
+/// What [`range_records`] finds: the records and where the key frame is.
+pub(crate) type RangeRecords = (Vec<Located>, Option<(usize, usize)>);
+
+/// The records a read of `[start, end]` needs, in order, and where the
+/// key frame at or before `start` is to be found: `Some((k, u))` when
+/// recording runs up to `start` (records `k..=u` hold that key frame and
+/// `start`; the range starts at the last key frame at or before `start` in
+/// them); `None` after a gap or with no key frame near (the range starts
+/// at the first record reaching `start`). Record lists only, no frame read.
+pub(crate) fn range_records(inner: &Inner, stream: StreamId, start: Timestamp, end: Timestamp) -> Result<RangeRecords> {
     if start > end {
         return Err(Error::InvalidArgument(format!("read range {start}..{end} ends before it starts")));
     }
-    let arc = inner.weak().upgrade().ok_or(Error::Closed)?;
     // Segments older than the key look-back are never read, but the newest
     // of them is where the look-back below stops.
     let views = segment_views(inner, stream, start.saturating_sub(MAX_KEY_LOOKBACK_US), end, 1)?;
@@ -323,6 +332,24 @@ pub(crate) fn read_range(inner: &Inner, stream: StreamId, start: Timestamp, end:
         .filter(|&u| records[u].3.last_ts.saturating_add(tol) >= start);
     let key_rec =
         upto.and_then(|u| records[..=u].iter().rposition(|r| r.3.first_key_ts != NO_KEY && r.3.first_key_ts <= start));
+    match (key_rec, upto) {
+        (Some(k), Some(u)) => {
+            records.drain(..k);
+            Ok((records, Some((0, u - k))))
+        }
+        _ => {
+            let first_needed = records.iter().position(|r| r.3.last_ts >= start).unwrap_or(records.len());
+            records.drain(..first_needed);
+            Ok((records, None))
+        }
+    }
+}
+
+/// Builds the iterator for `[start, end]`, starting at the last key frame at
+/// or before `start`.
+pub(crate) fn read_range(inner: &Inner, stream: StreamId, start: Timestamp, end: Timestamp) -> Result<FrameIter> {
+    let (mut records, key) = range_records(inner, stream, start, end)?;
+    let arc = inner.weak().upgrade().ok_or(Error::Closed)?;
     let mut it = FrameIter {
         inner: arc,
         stream,
@@ -334,8 +361,8 @@ pub(crate) fn read_range(inner: &Inner, stream: StreamId, start: Timestamp, end:
         failed: None,
         done: false,
     };
-    match (key_rec, upto) {
-        (Some(k), Some(u)) => {
+    match key {
+        Some((k, u)) => {
             // Decode k..=u to find the exact key frame, then go on from u+1.
             let mut frames = Vec::new();
             for (space, index, gen, e) in &records[k..=u] {
@@ -346,10 +373,7 @@ pub(crate) fn read_range(inner: &Inner, stream: StreamId, start: Timestamp, end:
             it.pending = frames.into_iter().skip(p).filter(|f| f.ts <= end).collect();
             it.records = records.split_off(u + 1);
         }
-        _ => {
-            let first_needed = records.iter().position(|r| r.3.last_ts >= start).unwrap_or(records.len());
-            it.records = records.split_off(first_needed);
-        }
+        None => it.records = records,
     }
     Ok(it)
 }

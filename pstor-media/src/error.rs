@@ -193,4 +193,12 @@ pub enum MediaError {
         /// The most the format can hold.
         max: usize,
     },
+    /// A picture size an MP4 sample description cannot hold (16 bits).
+    #[error("picture size {width}x{height} does not fit an MP4 sample description (at most 65535x65535)")]
+    PictureTooLarge {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
 }

@@ -17,6 +17,7 @@ pub mod bits;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod mp4;
 pub mod nal;
 pub mod sps;
 

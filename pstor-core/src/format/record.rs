@@ -111,32 +111,62 @@ pub fn verify_crc(bytes: &[u8], header: &RecordHeader) -> Result<(), DecodeError
     Ok(())
 }
 
-/// Decodes the frames of a verified record. `bytes` must hold header + payload.
-pub fn decode_frames(bytes: &Bytes, header: &RecordHeader) -> Result<Vec<Frame>, DecodeError> {
-    let payload = bytes.slice(RECORD_HEADER_LEN..);
+/// One entry of a record's frame table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableEntry {
+    /// Capture time (µs UTC).
+    pub ts: Timestamp,
+    /// Length of the frame's data.
+    pub len: u32,
+    /// Key frame.
+    pub key: bool,
+}
+
+/// Decodes and checks a record's frame table (`table`: the `frames x 16`
+/// bytes after the header; `data_len`: the payload bytes after it): times
+/// strictly increasing and matching the header, lengths adding up to the
+/// data. Needs no frame data, so an exporter can plan with it.
+pub fn decode_table(table: &[u8], header: &RecordHeader, data_len: u64) -> Result<Vec<TableEntry>, DecodeError> {
     let table_len = header.frames as usize * FRAME_ENTRY_LEN;
-    let mut r = Reader::new(payload.get(..table_len).ok_or_else(|| bad("record: table truncated"))?);
+    let mut r = Reader::new(table.get(..table_len).ok_or_else(|| bad("record: table truncated"))?);
     let mut out = Vec::with_capacity(header.frames as usize);
-    let mut pos = table_len;
-    let mut prev = i64::MIN;
+    let (mut prev, mut total) = (i64::MIN, 0u64);
     for _ in 0..header.frames {
         let ts = r.i64()?;
-        let len = r.u32()? as usize;
+        let len = r.u32()?;
         let flags = r.u32()?;
-        if ts <= prev || len > payload.len() - pos {
+        total += len as u64;
+        if ts <= prev || total > data_len {
             return Err(bad("record: frame table inconsistent"));
         }
         prev = ts;
-        out.push(Frame { ts, key: flags & FRAME_KEY != 0, data: payload.slice(pos..pos + len) });
-        pos += len;
+        out.push(TableEntry { ts, len, key: flags & FRAME_KEY != 0 });
     }
-    if pos != payload.len()
+    if total != data_len
         || out.first().map(|f| f.ts) != Some(header.first_ts)
         || out.last().map(|f| f.ts) != Some(header.last_ts)
     {
         return Err(bad("record: frames do not match the header"));
     }
     Ok(out)
+}
+
+/// Decodes the frames of a verified record. `bytes` must hold header + payload.
+pub fn decode_frames(bytes: &Bytes, header: &RecordHeader) -> Result<Vec<Frame>, DecodeError> {
+    let payload = bytes.slice(RECORD_HEADER_LEN..);
+    let table_len = header.frames as usize * FRAME_ENTRY_LEN;
+    let data_len =
+        (payload.len() as u64).checked_sub(table_len as u64).ok_or_else(|| bad("record: table truncated"))?;
+    let table = decode_table(&payload, header, data_len)?;
+    let mut pos = table_len;
+    Ok(table
+        .into_iter()
+        .map(|e| {
+            let data = payload.slice(pos..pos + e.len as usize);
+            pos += e.len as usize;
+            Frame { ts: e.ts, key: e.key, data }
+        })
+        .collect())
 }
 
 /// Accumulates frames of one stream into the next record (a chunk).

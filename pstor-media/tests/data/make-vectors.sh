@@ -54,3 +54,10 @@ ff -f lavfi -i "$(src 96x64)" -frames:v 3 -c:v libx264 -profile:v main -pix_fmt 
 ff -f lavfi -i "$(src 130x74)" -frames:v 3 -c:v libx264 -profile:v high -pix_fmt yuv420p -x264-params aud=1 -f h264 "$out/h264_high_130x74_aud.h264"
 ff -f lavfi -i "$(src 96x64)" -frames:v 3 -c:v libx265 -pix_fmt yuv420p $q -f hevc "$out/h265_main_96x64.hevc"
 ff -f lavfi -i "$(src 130x74)" -frames:v 3 -c:v libx265 -pix_fmt yuv420p -x265-params log-level=none:info=0:aud=1 -f hevc "$out/h265_main_130x74_aud.hevc"
+# Longer raw streams for the MP4 tests: 60 frames, a key frame every 10
+# (parameter sets in band before each), no B-frames; two sizes for a codec
+# change inside one file.
+gop="-g 10 -keyint_min 10 -sc_threshold 0 -bf 0"
+ff -f lavfi -i "$(src 96x64)" -frames:v 60 -c:v libx264 -profile:v main -pix_fmt yuv420p $gop -f h264 "$out/h264_gop10_96x64.h264"
+ff -f lavfi -i "$(src 130x74)" -frames:v 60 -c:v libx264 -profile:v main -pix_fmt yuv420p $gop -f h264 "$out/h264_gop10_130x74.h264"
+ff -f lavfi -i "$(src 96x64)" -frames:v 60 -c:v libx265 -pix_fmt yuv420p $gop -x265-params log-level=none:info=0:repeat-headers=1 -f hevc "$out/h265_gop10_96x64.hevc"
