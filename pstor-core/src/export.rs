@@ -181,6 +181,11 @@ pub(crate) fn record_head(inner: &Inner, stream: StreamId, r: &RecordRef, lead: 
     {
         return Err(bad("the record does not match the segment's index".into()));
     }
+    if h.crc != r.entry.crc {
+        // The same place and generation, another record (a crash rewrote
+        // an unsynced tail): not the one listed.
+        return Err(overwritten(stream, r));
+    }
     let table =
         decode_table(&buf[RECORD_HEADER_LEN..data_at as usize], &h, data_len as u64).map_err(|e| bad(e.to_string()))?;
     let mut offset = data_at;

@@ -91,6 +91,8 @@ pub struct AccessLists {
     pub management: Vec<IpRange>,
     /// Who may use the SDK ports (6036/6037); empty = everyone.
     pub sdk: Vec<IpRange>,
+    /// Who may use the playback ports (6038/6039); empty = everyone.
+    pub playback: Vec<IpRange>,
 }
 
 /// The lists in force, shared by every listener.
@@ -106,6 +108,8 @@ pub enum Service {
     Management,
     /// The SDK ports.
     Sdk,
+    /// The playback and download ports.
+    Playback,
 }
 
 impl AccessControl {
@@ -120,6 +124,7 @@ impl AccessControl {
         let list = match service {
             Service::Management => &g.management,
             Service::Sdk => &g.sdk,
+            Service::Playback => &g.playback,
         };
         list.is_empty() || list.iter().any(|r| r.contains(ip))
     }
@@ -164,11 +169,15 @@ mod tests {
     fn empty_lists_allow_everyone() {
         let ac = AccessControl::default();
         assert!(ac.allows(Service::Sdk, ip("203.0.113.9")));
-        ac.set(AccessLists { management: vec!["127.0.0.1".parse().expect("r")], sdk: Vec::new() });
+        ac.set(AccessLists {
+            management: vec!["127.0.0.1".parse().expect("r")],
+            sdk: Vec::new(),
+            playback: Vec::new(),
+        });
         assert!(ac.allows(Service::Management, ip("127.0.0.1")));
         assert!(!ac.allows(Service::Management, ip("127.0.0.2")));
         assert!(ac.allows(Service::Sdk, ip("127.0.0.2")));
         let json = serde_json::to_string(&ac.lists()).expect("json");
-        assert_eq!(json, r#"{"management":["127.0.0.1/32"],"sdk":[]}"#);
+        assert_eq!(json, r#"{"management":["127.0.0.1/32"],"sdk":[],"playback":[]}"#);
     }
 }

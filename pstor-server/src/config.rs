@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub management: ManagementConfig,
     /// The recorder of camera streams.
     pub recording: RecordingConfig,
+    /// Playback and download (6038/6039).
+    pub playback: PlaybackConfig,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +55,7 @@ impl Default for ServerConfig {
             engine: EngineConfig::default(),
             management: ManagementConfig::default(),
             recording: RecordingConfig::default(),
+            playback: PlaybackConfig::default(),
         }
     }
 }
@@ -70,6 +73,8 @@ impl ServerConfig {
         cfg.keys.pairs = vec![key];
         cfg.engine.min_space_capacity = ByteSize(1 << 20);
         cfg.management.port = 0;
+        cfg.playback.port = 0;
+        cfg.playback.data_port = 0;
         cfg.management.min_space_capacity = ByteSize(1 << 20);
         cfg
     }
@@ -414,6 +419,47 @@ impl Default for ManagementConfig {
             browse_roots: Vec::new(),
             browse_system_volume: false,
             min_space_capacity: ByteSize(5 << 30),
+        }
+    }
+}
+
+/// `[playback]`: playback and download over HTTP(S) (docs/playback.md):
+/// the signalling port (6038: recordings, playlists, signed links) and the
+/// data port (6039: `.mp4` files and fMP4 segments).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaybackConfig {
+    /// Serve them (default true).
+    pub enabled: bool,
+    /// The signalling port (manual: 6038); 0 = any free port.
+    pub port: u16,
+    /// The data port (manual: 6039); 0 = any free port.
+    pub data_port: u16,
+    /// Address to bind both to; default `listen.bind`.
+    pub bind: Option<IpAddr>,
+    /// Serve plain HTTP instead of HTTPS (with the management port's
+    /// certificate). Only behind a TLS proxy on the same host, or tests.
+    pub plain_http: bool,
+    /// Longest time range one file or playlist covers, hours. Default 24.
+    pub max_range_hours: u64,
+    /// Files and segments being made at once; more are refused with 503
+    /// and `Retry-After`. Default 64.
+    pub max_exports: usize,
+    /// Longest lifetime of a signed link, hours. Default 168 (a week).
+    pub link_max_hours: u64,
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        PlaybackConfig {
+            enabled: true,
+            port: 6038,
+            data_port: 6039,
+            bind: None,
+            plain_http: false,
+            max_range_hours: 24,
+            max_exports: 64,
+            link_max_hours: 168,
         }
     }
 }

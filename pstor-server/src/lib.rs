@@ -26,8 +26,9 @@
 //!
 //! The web management service (6060, [`manage`]) is a third listener on
 //! the same runtime, over the same engine, with the metadata database
-//! ([`meta`]: users, sessions, settings, the log). Later issues add the
-//! playback (6038/6039) and picture (6011/6120) ports beside them.
+//! ([`meta`]: users, sessions, settings, the log). Playback and download
+//! ([`playback`], 6038 signalling and 6039 data) are two more HTTP(S)
+//! listeners beside it; the picture ports (6011/6120) come later.
 
 pub mod access;
 pub mod admin;
@@ -38,12 +39,15 @@ pub mod credentials;
 mod dispatch;
 mod error;
 mod events;
+pub mod http;
 mod jobs;
+pub mod keyfile;
 pub mod local_time;
 pub mod logging;
 pub mod manage;
 pub mod meta;
 pub mod metrics;
+pub mod playback;
 pub mod provision;
 pub mod recording;
 pub mod server;

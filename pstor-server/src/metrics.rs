@@ -30,6 +30,15 @@ pub struct ServerMetrics {
     pub sdk_connections: Gauge,
     /// Management API requests by route, method and status.
     pub api_requests: Family<RequestLabels, Counter>,
+    /// Files (or parts of files) the playback data port began to send.
+    pub playback_files: Counter,
+    /// Bytes the playback data port sent.
+    pub playback_bytes: Counter,
+    /// Files whose sending was cut short because the stored data went
+    /// (overwritten, lost, I/O).
+    pub playback_aborted: Counter,
+    /// Files being sent now.
+    pub playback_active: Gauge,
 }
 
 impl Default for ServerMetrics {
@@ -43,6 +52,10 @@ impl Default for ServerMetrics {
             sync_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             sdk_connections: Gauge::default(),
             api_requests: Family::default(),
+            playback_files: Counter::default(),
+            playback_bytes: Counter::default(),
+            playback_aborted: Counter::default(),
+            playback_active: Gauge::default(),
         }
     }
 }
@@ -65,6 +78,14 @@ impl ServerMetrics {
             "Management API requests by route, method and status",
             self.api_requests.clone(),
         );
+        r.register("pstor_playback_files", "Files the playback data port began to send", self.playback_files.clone());
+        r.register("pstor_playback_bytes", "Bytes the playback data port sent", self.playback_bytes.clone());
+        r.register(
+            "pstor_playback_aborted",
+            "Files whose sending was cut short because the stored data went (overwritten, lost, I/O)",
+            self.playback_aborted.clone(),
+        );
+        r.register("pstor_playback_active", "Files being sent now", self.playback_active.clone());
     }
 
     /// Times a sync: observes the seconds since `started`.

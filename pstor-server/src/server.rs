@@ -119,6 +119,19 @@ impl Server {
         };
         let management_addr = management.as_ref().and_then(|m| m.state.ports.management);
         let management_state = management.as_ref().map(|m| Arc::clone(&m.state));
+        let playback = if cfg.playback.enabled {
+            Some(crate::playback::prepare(
+                cfg,
+                Arc::clone(&ctx),
+                management_state.clone(),
+                Arc::clone(&access),
+                Arc::clone(&keys),
+            )?)
+        } else {
+            None
+        };
+        let bound = |l: &std::net::TcpListener| l.local_addr().ok();
+        let playback_addrs = playback.as_ref().and_then(|p| bound(&p.signalling).zip(bound(&p.data)));
         let shared = Arc::new(ConnShared {
             ctx,
             access,
@@ -144,11 +157,17 @@ impl Server {
                 runtime.spawn(manage::ntp::schedule(Arc::clone(&m.state), stop_rx.clone()));
                 runtime.spawn(manage::accept_loop(l, m.state, stop_rx.clone()));
             }
+            if let Some(p) = playback {
+                crate::playback::spawn(p, &runtime, &stop_rx)?;
+            }
         }
         let ports = provision::ports_file(&cfg.data_dir);
         let mut lines = format!("signalling={signalling}\ndata={data}\n");
         if let Some(m) = management_addr {
             lines.push_str(&format!("management={m}\n"));
+        }
+        if let Some((s, d)) = playback_addrs {
+            lines.push_str(&format!("playback={s}\nplayback_data={d}\n"));
         }
         std::fs::write(&ports, lines).map_err(|e| ServerError::io(format!("writing {}", ports.display()), e))?;
         info!(
@@ -162,6 +181,9 @@ impl Server {
             let scheme = if cfg.management.plain_http { "http" } else { "https" };
             info!(%addr, url = %format!("{scheme}://{addr}/api/v1"), "management service listening (log in as admin)");
         }
+        if let Some((s, d)) = playback_addrs {
+            info!(signalling = %s, data = %d, "playback and download listening (sessions, API tokens or signed links)");
+        }
         let started = format!("service started (pstor-server {})", env!("CARGO_PKG_VERSION"));
         db.system_log(LogLevel::Info, &started, "ok", log_limits);
         Ok(RunningServer {
@@ -174,6 +196,7 @@ impl Server {
             data,
             management: management_addr,
             management_state,
+            playback: playback_addrs,
             db,
             log_limits,
         })
@@ -235,6 +258,7 @@ pub struct RunningServer {
     data: SocketAddr,
     management: Option<SocketAddr>,
     management_state: Option<Arc<manage::State>>,
+    playback: Option<(SocketAddr, SocketAddr)>,
     db: Arc<MetaDb>,
     log_limits: LogLimits,
 }
@@ -243,6 +267,12 @@ impl RunningServer {
     /// Where the management service listens (None when disabled).
     pub fn management_addr(&self) -> Option<SocketAddr> {
         self.management
+    }
+
+    /// Where the playback signalling (6038) and data (6039) ports listen
+    /// (None when disabled).
+    pub fn playback_addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.playback
     }
 
     /// The management service's router, for in-process requests (tests:

@@ -592,7 +592,10 @@ fn address_restrictions_guard_the_management_and_sdk_ports() {
     use std::io::Read;
     assert!(matches!(s.read(&mut b), Ok(0) | Err(_)), "closed at once");
     let got = api.call(Method::GET, "/api/v1/settings/access", &auth, None);
-    assert_eq!(got.body, json!({"management": ["127.0.0.1/32", "10.1.0.0/16"], "sdk": ["10.1.0.0/16"]}));
+    assert_eq!(
+        got.body,
+        json!({"management": ["127.0.0.1/32", "10.1.0.0/16"], "sdk": ["10.1.0.0/16"], "playback": []})
+    );
 }
 
 #[test]

@@ -51,11 +51,25 @@ pub enum ApiCode {
     InvalidSchedule,
     /// Recording another camera would exceed the channel limit.
     ChannelLimitReached,
+    /// Nothing playable is recorded in the asked range.
+    NoRecording,
+    /// The `Range` header asks for bytes the file does not have.
+    RangeNotSatisfiable,
+    /// The range is longer than one file may cover, or holds a gap a file cannot show.
+    ExportTooLong,
+    /// The stored frames cannot make an MP4 file (codec, parameter sets).
+    Unplayable,
+    /// A signed link's signature, key or form is wrong.
+    BadLink,
+    /// A signed link has expired.
+    LinkExpired,
+    /// `If-Match` or `If-Unmodified-Since` does not hold.
+    PreconditionFailed,
 }
 
 impl ApiCode {
     /// Every code, in number order (the reference table's order).
-    pub const ALL: [ApiCode; 19] = [
+    pub const ALL: [ApiCode; 26] = [
         ApiCode::Unauthenticated,
         ApiCode::PasswordChangeRequired,
         ApiCode::BadCredentials,
@@ -75,6 +89,13 @@ impl ApiCode {
         ApiCode::ShareMountFailed,
         ApiCode::InvalidSchedule,
         ApiCode::ChannelLimitReached,
+        ApiCode::NoRecording,
+        ApiCode::RangeNotSatisfiable,
+        ApiCode::ExportTooLong,
+        ApiCode::Unplayable,
+        ApiCode::BadLink,
+        ApiCode::LinkExpired,
+        ApiCode::PreconditionFailed,
     ];
 
     /// Its stable number.
@@ -104,6 +125,13 @@ impl ApiCode {
             ApiCode::ShareMountFailed => "PSTOR_SHARE_MOUNT_FAILED",
             ApiCode::InvalidSchedule => "PSTOR_INVALID_SCHEDULE",
             ApiCode::ChannelLimitReached => "PSTOR_CHANNEL_LIMIT_REACHED",
+            ApiCode::NoRecording => "PSTOR_NO_RECORDING",
+            ApiCode::RangeNotSatisfiable => "PSTOR_RANGE_NOT_SATISFIABLE",
+            ApiCode::ExportTooLong => "PSTOR_EXPORT_TOO_LONG",
+            ApiCode::Unplayable => "PSTOR_UNPLAYABLE",
+            ApiCode::BadLink => "PSTOR_BAD_LINK",
+            ApiCode::LinkExpired => "PSTOR_LINK_EXPIRED",
+            ApiCode::PreconditionFailed => "PSTOR_PRECONDITION_FAILED",
         }
     }
 
@@ -123,6 +151,11 @@ impl ApiCode {
             ApiCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiCode::Conflict | ApiCode::ChannelLimitReached => StatusCode::CONFLICT,
             ApiCode::Unavailable | ApiCode::ShareMountFailed => StatusCode::SERVICE_UNAVAILABLE,
+            ApiCode::NoRecording => StatusCode::NOT_FOUND,
+            ApiCode::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiCode::ExportTooLong | ApiCode::Unplayable => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiCode::BadLink | ApiCode::LinkExpired => StatusCode::FORBIDDEN,
+            ApiCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         }
     }
 
@@ -152,6 +185,13 @@ impl ApiCode {
             ApiCode::ChannelLimitReached => {
                 "recording another camera would exceed the channel limit of the license settings"
             }
+            ApiCode::NoRecording => "nothing playable is recorded in the asked range (no key frame in it)",
+            ApiCode::RangeNotSatisfiable => "the Range header asks for bytes beyond the file (Content-Range says its length)",
+            ApiCode::ExportTooLong => "the range is longer than one file may cover (playback.max_range_hours), or holds a gap longer than a file can show: ask in parts",
+            ApiCode::Unplayable => "the stored frames cannot make an MP4 file (codec, parameter sets)",
+            ApiCode::BadLink => "a signed link's signature, key or form is wrong",
+            ApiCode::LinkExpired => "a signed link has expired: ask for a new one",
+            ApiCode::PreconditionFailed => "If-Match or If-Unmodified-Since does not hold for the file",
         }
     }
 }

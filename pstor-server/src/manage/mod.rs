@@ -23,27 +23,23 @@ use crate::config::ManagementConfig;
 use crate::dispatch::Context;
 use crate::meta::logs::{LogKind, LogLevel, LogLimits, NewLog};
 use crate::meta::MetaDb;
-use auth::{Caller, Lockout, PeerAddr, Sessions};
+use auth::{Caller, Lockout, Sessions};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::{ApiCode, ApiError, ApiResult};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tower::ServiceExt;
+use tokio::sync::watch;
 
 /// Connections the management port serves at once; more wait in the
 /// kernel's backlog.
 const MAX_CONNECTIONS: usize = 512;
-/// Time a client has for its TLS handshake and for each request's headers.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The addresses of the services, for the service status (3.3).
 #[derive(Debug, Clone, Copy)]
@@ -277,73 +273,10 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `stop`.
-pub async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
-    let router = router(Arc::clone(&state));
+/// Serves the management router on `listener` until `stop`.
+pub async fn accept_loop(listener: TcpListener, state: Arc<State>, stop: watch::Receiver<bool>) {
     let acceptor = state.tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(Arc::clone(&t.config)));
-    let conns = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            _ = crate::conn::wait_shutdown(&mut stop) => break,
-            p = Arc::clone(&conns).acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let accepted = tokio::select! {
-            _ = crate::conn::wait_shutdown(&mut stop) => break,
-            r = listener.accept() => r,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let (router, acceptor) = (router.clone(), acceptor.clone());
-                tokio::spawn(async move {
-                    serve_connection(stream, peer, router, acceptor).await;
-                    drop(permit);
-                });
-            }
-            Err(e) => {
-                tracing::warn!(port = "management", error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    tracing::info!(port = "management", "stopped accepting connections");
-}
-
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    router: Router,
-    acceptor: Option<tokio_rustls::TlsAcceptor>,
-) {
-    let _ = stream.set_nodelay(true);
-    let ip = peer.ip();
-    let svc = tower::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(PeerAddr(ip));
-        router.clone().oneshot(req)
-    });
-    let svc = hyper_util::service::TowerToHyperService::new(svc);
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HANDSHAKE_TIMEOUT);
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(64);
-    let served = match acceptor {
-        Some(a) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, a.accept(stream)).await {
-            Ok(Ok(tls)) => builder.serve_connection(TokioIo::new(tls), svc).await,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TLS handshake failed on the management port");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "TLS handshake timed out on the management port");
-                return;
-            }
-        },
-        None => builder.serve_connection(TokioIo::new(stream), svc).await,
-    };
-    if let Err(e) = served {
-        tracing::debug!(%peer, error = %e, "management connection ended with an error");
-    }
+    crate::http::serve(listener, router(state), acceptor, MAX_CONNECTIONS, "management", stop).await
 }
 
 /// Where the first start writes the administrator's one-time password.

@@ -31,25 +31,7 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// Loads the key of `data_dir`, making it at the first start.
     pub fn open(data_dir: &Path) -> Result<Secrets, ServerError> {
-        let path = data_dir.join(KEY_FILE);
-        let key = match std::fs::read(&path) {
-            Ok(k) if k.len() == 32 => k,
-            Ok(k) => {
-                return Err(ServerError::io(
-                    format!("reading {}", path.display()),
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{} bytes instead of 32: the file is damaged", k.len()),
-                    ),
-                ))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let k: [u8; 32] = rand::random();
-                crate::manage::tls::write_private(&path, &k, 0o600)?;
-                k.to_vec()
-            }
-            Err(e) => return Err(ServerError::io(format!("reading {}", path.display()), e)),
-        };
+        let key = crate::keyfile::load_or_create(data_dir, KEY_FILE)?;
         Ok(Secrets { cipher: ChaCha20Poly1305::new(Key::from_slice(&key)) })
     }
 
