@@ -545,3 +545,209 @@ fn the_data_port_speaks_tls() {
     let plain = curl(&f, &[], &url.replace("https://", "http://"));
     assert_ne!(plain.status, 200, "no plain HTTP on a TLS port");
 }
+
+/// A camera recording on the wall clock at 25 fps (a key frame every 10),
+/// from six seconds ago, until dropped.
+struct LiveCamera {
+    stream: StreamId,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    feeder: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LiveCamera {
+    fn start(f: &Fixture) -> LiveCamera {
+        let engine = f.ts.server().engine().clone();
+        let stream = register(&engine, f.ts.pool("video"), "live cam");
+        let units = vector("h264_gop10_96x64.h264");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let feeder = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let now = || pstor_server::playback::now_secs() * 1_000_000;
+                let t0 = now() - 6_000_000;
+                let cfg = DecoderConfig::from_access_unit(&AccessUnit::parse(Codec::H264, &units[0]).unwrap()).unwrap();
+                engine.set_codec_config(stream, "H264", &cfg.to_record().unwrap()).unwrap();
+                let mut i = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let ts = t0 + i as i64 * FRAME_US;
+                    if ts > now() + 999_999 {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        continue;
+                    }
+                    engine
+                        .append(stream, ts, i.is_multiple_of(10), Bytes::from(units[i % units.len()].clone()))
+                        .unwrap();
+                    engine.flush(stream).unwrap();
+                    i += 1;
+                }
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        LiveCamera { stream, stop, feeder: Some(feeder) }
+    }
+}
+
+impl Drop for LiveCamera {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(f) = self.feeder.take() {
+            let _ = f.join();
+        }
+    }
+}
+
+/// A signed link of the signalling port (playlists).
+fn signalling_link(f: &Fixture, path_and_query: &str) -> String {
+    let exp = pstor_server::playback::now_secs() + 600;
+    format!("http://{}{}", f.signalling_port(), links::signed(path_and_query, ACCESS, SECRET.as_bytes(), exp))
+}
+
+#[test]
+fn an_hls_playlist_of_a_recording_plays_in_ffmpeg_with_every_frame() {
+    let f = Fixture::start();
+    let engine = f.ts.server().engine().clone();
+    let t1 = f.frames.last().unwrap().ts + 5_000_000;
+    let second = append(&engine, f.stream, &vector("h264_gop10_130x74.h264"), 1, t1);
+    let (start, end) = (f.frames[15].ts, second.last().unwrap().ts);
+    let url = signalling_link(&f, &format!("/api/v1/streams/{}/playlist.m3u8?start={start}&end={end}", f.stream));
+    let pl = curl(&f, &[], &url);
+    assert_eq!(pl.status, 200, "{}", String::from_utf8_lossy(&pl.body));
+    assert_eq!(pl.header("content-type"), Some("application/vnd.apple.mpegurl"));
+    let text = String::from_utf8(pl.body.clone()).unwrap();
+    assert!(text.starts_with("#EXTM3U\n"), "{text}");
+    assert_eq!(text.matches("#EXT-X-MAP:").count(), 2, "a new map at the codec change: {text}");
+    assert_eq!(text.matches("#EXT-X-DISCONTINUITY").count(), 1);
+    assert!(text.contains("#EXT-X-START:TIME-OFFSET=0.200,PRECISE=YES"), "{text}");
+    assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"));
+    // Each segment lasts up to the next; together the whole span.
+    let total: f64 = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse::<f64>().unwrap())
+        .sum();
+    let span = (end - f.frames[10].ts) as f64 / 1e6 + 0.04;
+    assert!((total - span).abs() < 1e-3, "EXTINF sum {total}, span {span}");
+    // ffmpeg reads the playlist, its init and media segments: every frame
+    // from the key frame before the start, in order, decoded cleanly.
+    let file = f.tmp("hls.mp4");
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-protocol_whitelist", "http,tcp,file", "-i", &url, "-c", "copy", "-y"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffmpeg over HLS: {}", String::from_utf8_lossy(&out.stderr));
+    let p = probe(&file);
+    let want: Vec<Stored> = f.frames[10..].iter().chain(&second).cloned().collect();
+    assert_eq!(p.packets.len(), want.len(), "every frame, once");
+    for (i, (pk, w)) in p.packets.iter().zip(&want).enumerate() {
+        assert_eq!(pk.2, probe::sha256_hex(&w.data), "packet {i}");
+    }
+    decodes_cleanly(&file);
+    // A segment and an init segment fetched alone.
+    let seg = text.lines().find(|l| l.contains("media.m4s")).unwrap();
+    let s = curl(&f, &[], seg);
+    assert_eq!((s.status, s.header("content-type")), (200, Some("video/mp4")));
+    assert_eq!(&s.body[4..8], b"moof");
+    let init = text.lines().find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\"")).unwrap().trim_end_matches('"');
+    let i = curl(&f, &[], init);
+    assert_eq!(i.header("x-pstor-codecs"), Some("avc1.4D400A"));
+    assert_eq!(&i.body[4..8], b"ftyp");
+}
+
+#[test]
+fn the_live_playlist_follows_the_newest_frames_and_blocks_for_the_next_segment() {
+    let f = Fixture::start();
+    let cam = LiveCamera::start(&f);
+    let live = cam.stream;
+    let url = signalling_link(&f, &format!("/api/v1/streams/{live}/live.m3u8"));
+    let pl = curl(&f, &[], &url);
+    assert_eq!(pl.status, 200, "{}", String::from_utf8_lossy(&pl.body));
+    let text = String::from_utf8(pl.body).unwrap();
+    assert!(text.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES"), "{text}");
+    assert!(!text.contains("#EXT-X-ENDLIST"));
+    let msn: i64 = text.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).unwrap().parse().unwrap();
+    let newest = msn + 5;
+    // The newest segment plays.
+    let seg = text.lines().rfind(|l| l.contains("media.m4s")).unwrap();
+    assert_eq!(curl(&f, &[], seg).status, 200);
+    // Asking for the next one blocks until it exists.
+    let t = std::time::Instant::now();
+    let next = curl(&f, &[], &format!("{url}&_HLS_msn={}", newest + 1));
+    let waited = t.elapsed();
+    let text = String::from_utf8(next.body).unwrap();
+    let msn2: i64 = text.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).unwrap().parse().unwrap();
+    assert_eq!(msn2 + 5, newest + 1, "the playlist now ends with the asked segment ({waited:?})");
+    assert!(waited > std::time::Duration::from_millis(100), "it waited: {waited:?}");
+    // ffmpeg follows the live playlist for a few seconds.
+    let file = f.tmp("live.mp4");
+    let out = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "http,tcp,file",
+            "-live_start_index",
+            "-3",
+            "-i",
+            &url,
+            "-t",
+            "4",
+            "-c",
+            "copy",
+            "-y",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    drop(cam);
+    assert!(out.status.success(), "ffmpeg live: {}", String::from_utf8_lossy(&out.stderr));
+    let p = probe(&file);
+    assert!(p.packets.len() >= 50, "{} frames in 4 s of live", p.packets.len());
+    decodes_cleanly(&file);
+}
+
+/// Plays pages in Debian's Chromium (scripts/browser-check.mjs, with
+/// playwright-core from scripts/install-browser-peers.sh).
+fn browser_plays(pages: serde_json::Value) {
+    let script = format!("{}/../scripts/browser-check.mjs", env!("CARGO_MANIFEST_DIR"));
+    let out =
+        Command::new("node").arg(&script).arg(pages.to_string()).output().expect("node (the test command installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser did not play (install: scripts/install-browser-peers.sh):\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(r["ok"], true, "{line}");
+        assert_eq!((r["width"].as_u64(), r["height"].as_u64()), (Some(96), Some(64)), "{line}");
+    }
+}
+
+#[test]
+fn chromium_plays_an_exported_mp4_a_recording_over_hls_and_a_camera_live() {
+    let f = Fixture::start();
+    let sig = f.signalling_port();
+    let page = |q: String| format!("http://{sig}/player.html?{q}");
+    let mp4 = f.view(f.frames[0].ts, f.frames[299].ts);
+    let hls = signalling_link(
+        &f,
+        &format!("/api/v1/streams/{}/playlist.m3u8?start={}&end={}", f.stream, f.frames[0].ts, f.frames[299].ts),
+    );
+    // The page itself: static, with a policy that lets no inline script run.
+    let p = curl(&f, &[], &format!("http://{sig}/player.html"));
+    assert_eq!(p.status, 200);
+    let csp = p.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    let cam = LiveCamera::start(&f);
+    let live = cam.stream;
+    let live_url = signalling_link(&f, &format!("/api/v1/streams/{live}/live.m3u8"));
+    let enc = |u: &str| links::encode(u);
+    browser_plays(serde_json::json!([
+        {"name": "exported mp4", "url": page(format!("mp4={}", enc(&mp4))), "seconds": 2.0},
+        {"name": "recording over HLS (MSE), scrubbed", "url": page(format!("src={}", enc(&hls))), "seconds": 2.0, "seek": 8.0},
+        {"name": "live over HLS (MSE)", "url": page(format!("src={}", enc(&live_url))), "seconds": 3.0},
+    ]));
+}

@@ -28,6 +28,35 @@ impl SampleEntry {
         Ok(SampleEntry { width: fit(w)?, height: fit(h)?, config })
     }
 
+    /// The RFC 6381 codec string (`avc1.4D401E`, `hvc1.1.6.L93.B0`): what
+    /// Media Source Extensions and an HLS `CODECS` attribute ask for.
+    pub fn codec_string(&self) -> Result<String> {
+        let sps =
+            self.config.sps.first().ok_or(MediaError::MissingParameterSet { codec: self.config.codec, kind: "SPS" })?;
+        Ok(match crate::sps::Sps::parse(self.config.codec, sps)? {
+            crate::sps::Sps::H264(s) => {
+                format!("avc1.{:02X}{:02X}{:02X}", s.profile_idc, s.constraint_flags, s.level_idc)
+            }
+            crate::sps::Sps::H265(s) => {
+                let p = s.ptl;
+                let space = ["", "A", "B", "C"][usize::from(p.profile_space & 3)];
+                let mut out = format!(
+                    "hvc1.{space}{}.{:X}.{}{}",
+                    p.profile_idc,
+                    p.compatibility_flags.reverse_bits(),
+                    if p.tier { 'H' } else { 'L' },
+                    p.level_idc
+                );
+                let bytes: Vec<u8> = (0..6).map(|i| (p.constraint_flags >> (40 - 8 * i)) as u8).collect();
+                let kept = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                for b in &bytes[..kept] {
+                    out.push_str(&format!(".{b:X}"));
+                }
+                out
+            }
+        })
+    }
+
     /// The `avc1` / `hvc1` box.
     pub fn to_box(&self) -> Result<Mp4Box> {
         let (kind, record_kind, name) = match self.config.codec {
@@ -139,6 +168,7 @@ mod tests {
         assert_eq!((e.width, e.height), (96, 64));
         let b = e.to_box().unwrap().to_bytes();
         assert_eq!(&b[4..8], b"avc1");
+        assert_eq!(e.codec_string().unwrap(), "avc1.4D400A", "Main profile, level 1.0 (ffprobe says so of the vector)");
         assert_eq!(b.len() as u64, e.to_box().unwrap().len());
     }
 }

@@ -39,6 +39,10 @@ pub(super) fn routes() -> Router<Arc<State>> {
         .route("/api/v1/streams/{stream}/view.mp4.sha256", get(sha))
         .route("/api/v1/cameras/{camera}/{channel}/{kind}/view.mp4", get(file))
         .route("/api/v1/cameras/{camera}/{channel}/{kind}/view.mp4.sha256", get(sha))
+        .route("/api/v1/streams/{stream}/init.mp4", get(super::segments::init))
+        .route("/api/v1/streams/{stream}/media.m4s", get(super::segments::media))
+        .route("/api/v1/cameras/{camera}/{channel}/{kind}/init.mp4", get(super::segments::init))
+        .route("/api/v1/cameras/{camera}/{channel}/{kind}/media.m4s", get(super::segments::media))
 }
 
 impl From<PlanError> for ApiError {
@@ -81,23 +85,20 @@ fn camera_stream(state: &State, camera: &str, channel: &str, kind: &str) -> ApiR
     })
 }
 
-/// `start` and `end` of a query (RFC 3339 or µs); other parameters (a
-/// signed link's) are left alone.
+/// A time parameter of a query (RFC 3339 or µs), if present; other
+/// parameters (a signed link's) are left alone.
+pub(super) fn query_param(query: Option<&str>, name: &str) -> ApiResult<Option<i64>> {
+    let Some(v) = query.unwrap_or_default().split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')) else {
+        return Ok(None);
+    };
+    let v = super::links::percent_decode(v)
+        .ok_or_else(|| ApiError::new(ApiCode::BadRequest, format!("{name} is not valid percent-encoded UTF-8")))?;
+    parse_time(&v).map(Some).map_err(|m| ApiError::new(ApiCode::BadRequest, format!("{name}: {m}")))
+}
+
+/// `start` and `end` of a query.
 pub(super) fn range_of(query: Option<&str>) -> ApiResult<(i64, i64)> {
-    let mut start = None;
-    let mut end = None;
-    for kv in query.unwrap_or_default().split('&') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        let v = super::links::percent_decode(v)
-            .ok_or_else(|| ApiError::new(ApiCode::BadRequest, format!("{k} is not valid percent-encoded UTF-8")))?;
-        let t = || parse_time(&v).map_err(|m| ApiError::new(ApiCode::BadRequest, format!("{k}: {m}")));
-        match k {
-            "start" => start = Some(t()?),
-            "end" => end = Some(t()?),
-            _ => {}
-        }
-    }
-    match (start, end) {
+    match (query_param(query, "start")?, query_param(query, "end")?) {
         (Some(s), Some(e)) => Ok((s, e)),
         _ => Err(ApiError::new(ApiCode::BadRequest, "start and end are needed (RFC 3339 or µs since 1970)")),
     }
@@ -128,6 +129,17 @@ async fn sha(S(state): S<Arc<State>>, Target(id): Target, req: Parts) -> ApiResu
     sidecar(state, id, req).await
 }
 
+/// A permit to make a file (or segment) now, or 503 with `Retry-After`.
+pub(super) fn export_permit(state: &Arc<State>) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+    Arc::clone(&state.exports).try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            ApiCode::Unavailable,
+            format!("{} files are being made already (playback.max_exports): try again shortly", state.cfg.max_exports),
+        )
+        .retry_after(2)
+    })
+}
+
 /// Plans the file of a request, holding an export permit.
 async fn planned(
     state: &Arc<State>,
@@ -135,13 +147,7 @@ async fn planned(
     req: &Parts,
 ) -> ApiResult<(Export, tokio::sync::OwnedSemaphorePermit)> {
     let (start, end) = range_of(req.uri.query())?;
-    let permit = Arc::clone(&state.exports).try_acquire_owned().map_err(|_| {
-        ApiError::new(
-            ApiCode::Unavailable,
-            format!("{} files are being made already (playback.max_exports): try again shortly", state.cfg.max_exports),
-        )
-        .retry_after(2)
-    })?;
+    let permit = export_permit(state)?;
     let (engine, max) = (state.engine.clone(), state.max_range_us());
     let export = blocking(move || plan(&engine, id, start, end, max).map_err(ApiError::from)).await?;
     Ok((export, permit))

@@ -102,10 +102,13 @@ pub fn parts(path: &str, query: Option<&str>) -> Result<Option<LinkParts>, LinkE
     let Some(q) = query else { return Ok(None) };
     let pairs: Vec<(&str, &str)> = q.split('&').map(|kv| kv.split_once('=').unwrap_or((kv, ""))).collect();
     let Some(sig_at) = pairs.iter().position(|(k, _)| *k == "sig") else { return Ok(None) };
-    if sig_at + 1 != pairs.len() || sig_at == 0 {
+    // An HLS player adds its blocking-reload parameters (`_HLS_msn`, ...)
+    // to a playlist's URL: after the signature, and not signed.
+    let after_ok = pairs[sig_at + 1..].iter().all(|(k, _)| k.starts_with("_HLS_"));
+    if !after_ok || sig_at == 0 {
         return Err(LinkError::Bad("sig must be the last parameter of a signed link, after exp and key".into()));
     }
-    let signed_query = &q[..q.rfind("&sig=").ok_or_else(|| LinkError::Bad("malformed sig".into()))?];
+    let signed_query = &q[..q.find("&sig=").ok_or_else(|| LinkError::Bad("malformed sig".into()))?];
     let one = |name: &str| -> Result<String, LinkError> {
         let mut found = pairs[..sig_at].iter().filter(|(k, _)| *k == name);
         match (found.next(), found.next()) {
@@ -163,6 +166,11 @@ mod tests {
         assert!(verify(&q, b"secret", 1000, 3600).is_err());
         let other_path = parts("/api/v1/streams/8/view.mp4", Some(query)).expect("parts").expect("signed");
         assert!(verify(&other_path, b"secret", 1000, 3600).is_err());
+        // A player's _HLS_ parameters after the signature are not signed.
+        let reload = format!("{query}&_HLS_msn=12");
+        let r = parts(path, Some(&reload)).expect("parts").expect("signed");
+        assert_eq!(verify(&r, b"secret", 1000, 3600), Ok(()));
+        assert!(parts(path, Some(&format!("{query}&end=9"))).is_err(), "nothing else after sig");
         // The server's key id is percent-encoded in the query and decoded back.
         let s = signed("/x?a=1", SERVER_KEY, b"k", 5);
         assert!(s.contains("key=~server"));

@@ -12,9 +12,11 @@
 //! The address restrictions' `playback` list applies to both ports.
 
 mod download;
+mod hls;
 pub mod links;
 pub mod plan;
 pub mod ranges;
+mod segments;
 mod signalling;
 
 use crate::access::{AccessControl, Service};
@@ -34,6 +36,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+
+/// What anyone may fetch: the health probe and the player page's assets
+/// (static; they hold no data).
+const PUBLIC: [&str; 5] = ["/api/v1/health", "/player.html", "/player.js", "/player.css", "/favicon.ico"];
 
 /// Connections each playback port serves at once.
 const MAX_CONNECTIONS: usize = 512;
@@ -160,7 +166,7 @@ async fn authorize(state: axum::extract::State<Arc<State>>, mut req: Request, ne
     } else if req.method() == Method::OPTIONS {
         // A CORS preflight carries no credentials.
         Response::new(axum::body::Body::empty())
-    } else if req.uri().path() == "/api/v1/health" {
+    } else if PUBLIC.contains(&req.uri().path()) {
         next.run(req).await
     } else {
         let (method, uri, headers) = (req.method().clone(), req.uri().clone(), req.headers().clone());
@@ -186,7 +192,9 @@ async fn authorize(state: axum::extract::State<Arc<State>>, mut req: Request, ne
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Content-Range, Content-Length, Accept-Ranges, ETag, Repr-Digest, X-Pstor-Frames"),
+        HeaderValue::from_static(
+            "Content-Range, Content-Length, Accept-Ranges, ETag, Repr-Digest, X-Pstor-Frames, X-Pstor-Codecs",
+        ),
     );
     resp
 }

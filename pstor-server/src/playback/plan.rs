@@ -100,6 +100,11 @@ pub struct Export {
     pub frames: u64,
     /// Sample descriptions (more than one: the codec changed in the range).
     pub entries: usize,
+    /// Each key frame's time and sample description (an HLS playlist's
+    /// segments start at them).
+    pub keys: Vec<(i64, u32)>,
+    /// Duration of the last frame (µs).
+    pub last_duration_us: i64,
     /// The layout.
     pub movie: Arc<Movie>,
     /// What each of the movie's chunks is.
@@ -201,6 +206,7 @@ pub fn plan(engine: &Engine, stream: StreamId, start: i64, end: i64, max_range_u
     hasher.update(format!("pstor-mp4/1 {stream} {start} {end}\n"));
     let (mut first_ts, mut last, mut before_last) = (None, None::<i64>, None::<i64>);
     let mut frames = 0u64;
+    let mut keys = Vec::new();
     for r in records.iter().skip(first_record) {
         if r.first_ts() > end {
             break;
@@ -285,6 +291,9 @@ pub fn plan(engine: &Engine, stream: StreamId, start: i64, end: i64, max_range_u
                     r.crc()
                 ));
             }
+            if f.key {
+                keys.push((f.ts, e));
+            }
             let (c, s) = (chunks.last_mut(), specs.last_mut());
             if let (Some(c), Some(s)) = (c, s) {
                 c.count += 1;
@@ -322,6 +331,8 @@ pub fn plan(engine: &Engine, stream: StreamId, start: i64, end: i64, max_range_u
         last_ts,
         frames,
         entries: n_entries,
+        keys,
+        last_duration_us,
         movie: Arc::new(movie),
         chunks: Arc::new(chunks),
         etag,

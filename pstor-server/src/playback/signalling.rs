@@ -19,14 +19,53 @@ use pstor_core::StreamKind;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The player page (Media Source Extensions over the HLS playlists): in
+/// the binary, nothing from elsewhere.
+const PLAYER_HTML: &str = include_str!("../../assets/player/player.html");
+const PLAYER_JS: &str = include_str!("../../assets/player/player.js");
+const PLAYER_CSS: &str = include_str!("../../assets/player/player.css");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r
+}
+
+/// `/player.html`: the page, with a Content-Security-Policy that lets it
+/// fetch only from this server's playback ports (no inline script).
+async fn player_page(S(state): S<Arc<State>>, req: Parts) -> Response {
+    let host = request_host(&req.headers, &req.uri, state.data_addr);
+    let scheme = if state.tls { "https" } else { "http" };
+    let data = format!("{scheme}://{}", super::authority(&host, state.data_addr.port()));
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' {data}; \
+         media-src 'self' {data} blob:; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    );
+    let mut r = asset("text/html; charset=utf-8", PLAYER_HTML);
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    r.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    r
+}
+
 /// Lifetime of the links a listing hands out unless asked otherwise.
 const DEFAULT_LINK_SECS: i64 = 3600;
 
 pub(super) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/api/v1/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/player.html", get(player_page))
+        .route("/player.js", get(|| async { asset("text/javascript; charset=utf-8", PLAYER_JS) }))
+        .route("/player.css", get(|| async { asset("text/css; charset=utf-8", PLAYER_CSS) }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/api/v1/streams/{stream}/recordings", get(recordings))
         .route("/api/v1/cameras/{camera}/{channel}/{kind}/recordings", get(recordings))
+        .route("/api/v1/streams/{stream}/playlist.m3u8", get(super::hls::recording))
+        .route("/api/v1/cameras/{camera}/{channel}/{kind}/playlist.m3u8", get(super::hls::recording))
+        .route("/api/v1/streams/{stream}/live.m3u8", get(super::hls::live))
+        .route("/api/v1/cameras/{camera}/{channel}/{kind}/live.m3u8", get(super::hls::live))
         .route("/api/v1/links", post(create_link))
         .route("/api/v1/streams/{stream}/{file}", get(to_data_port))
         .route("/api/v1/cameras/{camera}/{channel}/{kind}/{file}", get(to_data_port))
@@ -151,7 +190,8 @@ use axum::extract::FromRequest;
 /// on the data port.
 async fn to_data_port(S(state): S<Arc<State>>, req: Request) -> ApiResult<Response> {
     let path = req.uri().path();
-    if !(path.ends_with("/view.mp4") || path.ends_with("/view.mp4.sha256")) {
+    let data_file = ["/view.mp4", "/view.mp4.sha256", "/init.mp4", "/media.m4s"];
+    if !data_file.iter().any(|f| path.ends_with(f)) {
         return Err(ApiError::new(ApiCode::NotFound, format!("no endpoint {path} on the signalling port")));
     }
     let host = request_host(req.headers(), req.uri(), state.data_addr);
