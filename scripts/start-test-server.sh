@@ -62,6 +62,9 @@ data_dir = "$dir/data"
 bind = "127.0.0.1"
 signalling_port = 0
 data_port = 0
+[playback]
+port = 0
+data_port = 0
 [management]
 port = 0
 ${PSTOR_MANAGEMENT_TOML:-}

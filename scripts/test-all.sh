@@ -7,10 +7,12 @@
 # (GStreamer's gst-rtsp-server playing ffmpeg-made H.264/H.265), and runs
 # of the quickstart and picture_load examples and of pstor-bench, and the
 # management API against real peers (curl over TLS in the Rust tests,
-# schemathesis against the OpenAPI document, Prometheus scraping /metrics).
-# Installs what it needs by itself (cargo-fuzz, cbindgen, valgrind, curl,
-# prometheus, ffmpeg, gst-rtsp-server with python3-gi, the venvs with
-# maturin and schemathesis).
+# schemathesis against the OpenAPI document, Prometheus scraping /metrics),
+# playback (curl, ffprobe and ffmpeg on every file and playlist, headless
+# Chromium playing them). Installs what it needs by itself (cargo-fuzz,
+# cbindgen, valgrind, curl, prometheus, ffmpeg, gst-rtsp-server with
+# python3-gi, chromium and playwright-core, the venvs with maturin and
+# schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +39,9 @@ step "media peers of the recorder's tests (ffmpeg, GStreamer's RTSP server), and
 bash scripts/install-media-peers.sh
 export PSTOR_TEST_MEDIA=${PSTOR_TEST_MEDIA:-$PWD/target/test-media}
 bash scripts/make-test-media.sh "$PSTOR_TEST_MEDIA"
+
+step "browser peers of the playback tests (Debian's Chromium, playwright-core from npm)"
+bash scripts/install-browser-peers.sh
 
 step "format"
 cargo fmt --all -- --check
@@ -120,5 +125,7 @@ step "pstor-bench smoke runs (figures: benches/RESULTS.md)"
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- api --dir "$tmp" --entries 20000 --requests 50 --json)
 # Real RTSP cameras (gst-rtsp-server) recorded by pstor and by ffmpeg.
 (cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- record --dir "$tmp" --cameras 4 --seconds 5 --media "$PSTOR_TEST_MEDIA" --json)
+# A range as view.mp4 over loopback HTTP, against raw reads of its records, ffmpeg and concurrent clients.
+(cd "$tmp" && cargo run --quiet --release --locked --manifest-path "$OLDPWD/Cargo.toml" -p pstor-bench -- export --dir "$tmp" --minutes 1 --clients 4 --client-minutes 1 --json)
 
 step "all tests passed"

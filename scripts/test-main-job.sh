@@ -23,7 +23,7 @@ site=$work/site # the operator's folder: nothing of the source tree
 mkdir "$site"
 
 start() {
-  (cd "$site" && exec "$bin" run --signalling-port 0 --data-port 0 --management-port 0) >"$work/out" 2>"$work/log" &
+  (cd "$site" && exec "$bin" run --signalling-port 0 --data-port 0 --management-port 0 --playback-port 0 --playback-data-port 0) >"$work/out" 2>"$work/log" &
   pid=$!
   for _ in $(seq 1 600); do
     grep -q '^listening signalling=' "$work/out" 2>/dev/null && return 0

@@ -6,6 +6,7 @@
 mod api;
 mod baseline;
 mod counting;
+mod export;
 mod ingest;
 mod measure;
 mod pictures;
@@ -55,6 +56,12 @@ enum Command {
     /// Frigate-style recorder) on the same cameras: CPU per camera-hour,
     /// frames lost.
     Record(record::RecordArgs),
+    /// The playback data port's view.mp4 of an hour of one camera over
+    /// loopback HTTP (warm and cold: throughput, time to first byte, the
+    /// server's memory), against 1 MiB positioned reads of the same stored
+    /// records and `ffmpeg -c copy` remuxing the file; then N cameras'
+    /// ranges downloaded at once.
+    Export(export::ExportArgs),
 }
 
 /// Runs the workload `cli.runs` times; prints each run when there are
@@ -67,6 +74,7 @@ fn run(cli: &Cli) -> pstor_core::Result<()> {
         Command::Read(a) => ("pstor-bench read", &|| read::run(a)),
         Command::Api(a) => ("pstor-bench api", &|| api::run(a)),
         Command::Record(a) => ("pstor-bench record", &|| record::run(a)),
+        Command::Export(a) => ("pstor-bench export", &|| export::run(a)),
     };
     let runs = cli.runs.max(1);
     let mut reports = Vec::with_capacity(runs);

@@ -71,6 +71,9 @@ class Server:
 bind = "127.0.0.1"
 signalling_port = 0
 data_port = 0
+[playback]
+port = 0
+data_port = 0
 [management]
 port = 0
 [[spaces]]

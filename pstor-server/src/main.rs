@@ -63,6 +63,12 @@ enum Command {
         /// Management port (default 6060; 0 = any free port).
         #[arg(long, value_name = "N")]
         management_port: Option<u16>,
+        /// Playback signalling port (default 6038; 0 = any free port).
+        #[arg(long, value_name = "N")]
+        playback_port: Option<u16>,
+        /// Playback data port (default 6039; 0 = any free port).
+        #[arg(long, value_name = "N")]
+        playback_data_port: Option<u16>,
         /// Log format (default: the file's, else text).
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
@@ -244,7 +250,17 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, ServerError> {
     let mut out = std::io::stdout();
     match cli.command {
-        Command::Run { target, bind, signalling_port, data_port, management_port, log_format, log_level } => {
+        Command::Run {
+            target,
+            bind,
+            signalling_port,
+            data_port,
+            management_port,
+            playback_port,
+            playback_data_port,
+            log_format,
+            log_level,
+        } => {
             let mut cfg = target.config()?;
             if let Some(b) = bind {
                 cfg.listen.bind = b;
@@ -258,6 +274,12 @@ fn run(cli: Cli) -> Result<ExitCode, ServerError> {
             if let Some(p) = management_port {
                 cfg.management.port = p;
             }
+            if let Some(p) = playback_port {
+                cfg.playback.port = p;
+            }
+            if let Some(p) = playback_data_port {
+                cfg.playback.data_port = p;
+            }
             if let Some(f) = log_format {
                 cfg.logging.format = f;
             }
@@ -268,12 +290,14 @@ fn run(cli: Cli) -> Result<ExitCode, ServerError> {
             let server = Server::start(cfg)?;
             server.run_until_signal(|s| {
                 // Scripts and tests wait for this line (also in <data>/ports).
-                match s.management_addr() {
-                    Some(m) => {
-                        println!("listening signalling={} data={} management={m}", s.signalling_addr(), s.data_addr())
-                    }
-                    None => println!("listening signalling={} data={}", s.signalling_addr(), s.data_addr()),
+                let mut line = format!("listening signalling={} data={}", s.signalling_addr(), s.data_addr());
+                if let Some(m) = s.management_addr() {
+                    line.push_str(&format!(" management={m}"));
                 }
+                if let Some((p, d)) = s.playback_addrs() {
+                    line.push_str(&format!(" playback={p} playback_data={d}"));
+                }
+                println!("{line}");
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -53,8 +53,21 @@ fn wait_line(rx: &Receiver<String>, needle: &str) -> String {
 }
 
 /// `run` on loopback, every port chosen by the system.
-const RUN_ON_LOOPBACK: [&str; 9] =
-    ["run", "--bind", "127.0.0.1", "--signalling-port", "0", "--data-port", "0", "--management-port", "0"];
+const RUN_ON_LOOPBACK: [&str; 13] = [
+    "run",
+    "--bind",
+    "127.0.0.1",
+    "--signalling-port",
+    "0",
+    "--data-port",
+    "0",
+    "--management-port",
+    "0",
+    "--playback-port",
+    "0",
+    "--playback-data-port",
+    "0",
+];
 
 impl Proc {
     fn start(data: &Path) -> Proc {

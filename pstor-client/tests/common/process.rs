@@ -116,6 +116,10 @@ data_port = 0
 [management]
 port = 0
 
+[playback]
+port = 0
+data_port = 0
+
 [[spaces]]
 path = "{space}"
 capacity = "{space_mib}MiB"

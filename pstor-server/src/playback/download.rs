@@ -9,7 +9,6 @@
 //! were right; a client never gets another recording's bytes.
 
 use super::plan::{plan, Export, PlanError};
-use super::ranges::{evaluate, format_date, parse_range, system_time, Conditions, RangeAsk, Verdict};
 use super::State;
 use crate::manage::api::{parse_time, Id};
 use crate::manage::blocking;
@@ -24,6 +23,7 @@ use axum::Router;
 use base64::Engine as _;
 use bytes::Bytes;
 use pstor_core::{StreamId, StreamKind};
+use pstor_http::{evaluate, format_date, parse_range, system_time, Conditions, RangeAsk, Verdict};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 

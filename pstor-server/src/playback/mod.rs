@@ -15,7 +15,6 @@ mod download;
 mod hls;
 pub mod links;
 pub mod plan;
-pub mod ranges;
 mod segments;
 mod signalling;
 
