@@ -5,7 +5,7 @@
 //! log of N entries, and the memory and speed of the CSV download of all
 //! of them (streamed: the server's resident memory must not grow with N).
 
-use crate::measure::{percentile, rss_mib, Report};
+use crate::measure::{percentile, Report, RssSampler};
 use pstor_core::{Error, Result};
 use pstor_server::config::{KeyPair, KindName, PoolConfig, SpaceConfig};
 use pstor_server::meta::logs::{LogKind, LogLevel, LogLimits, NewLog};
@@ -13,8 +13,6 @@ use pstor_server::{ByteSize, Server, ServerConfig};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Options of `api`.
@@ -236,30 +234,14 @@ pub fn run(a: &ApiArgs) -> Result<Report> {
         latencies(&mut http, &format!("/api/v1/logs?page={}&page_size=50", deep.max(1)), (n / 10).max(5))?;
 
     // The CSV of everything, with the process's resident memory sampled.
-    let rss_before = rss_mib();
-    let peak = Arc::new(std::sync::Mutex::new(rss_before));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                let r = rss_mib();
-                let mut p = peak.lock().unwrap_or_else(|e| e.into_inner());
-                *p = p.max(r);
-                drop(p);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
+    let sampler = RssSampler::start(Duration::from_millis(5));
     let t = Instant::now();
     let (status, _, _, bytes) = http.request("GET", "/api/v1/logs.csv", None, false)?;
     let csv_s = t.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
+    let (rss_before, peak) = sampler.stop();
     if status != 200 {
         return Err(invalid(format!("CSV: {status}")));
     }
-    let peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
     server.shutdown().map_err(|e| invalid(format!("stopping the server: {e}")))?;
     let _ = std::fs::remove_dir_all(&root);
 

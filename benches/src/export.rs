@@ -22,7 +22,7 @@
 //!   once, a thread each: aggregate throughput and the time to first byte
 //!   (p50, p99), warm and cold.
 
-use crate::measure::{drop_caches, mib_s, percentile, rss_mib, Report, Stopwatch};
+use crate::measure::{drop_caches, mib_s, percentile, rss_mib, Report, RssSampler, Stopwatch};
 use bytes::Bytes;
 use pstor_core::{Clock, Engine, Error, Result, StreamId, StreamKind, StreamSpec, SystemClock, Timestamp};
 use pstor_media::{AccessUnit, Codec, DecoderConfig};
@@ -34,8 +34,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 /// The H.264 test vector (96x64, a key frame every 10 frames), Annex B.
@@ -269,53 +268,6 @@ fn download(addr: SocketAddr, path: &str, buf: &mut [u8], mut sink: Option<&mut 
     Ok(Download { bytes: got, ttfb: ttfb.unwrap_or(wall), wall, frames })
 }
 
-/// The largest resident memory of this process (the server's: it runs
-/// in-process) seen every 20 ms by another thread, from `start` to `stop`.
-struct RssSampler {
-    before: f64,
-    peak: Arc<Mutex<f64>>,
-    done: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RssSampler {
-    /// Notes the resident memory now and starts sampling.
-    fn start() -> RssSampler {
-        let before = rss_mib();
-        let peak = Arc::new(Mutex::new(before));
-        let done = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
-            std::thread::spawn(move || {
-                while !done.load(Ordering::Relaxed) {
-                    let r = rss_mib();
-                    let mut p = peak.lock().unwrap_or_else(|e| e.into_inner());
-                    *p = p.max(r);
-                    drop(p);
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            })
-        };
-        RssSampler { before, peak, done, thread: Some(thread) }
-    }
-
-    /// Stops; (the value before, the largest value seen, also now).
-    fn stop(mut self) -> (f64, f64) {
-        self.done.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let peak = self.peak.lock().unwrap_or_else(|e| e.into_inner()).max(rss_mib());
-        (self.before, peak)
-    }
-}
-
-impl Drop for RssSampler {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::Relaxed);
-    }
-}
-
 /// One download of the hour's file, measured.
 struct Measured {
     mib_s: f64,
@@ -327,7 +279,7 @@ struct Measured {
 
 /// Downloads `path` with the memory sampled; checks its length and frames.
 fn measured_download(addr: SocketAddr, path: &str, buf: &mut [u8], len: u64, frames: u64) -> Result<Measured> {
-    let rss = RssSampler::start();
+    let rss = RssSampler::start(Duration::from_millis(20));
     let watch = Stopwatch::start();
     let d = download(addr, path, buf, None)?;
     let phase = watch.stop();
@@ -511,7 +463,7 @@ fn concurrent(addr: SocketAddr, paths: &[String], frames: u64) -> Result<Concurr
         })
         .collect();
     std::thread::sleep(Duration::from_millis(100));
-    let rss = RssSampler::start();
+    let rss = RssSampler::start(Duration::from_millis(20));
     barrier.wait();
     let t = Instant::now();
     let mut bytes = 0;

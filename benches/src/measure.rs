@@ -2,6 +2,8 @@
 //! `/proc/self/stat`, no unsafe), resident memory, latency percentiles, and
 //! the report printed as a table and, with `--json`, one JSON line.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Clock ticks per second of `/proc/self/stat` (USER_HZ: 100 on Linux).
@@ -143,6 +145,53 @@ impl Report {
                 self.rows.iter().map(|(n, v, _)| (n.to_string(), v.clone())).collect();
             println!("{}", serde_json::Value::Object(map));
         }
+    }
+}
+
+/// The largest resident memory of this process (a server runs in it)
+/// seen by another thread every `every`, from `start` to `stop`.
+pub struct RssSampler {
+    before: f64,
+    peak: Arc<Mutex<f64>>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    /// Notes the resident memory now and starts sampling.
+    pub fn start(every: Duration) -> RssSampler {
+        let before = rss_mib();
+        let peak = Arc::new(Mutex::new(before));
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    let r = rss_mib();
+                    let mut p = peak.lock().unwrap_or_else(|e| e.into_inner());
+                    *p = p.max(r);
+                    drop(p);
+                    std::thread::sleep(every);
+                }
+            })
+        };
+        RssSampler { before, peak, done, thread: Some(thread) }
+    }
+
+    /// Stops; (the value before, the largest value seen, also now).
+    pub fn stop(mut self) -> (f64, f64) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let peak = self.peak.lock().unwrap_or_else(|e| e.into_inner()).max(rss_mib());
+        (self.before, peak)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
     }
 }
 
