@@ -148,8 +148,12 @@ async fn planned(
 ) -> ApiResult<(Export, tokio::sync::OwnedSemaphorePermit)> {
     let (start, end) = range_of(req.uri.query())?;
     let permit = export_permit(state)?;
+    if let Some(e) = state.recent_plan((id, start, end)) {
+        return Ok((e, permit));
+    }
     let (engine, max) = (state.engine.clone(), state.max_range_us());
     let export = blocking(move || plan(&engine, id, start, end, max).map_err(ApiError::from)).await?;
+    state.keep_plan((id, start, end), &export);
     Ok((export, permit))
 }
 
@@ -277,6 +281,7 @@ fn bad_header() -> ApiError {
 fn body(state: &Arc<State>, e: Export, from: u64, to: u64, permit: tokio::sync::OwnedSemaphorePermit) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(STEPS_AHEAD);
     let ctx = Arc::clone(&state.ctx);
+    let state = Arc::clone(state);
     let engine = state.engine.clone();
     let stream = e.info.config.id;
     tokio::spawn(async move {
@@ -321,6 +326,7 @@ fn body(state: &Arc<State>, e: Export, from: u64, to: u64, permit: tokio::sync::
             }
             if let Err(err) = result {
                 m.playback_aborted.inc();
+                state.forget_plans(stream);
                 tracing::warn!(%stream, at = pos, error = %err, "a file's stored data went while it was sent: the connection is cut");
                 let _ = tx.send(Err(err)).await;
                 break;
@@ -341,6 +347,7 @@ async fn sidecar(state: Arc<State>, id: StreamId, req: Parts) -> ApiResult<Respo
         Some(d) => d,
         None => {
             let (engine, movie) = (state.engine.clone(), Arc::clone(&e.movie));
+            let (forget, stream) = (Arc::clone(&state), e.info.config.id);
             let mut src = e.source(&engine);
             let d = blocking(move || {
                 let _permit = permit;
@@ -348,6 +355,7 @@ async fn sidecar(state: Arc<State>, id: StreamId, req: Parts) -> ApiResult<Respo
                 let mut at = 0;
                 while at < movie.len() {
                     let b = movie.read_at(&mut src, at, STEP_BYTES as usize).map_err(|err| {
+                        forget.forget_plans(stream);
                         ApiError::new(
                             ApiCode::Conflict,
                             format!("the file's stored data went while it was read: {err}"),

@@ -46,6 +46,15 @@ const MAX_CONNECTIONS: usize = 512;
 /// later downloads of the same file.
 const DIGESTS_KEPT: usize = 1024;
 
+/// Plans kept for the Range requests that follow a first one (a player
+/// seeking in a long file asks for many parts of it), this long.
+const PLAN_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+/// Plans kept at most.
+const PLANS_KEPT: usize = 16;
+
+/// A planned file of (stream, start, end) and when it was planned.
+type Plans = HashMap<(pstor_core::StreamId, i64, i64), (std::time::Instant, plan::Export)>;
+
 /// SHA-256 digests by ETag, and their insertion order (oldest evicted first).
 type Digests = (HashMap<String, [u8; 32]>, VecDeque<String>);
 
@@ -77,6 +86,8 @@ pub struct State {
     pub exports: Arc<Semaphore>,
     /// SHA-256 of files made whole, by ETag.
     digests: Mutex<Digests>,
+    /// Recent plans ([`PLAN_TTL`]).
+    plans: Mutex<Plans>,
     /// Where the data port listens (links point there).
     pub data_addr: SocketAddr,
     /// Whether the ports serve TLS.
@@ -101,6 +112,29 @@ impl State {
                 g.0.remove(&old);
             }
         }
+    }
+
+    /// A plan of (stream, start, end) made less than [`PLAN_TTL`] ago.
+    pub fn recent_plan(&self, key: (pstor_core::StreamId, i64, i64)) -> Option<plan::Export> {
+        let mut g = self.plans.lock();
+        g.retain(|_, (at, _)| at.elapsed() < PLAN_TTL);
+        g.get(&key).map(|(_, e)| e.clone())
+    }
+
+    /// Keeps a plan for the requests that follow.
+    pub fn keep_plan(&self, key: (pstor_core::StreamId, i64, i64), e: &plan::Export) {
+        let mut g = self.plans.lock();
+        if g.len() >= PLANS_KEPT {
+            if let Some(oldest) = g.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| *k) {
+                g.remove(&oldest);
+            }
+        }
+        g.insert(key, (std::time::Instant::now(), e.clone()));
+    }
+
+    /// Forgets the plans of a stream (its stored data went under one).
+    pub fn forget_plans(&self, stream: pstor_core::StreamId) {
+        self.plans.lock().retain(|k, _| k.0 != stream);
     }
 
     /// A data-port URL of `path_and_query`, signed with the server's key,
@@ -305,6 +339,7 @@ pub fn prepare(
         cfg: p.clone(),
         exports: Arc::new(Semaphore::new(p.max_exports.max(1))),
         digests: Mutex::new((HashMap::new(), VecDeque::new())),
+        plans: Mutex::new(HashMap::new()),
         data_addr,
         tls: tls.is_some(),
         ctx,
