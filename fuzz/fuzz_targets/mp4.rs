@@ -12,7 +12,9 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use pstor_media::mp4::fragment::{durations, init_segment, media_segment, FragmentSample};
-use pstor_media::mp4::{key_frame_config, ChunkSource, ChunkSpec, Lead, Movie, MovieError, MovieSpec, Sample, SampleEntry};
+use pstor_media::mp4::{
+    key_frame_config, ChunkSource, ChunkSpec, Lead, Movie, MovieError, MovieSpec, Sample, SampleEntry,
+};
 use pstor_media::{Codec, DecoderConfig};
 
 #[derive(Arbitrary, Debug)]
@@ -160,8 +162,11 @@ fuzz_target!(|input: Input| {
     if let Ok(samples) = (Source { specs: specs.clone(), tamper: None }).samples(0) {
         let times: Vec<i64> = samples.iter().map(|s| s.ts).collect();
         if let Ok(d) = durations(t0, &times, specs.get(1).map(|s| s.first_ts)) {
-            let frag: Vec<FragmentSample> =
-                samples.iter().zip(d).map(|(s, duration)| FragmentSample { duration, size: s.size, key: s.key }).collect();
+            let frag: Vec<FragmentSample> = samples
+                .iter()
+                .zip(d)
+                .map(|(s, duration)| FragmentSample { duration, size: s.size, key: s.key })
+                .collect();
             let data = vec![Bytes::from(vec![0u8; specs[0].data_len as usize])];
             let pieces = media_segment(1, 0, &frag, data).expect("a fragment of agreeing sizes");
             let total: usize = pieces.iter().map(Bytes::len).sum();
