@@ -86,7 +86,7 @@ pub struct State {
     pub exports: Arc<Semaphore>,
     /// SHA-256 of files made whole, by ETag.
     digests: Mutex<Digests>,
-    /// Recent plans ([`PLAN_TTL`]).
+    /// Recent plans (kept `PLAN_TTL`).
     plans: Mutex<Plans>,
     /// Where the data port listens (links point there).
     pub data_addr: SocketAddr,
@@ -114,7 +114,7 @@ impl State {
         }
     }
 
-    /// A plan of (stream, start, end) made less than [`PLAN_TTL`] ago.
+    /// A plan of (stream, start, end) made less than `PLAN_TTL` (30 s) ago.
     pub fn recent_plan(&self, key: (pstor_core::StreamId, i64, i64)) -> Option<plan::Export> {
         let mut g = self.plans.lock();
         g.retain(|_, (at, _)| at.elapsed() < PLAN_TTL);
