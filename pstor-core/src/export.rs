@@ -11,9 +11,9 @@
 
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::format::record::{decode_table, verify_crc, RecordHeader, RECORD_HEADER_LEN};
+use crate::format::record::{decode_table, verify_record, RecordHeader, RECORD_HEADER_LEN};
 use crate::format::segment::{RecordEntry, NO_KEY};
-use crate::read::{range_records, READ_BATCH_BYTES};
+use crate::read::{current_generation, range_records, READ_BATCH_BYTES};
 use crate::space::Space;
 use crate::types::{SpaceId, StreamId, Timestamp};
 use bytes::Bytes;
@@ -125,11 +125,6 @@ pub struct RecordHead {
     pub lead: Bytes,
 }
 
-fn current_generation(inner: &Inner, space: &Space, segment: u32) -> Option<u32> {
-    let st = inner.lock_state();
-    st.spaces.get(&space.id).and_then(|rt| rt.gens.get(segment as usize).copied())
-}
-
 /// The error for a record whose segment was recycled after it was listed.
 fn overwritten(stream: StreamId, r: &RecordRef) -> Error {
     Error::Overwritten { stream, ts: r.entry.first_ts }
@@ -229,12 +224,7 @@ pub(crate) fn read_verified(inner: &Inner, stream: StreamId, refs: &[RecordRef])
         for r in &refs[i..j] {
             let at = (r.entry.offset - first.entry.offset) as usize;
             let bytes = buf.slice(at..at + r.entry.len as usize);
-            let checked = RecordHeader::parse(&bytes).and_then(|h| {
-                if h.generation != r.generation || h.stream != stream {
-                    return Err(crate::format::DecodeError("record belongs to another generation or stream".into()));
-                }
-                verify_crc(&bytes, &h).map(|()| h.crc)
-            });
+            let checked = verify_record(&bytes, r.generation, stream).map(|h| h.crc);
             match checked {
                 Ok(crc) if crc == r.entry.crc => {}
                 // The same place and generation, another record (a crash

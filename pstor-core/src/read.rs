@@ -4,7 +4,7 @@
 
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::format::record::{decode_frames, verify_crc, Frame, RecordHeader};
+use crate::format::record::{decode_frames, verify_record, Frame};
 use crate::format::segment::{RecordEntry, NO_KEY};
 use crate::recovery::{read_footer, scan_segment};
 use crate::space::Space;
@@ -139,6 +139,13 @@ pub(crate) fn segment_records(inner: &Inner, v: &SegView) -> Result<Arc<Vec<Reco
 /// reader who stops early wasted little.
 pub const READ_BATCH_BYTES: u64 = 2 << 20;
 
+/// The generation a segment of a space has now (`None`: no such space or
+/// segment any more).
+pub(crate) fn current_generation(inner: &Inner, space: &Space, segment: u32) -> Option<u32> {
+    let st = inner.lock_state();
+    st.spaces.get(&space.id).and_then(|rt| rt.gens.get(segment as usize).copied())
+}
+
 /// Reads and verifies one record; a generation change means it was recycled.
 pub(crate) fn read_record(
     inner: &Inner,
@@ -173,21 +180,12 @@ pub(crate) fn read_records(
         return (Vec::new(), Some(e));
     }
     let buf = Bytes::from(buf);
-    let recycled = || {
-        let st = inner.lock_state();
-        st.spaces.get(&space.id).and_then(|rt| rt.gens.get(index as usize)).is_some_and(|&g| g != gen)
-    };
+    let recycled = || current_generation(inner, space, index).is_some_and(|g| g != gen);
     let mut frames = Vec::new();
     for e in entries {
         let at = (e.offset as u64 - base) as usize;
         let bytes = buf.slice(at..at + e.len as usize);
-        let checked = RecordHeader::parse(&bytes).and_then(|h| {
-            if h.generation != gen || h.stream != stream {
-                return Err(crate::format::DecodeError("record belongs to another generation or stream".into()));
-            }
-            verify_crc(&bytes, &h)?;
-            decode_frames(&bytes, &h)
-        });
+        let checked = verify_record(&bytes, gen, stream).and_then(|h| decode_frames(&bytes, &h));
         let err = match checked {
             Ok(f) => {
                 frames.extend(f);

@@ -111,6 +111,17 @@ pub fn verify_crc(bytes: &[u8], header: &RecordHeader) -> Result<(), DecodeError
     Ok(())
 }
 
+/// A whole record (`bytes` = header + payload) checked as a reader must:
+/// its header, that it is of this segment generation and stream, its CRC.
+pub fn verify_record(bytes: &[u8], generation: u32, stream: StreamId) -> Result<RecordHeader, DecodeError> {
+    let h = RecordHeader::parse(bytes)?;
+    if h.generation != generation || h.stream != stream {
+        return Err(bad("record belongs to another generation or stream"));
+    }
+    verify_crc(bytes, &h)?;
+    Ok(h)
+}
+
 /// One entry of a record's frame table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableEntry {

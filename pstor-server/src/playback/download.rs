@@ -96,6 +96,19 @@ pub(super) fn query_param(query: Option<&str>, name: &str) -> ApiResult<Option<i
     parse_time(&v).map(Some).map_err(|m| ApiError::new(ApiCode::BadRequest, format!("{name}: {m}")))
 }
 
+/// `link_secs` of a query (the lifetime of the links an answer hands
+/// out), or `default`.
+pub(super) fn link_secs(query: Option<&str>, default: i64) -> ApiResult<i64> {
+    match query.unwrap_or_default().split('&').find_map(|kv| kv.strip_prefix("link_secs=")) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|&s| s > 0)
+            .ok_or_else(|| ApiError::new(ApiCode::BadRequest, "link_secs must be a positive number of seconds")),
+    }
+}
+
 /// `start` and `end` of a query.
 pub(super) fn range_of(query: Option<&str>) -> ApiResult<(i64, i64)> {
     match (query_param(query, "start")?, query_param(query, "end")?) {
@@ -173,10 +186,8 @@ pub(super) fn file_name(e: &Export) -> (String, String) {
 
 /// `YYYYMMDDThhmmssZ` of a µs UTC time.
 fn compact_utc(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let d = pstor_core::Date::from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", d.year, d.month, d.day, s / 3600, s / 60 % 60, s % 60)
+    let (d, h, m, s, _) = super::utc_fields(us);
+    format!("{:04}{:02}{:02}T{h:02}{m:02}{s:02}Z", d.year, d.month, d.day)
 }
 
 fn disposition(e: &Export, suffix: &str) -> HeaderValue {

@@ -16,7 +16,7 @@
 //!   every HLS player follows it and it needs no second protocol; latency
 //!   is about two slots (no partial segments).
 
-use super::download::{range_of, Target};
+use super::download::{link_secs, range_of, Target};
 use super::plan::plan;
 use super::{request_host, State};
 use crate::manage::blocking;
@@ -45,11 +45,8 @@ fn secs(us: i64) -> f64 {
 
 /// An RFC 3339 UTC time with milliseconds, for `EXT-X-PROGRAM-DATE-TIME`.
 fn date_time(us: i64) -> String {
-    let s = us.div_euclid(1_000_000);
-    let d = pstor_core::Date::from_days(s.div_euclid(86_400));
-    let t = s.rem_euclid(86_400);
-    let ms = us.rem_euclid(1_000_000) / 1000;
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}Z", d.year, d.month, d.day, t / 3600, t / 60 % 60, t % 60)
+    let (d, h, m, s, ms) = super::utc_fields(us);
+    format!("{:04}-{:02}-{:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z", d.year, d.month, d.day)
 }
 
 fn playlist(body: String) -> Response {
@@ -58,22 +55,11 @@ fn playlist(body: String) -> Response {
     r
 }
 
-fn link_secs(q: Option<&str>) -> ApiResult<i64> {
-    match q.unwrap_or_default().split('&').find_map(|kv| kv.strip_prefix("link_secs=")) {
-        None => Ok(PLAYLIST_LINK_SECS),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|s| *s > 0)
-            .ok_or_else(|| ApiError::new(ApiCode::BadRequest, "link_secs must be a positive number of seconds")),
-    }
-}
-
 /// `playlist.m3u8?start=&end=`: a recording as a VOD playlist.
 pub(super) async fn recording(S(state): S<Arc<State>>, Target(id): Target, req: Parts) -> ApiResult<Response> {
     let q = req.uri.query();
     let (start, end) = range_of(q)?;
-    let ttl = link_secs(q)?;
+    let ttl = link_secs(q, PLAYLIST_LINK_SECS)?;
     let host = request_host(&req.headers, &req.uri, state.data_addr);
     let (engine, max) = (state.engine.clone(), state.max_range_us());
     let e = blocking(move || plan(&engine, id, start, end, max).map_err(ApiError::from)).await?;
@@ -128,7 +114,7 @@ fn newest_complete_slot(state: &State, id: StreamId) -> ApiResult<Option<i64>> {
 /// sequence number not there yet waits for it (up to three slots).
 pub(super) async fn live(S(state): S<Arc<State>>, Target(id): Target, req: Parts) -> ApiResult<Response> {
     let q = req.uri.query();
-    let ttl = link_secs(q)?;
+    let ttl = link_secs(q, PLAYLIST_LINK_SECS)?;
     let host = request_host(&req.headers, &req.uri, state.data_addr);
     let want = match q.unwrap_or_default().split('&').find_map(|kv| kv.strip_prefix("_HLS_msn=")) {
         None => None,

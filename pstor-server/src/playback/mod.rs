@@ -170,6 +170,13 @@ fn authority(host: &str, port: u16) -> String {
     format!("{h}:{port}")
 }
 
+/// The UTC calendar fields of a µs time: date, hour, minute, second, ms.
+pub(crate) fn utc_fields(us: i64) -> (pstor_core::Date, i64, i64, i64, i64) {
+    let s = us.div_euclid(1_000_000);
+    let t = s.rem_euclid(86_400);
+    (pstor_core::Date::from_days(s.div_euclid(86_400)), t / 3600, t / 60 % 60, t % 60, us.rem_euclid(1_000_000) / 1000)
+}
+
 /// Now, Unix seconds.
 pub fn now_secs() -> i64 {
     crate::meta::now_us() / 1_000_000

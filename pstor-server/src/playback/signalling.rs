@@ -4,7 +4,7 @@
 //! redirect (307) of file requests to the data port, so that one URL on
 //! either port gets the file.
 
-use super::download::{range_of, Target};
+use super::download::{link_secs, range_of, Target};
 use super::{request_host, Grant, State};
 use crate::manage::api::Body;
 use crate::manage::blocking;
@@ -98,24 +98,12 @@ struct Recordings {
     expires: i64,
 }
 
-fn link_secs(query: Option<&str>) -> ApiResult<i64> {
-    let found = query.unwrap_or_default().split('&').find_map(|kv| kv.strip_prefix("link_secs="));
-    match found {
-        None => Ok(DEFAULT_LINK_SECS),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|&s| s > 0)
-            .ok_or_else(|| ApiError::new(ApiCode::BadRequest, "link_secs must be a positive number of seconds")),
-    }
-}
-
 async fn recordings(S(state): S<Arc<State>>, Target(id): Target, req: Parts) -> ApiResult<Response> {
     let (start, end) = range_of(req.uri.query())?;
     if end < start {
         return Err(ApiError::new(ApiCode::BadRequest, "the range ends before it starts"));
     }
-    let secs = link_secs(req.uri.query())?;
+    let secs = link_secs(req.uri.query(), DEFAULT_LINK_SECS)?;
     let host = request_host(&req.headers, &req.uri, state.data_addr);
     let engine = state.engine.clone();
     let (info, ranges) = blocking(move || {
